@@ -53,10 +53,10 @@ type OpenAIResponseSpec struct {
 	// parameters are further fields of OpenAI's create-response request, passed through
 	// as given: for example tools, reasoning, text, max_output_tokens, temperature. The
 	// fields the operator sets itself (model, input, instructions, metadata, background,
-	// stream, store) are refused here. Immutable.
+	// stream, store) must not appear here; a response that sets them fails with reason
+	// InvalidInput before anything is sent. Immutable.
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:XValidation:rule="!['model', 'input', 'instructions', 'metadata', 'background', 'stream', 'store'].exists(k, k in self)",message="parameters must not set model, input, instructions, metadata, background, stream or store: use the spec fields of the same name (the operator sets background, stream and store itself)"
 	// +optional
 	Parameters *runtime.RawExtension `json:"parameters,omitempty"`
 

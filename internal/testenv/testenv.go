@@ -29,6 +29,7 @@ import (
 	"runtime"
 	"sort"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -48,6 +49,9 @@ func init() {
 		panic(err)
 	}
 	if err := openaiv1alpha1.AddToScheme(Scheme); err != nil {
+		panic(err)
+	}
+	if err := apiextensionsv1.AddToScheme(Scheme); err != nil {
 		panic(err)
 	}
 }
