@@ -201,9 +201,12 @@ type Usage struct {
 // SyncStatus is the controller's bookkeeping of its reads from the OpenAI API. It makes
 // polling back off across restarts and lets a new webhook event trigger exactly one read.
 type SyncStatus struct {
-	// lastSyncTime is when the controller last read the object from the OpenAI API.
+	// lastSyncTime is when the controller last read the object from the OpenAI API. Without
+	// webhooks the next read follows after as long again as the object had existed at
+	// this one (bounded by the manager's poll interval flags): exponential backoff that
+	// survives restarts.
 	// +optional
-	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	LastSyncTime *metav1.MicroTime `json:"lastSyncTime,omitempty"`
 
 	// handledWebhookEventID is the id of the last webhook event the controller acted on.
 	// +kubebuilder:validation:MaxLength=256

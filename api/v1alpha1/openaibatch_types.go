@@ -218,6 +218,12 @@ type OpenAIBatchStatus struct {
 	// +optional
 	ErrorFileID string `json:"errorFileID,omitempty"`
 
+	// inputFileDeleted is true once the operator has deleted the input file it uploaded
+	// (it does so when the batch ends, and when the resource is deleted). Files given as
+	// spec.input.fileID are never deleted.
+	// +optional
+	InputFileDeleted bool `json:"inputFileDeleted,omitempty"`
+
 	// progress is "completed/total" requests, for display.
 	// +optional
 	Progress string `json:"progress,omitempty"`
