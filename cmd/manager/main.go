@@ -1,0 +1,129 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command manager runs the OpenAIBatch and OpenAIResponse controllers.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"net/http"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+	"github.com/openai-operator/openai-operator/controllers"
+	"github.com/openai-operator/openai-operator/internal/openaiclient"
+)
+
+func main() {
+	opts := controllers.DefaultOptions()
+	var (
+		metricsAddr, probeAddr          string
+		secureMetrics, enableHTTP2      bool
+		leaderElect                     bool
+		leaderElectionID, leaderElectNS string
+		baseURL                         string
+		requestTimeout                  time.Duration
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP); 0 disables it.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview).")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one of several replicas is active.")
+	flag.StringVar(&leaderElectionID, "leader-election-id", "openai-operator.operator.dev", "Name of the leader election Lease.")
+	flag.StringVar(&leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the Pod's namespace).")
+	flag.StringVar(&baseURL, "openai-base-url", envOr("OPENAI_BASE_URL", openaiclient.DefaultBaseURL), "OpenAI API base URL (env OPENAI_BASE_URL); a credentials Secret's baseURL key overrides it.")
+	flag.DurationVar(&requestTimeout, "openai-request-timeout", 2*time.Minute, "Timeout of each OpenAI API call.")
+	flag.StringVar(&opts.DefaultCredentialsSecret, "default-credentials-secret", opts.DefaultCredentialsSecret, "Secret (in the resource's namespace) holding the API key when spec.credentialsRef is unset.")
+	flag.DurationVar(&opts.PollIntervalMin, "poll-interval-min", opts.PollIntervalMin, "First polling interval; it doubles with the object's age.")
+	flag.DurationVar(&opts.PollIntervalMax, "poll-interval-max", opts.PollIntervalMax, "Longest polling interval (webhooks make polling a safety net).")
+	flag.DurationVar(&opts.RetryInterval, "retry-interval", opts.RetryInterval, "How often to look again for a missing Secret, ConfigMap or key.")
+	flag.DurationVar(&opts.DeletionTimeout, "deletion-timeout", opts.DeletionTimeout, "How long deletion retries OpenAI before it lets the resource go anyway.")
+	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", opts.MaxConcurrentReconciles, "Resources of each kind reconciled at once.")
+	zapOpts := zap.Options{Development: false}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(openaiv1alpha1.AddToScheme(scheme))
+
+	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics}
+	if secureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if !enableHTTP2 {
+		metricsOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	}
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsOpts,
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                leaderElect,
+		LeaderElectionID:              leaderElectionID,
+		LeaderElectionNamespace:       leaderElectNS,
+		LeaderElectionReleaseOnCancel: true,
+		Client: client.Options{Cache: &client.CacheOptions{
+			// Secrets and ConfigMaps are read directly: the manager may get them, but it
+			// neither lists nor watches them cluster-wide.
+			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
+		}},
+	})
+	if err != nil {
+		log.Error(err, "Unable to create the manager")
+		os.Exit(1)
+	}
+
+	factory := &openaiclient.Factory{
+		BaseURL:        baseURL,
+		HTTPClient:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		RequestTimeout: requestTimeout,
+		Observe:        controllers.ObserveAPICall,
+	}
+	if err := controllers.SetupWithManager(mgr, factory, opts); err != nil {
+		log.Error(err, "Unable to set up the controllers")
+		os.Exit(1)
+	}
+	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
+	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
+
+	log.Info("Starting the manager", "openaiBaseURL", baseURL, "leaderElection", leaderElect)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "The manager stopped with an error")
+		os.Exit(1)
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,566 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-logr/logr"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+	"github.com/openai-operator/openai-operator/internal/openaiclient"
+)
+
+// ResponseReconciler runs OpenAIResponse resources on OpenAI in background mode.
+//
+// Responses cannot be listed, so, unlike a batch, a response created by a process that
+// died before recording its id cannot be found again. The controller keeps that window
+// as small as it can: it persists the intent (phase Submitting) first, sends the create
+// call with nothing else in flight, and writes the returned id in the very next API
+// server request. If the window is ever hit (a crash in those milliseconds, or a create
+// call that got no answer), the next attempt creates the response again and says so in
+// a Warning event (PossibleDuplicate), rather than leave the resource stuck.
+type ResponseReconciler struct {
+	client.Client
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  recorder.EventRecorder
+	OpenAI    *openaiclient.Factory
+	Options
+
+	submissions sync.Map // types.UID -> *responseSubmission
+}
+
+type responseSubmission struct {
+	clean      bool   // no create call of this process has an unknown outcome
+	responseID string // created by this process; the cache may not show it yet
+}
+
+// +kubebuilder:rbac:groups=openai.operator.dev,resources=openairesponses,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=openai.operator.dev,resources=openairesponses/status,verbs=patch
+// +kubebuilder:rbac:groups=openai.operator.dev,resources=openairesponses/finalizers,verbs=update
+
+// reservedParameters are set by the operator and refused in spec.parameters.
+var reservedParameters = []string{"model", "input", "instructions", "metadata", "background", "stream", "store"}
+
+type responseScope struct {
+	obj  *openaiv1alpha1.OpenAIResponse
+	base *openaiv1alpha1.OpenAIResponse
+	log  logr.Logger
+
+	api       openai.Client
+	apiKey    string
+	apiLoaded bool
+	// fetched is the response as read in this pass, for storing results.
+	fetched *responses.Response
+}
+
+// Reconcile moves one OpenAIResponse towards its end.
+func (r *ResponseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	obj := &openaiv1alpha1.OpenAIResponse{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	s := &responseScope{obj: obj, base: obj.DeepCopy(), log: ctrl.LoggerFrom(ctx)}
+
+	if !obj.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s)
+	}
+	if controllerutil.AddFinalizer(obj, Finalizer) {
+		if err := r.Patch(ctx, obj, client.MergeFrom(s.base), client.FieldOwner(FieldOwner)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+		s.base = obj.DeepCopy()
+	}
+	defer func() {
+		if retErr == nil {
+			obj.Status.ObservedGeneration = obj.Generation
+		}
+		if err := r.patchStatus(ctx, s); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	for _, step := range []func(context.Context, *responseScope) (ctrl.Result, error){
+		r.submit,
+		r.requestCancel,
+		r.track,
+		r.storeResults,
+	} {
+		if res, err := step(ctx, s); err != nil || !res.IsZero() {
+			return res, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *ResponseReconciler) patchStatus(ctx context.Context, s *responseScope) error {
+	if s.base.Status.Phase != s.obj.Status.Phase {
+		r.phaseChanged(s)
+	}
+	patch := client.MergeFrom(s.base)
+	data, err := patch.Data(s.obj)
+	if err != nil || bytes.Equal(data, []byte("{}")) {
+		return err
+	}
+	if err := r.Status().Patch(ctx, s.obj, patch, client.FieldOwner(FieldOwner)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	s.base = s.obj.DeepCopy()
+	return nil
+}
+
+func (r *ResponseReconciler) phaseChanged(s *responseScope) {
+	st := &s.obj.Status
+	phaseTransitions.WithLabelValues("OpenAIResponse", string(st.Phase)).Inc()
+	eventType, note := corev1.EventTypeNormal, fmt.Sprintf("Response is %s", st.Phase)
+	if st.ResponseID != "" {
+		note = fmt.Sprintf("Response %s is %s", st.ResponseID, st.Phase)
+	}
+	switch st.Phase {
+	case openaiv1alpha1.ResponsePhaseFailed, openaiv1alpha1.ResponsePhaseIncomplete:
+		eventType = corev1.EventTypeWarning
+		if st.Message != "" {
+			note += ": " + st.Message
+		}
+	}
+	r.Recorder.Eventf(s.obj, nil, eventType, string(st.Phase), "Reconcile", note)
+	s.log.Info("Response phase changed", "phase", st.Phase, "responseID", st.ResponseID)
+}
+
+func (r *ResponseReconciler) client(ctx context.Context, s *responseScope) (openai.Client, error) {
+	if !s.apiLoaded {
+		api, key, err := loadClient(ctx, r.APIReader, r.OpenAI, s.obj, s.obj.Spec.CredentialsRef, r.DefaultCredentialsSecret, &s.obj.Status.Conditions)
+		if err != nil {
+			return openai.Client{}, err
+		}
+		s.api, s.apiKey, s.apiLoaded = api, key, true
+	}
+	return s.api, nil
+}
+
+func (r *ResponseReconciler) apiError(s *responseScope, what string, err error) (ctrl.Result, error) {
+	if errors.Is(err, errCredentials) {
+		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	}
+	c := openaiclient.Classify(err, s.apiKey)
+	switch c.Class {
+	case openaiclient.RateLimited:
+		s.log.V(1).Info("Rate limited by OpenAI", "operation", what, "retryAfter", c.RetryAfter)
+		return ctrl.Result{RequeueAfter: max(c.RetryAfter, time.Second)}, nil
+	case openaiclient.Terminal:
+		r.fail(s, openaiv1alpha1.ReasonRejected, fmt.Sprintf("%s: %s", what, c.Message))
+		return ctrl.Result{}, reconcile.TerminalError(errors.New(c.Message))
+	default:
+		return ctrl.Result{}, fmt.Errorf("%s: %s", what, c.Message)
+	}
+}
+
+func (r *ResponseReconciler) fail(s *responseScope, reason, message string) {
+	st := &s.obj.Status
+	st.Phase = openaiv1alpha1.ResponsePhaseFailed
+	st.Message = message
+	setCondition(&st.Conditions, s.obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, reason, message)
+	setCondition(&st.Conditions, s.obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, message)
+}
+
+func responseTerminal(p openaiv1alpha1.ResponsePhase) bool {
+	switch p {
+	case openaiv1alpha1.ResponsePhaseCompleted, openaiv1alpha1.ResponsePhaseFailed,
+		openaiv1alpha1.ResponsePhaseCancelled, openaiv1alpha1.ResponsePhaseIncomplete:
+		return true
+	}
+	return false
+}
+
+func (r *ResponseReconciler) memo(uid types.UID) *responseSubmission {
+	m, _ := r.submissions.LoadOrStore(uid, &responseSubmission{})
+	return m.(*responseSubmission)
+}
+
+// requestBody builds the create-response request: spec.parameters, then the fields the
+// operator owns.
+func requestBody(obj *openaiv1alpha1.OpenAIResponse) ([]byte, error) {
+	body := map[string]json.RawMessage{}
+	if p := obj.Spec.Parameters; p != nil && len(p.Raw) > 0 {
+		if err := json.Unmarshal(p.Raw, &body); err != nil {
+			return nil, fmt.Errorf("spec.parameters must be a JSON object: %w", err)
+		}
+		var reserved []string
+		for _, k := range reservedParameters {
+			if _, ok := body[k]; ok {
+				reserved = append(reserved, k)
+			}
+		}
+		if len(reserved) > 0 {
+			return nil, fmt.Errorf("spec.parameters must not set %s: use the spec fields model, input, instructions and metadata; the operator sets background, stream and store itself", strings.Join(reserved, ", "))
+		}
+	}
+	set := func(k string, v any) {
+		b, _ := json.Marshal(v)
+		body[k] = b
+	}
+	set("model", obj.Spec.Model)
+	set("background", true)
+	set("store", true)
+	set("metadata", withTag(obj.Spec.Metadata, obj))
+	if obj.Spec.Instructions != "" {
+		set("instructions", obj.Spec.Instructions)
+	}
+	if obj.Spec.Input.Text != "" {
+		set("input", obj.Spec.Input.Text)
+	} else {
+		items := make([]json.RawMessage, 0, len(obj.Spec.Input.Items))
+		for _, it := range obj.Spec.Input.Items {
+			items = append(items, it.Raw)
+		}
+		set("input", items)
+	}
+	return json.Marshal(body)
+}
+
+// submit creates the response on OpenAI.
+func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl.Result, error) {
+	obj, st := s.obj, &s.obj.Status
+	if st.ResponseID != "" || responseTerminal(st.Phase) {
+		r.submissions.Delete(obj.UID)
+		return ctrl.Result{}, nil
+	}
+	memo := r.memo(obj.UID)
+	if memo.responseID != "" {
+		return ctrl.Result{RequeueAfter: time.Second}, nil // the cache has not caught up with our write
+	}
+	if st.Phase == "" {
+		st.Phase = openaiv1alpha1.ResponsePhasePending
+	}
+	if obj.Spec.Cancel {
+		st.Phase = openaiv1alpha1.ResponsePhaseCancelled
+		st.Message = "Cancelled before it was submitted"
+		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonCancelled, st.Message)
+		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled, st.Message)
+		return ctrl.Result{}, nil
+	}
+	body, err := requestBody(obj)
+	if err != nil {
+		r.fail(s, openaiv1alpha1.ReasonInvalidInput, err.Error())
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	api, err := r.client(ctx, s)
+	if err != nil {
+		if errors.Is(err, errCredentials) {
+			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Waiting for credentials")
+		}
+		return r.apiError(s, "loading credentials", err)
+	}
+
+	if st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !memo.clean {
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PossibleDuplicate", "Submit",
+			"An earlier attempt to create this response ended without an answer; creating it again, so OpenAI may run it twice")
+	} else if st.Phase != openaiv1alpha1.ResponsePhaseSubmitting {
+		st.Phase = openaiv1alpha1.ResponsePhaseSubmitting
+		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Creating the response")
+		if err := r.patchStatus(ctx, s); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	memo.clean = true
+
+	resp, err := api.Responses.New(ctx, responses.ResponseNewParams{}, option.WithRequestBody("application/json", body))
+	if err != nil {
+		if c := openaiclient.Classify(err); c.Class == openaiclient.Transient && c.StatusCode != http.StatusConflict {
+			memo.clean = false // it may exist
+		}
+		return r.apiError(s, "creating the response", err)
+	}
+	memo.responseID = resp.ID
+	r.mirror(s, resp, time.Now())
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Submitted", "Reconcile", "Created response %s", resp.ID)
+	// Return at once so that the deferred status patch records the id without delay.
+	return ctrl.Result{RequeueAfter: r.PollIntervalMin}, nil
+}
+
+func (r *ResponseReconciler) requestCancel(ctx context.Context, s *responseScope) (ctrl.Result, error) {
+	st := &s.obj.Status
+	if !s.obj.Spec.Cancel || st.ResponseID == "" || responseTerminal(st.Phase) {
+		return ctrl.Result{}, nil
+	}
+	api, err := r.client(ctx, s)
+	if err != nil {
+		return r.apiError(s, "loading credentials", err)
+	}
+	resp, err := api.Responses.Cancel(ctx, st.ResponseID)
+	if err != nil {
+		if c := openaiclient.Classify(err); c.Class == openaiclient.Terminal || c.Class == openaiclient.NotFound || c.StatusCode == http.StatusConflict {
+			st.LastSyncTime = nil
+			return ctrl.Result{}, nil
+		}
+		return r.apiError(s, "cancelling the response", err)
+	}
+	r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "CancelRequested", "Cancel", "Asked OpenAI to cancel response %s", st.ResponseID)
+	r.mirror(s, resp, time.Now())
+	return ctrl.Result{}, nil
+}
+
+func (r *ResponseReconciler) track(ctx context.Context, s *responseScope) (ctrl.Result, error) {
+	st := &s.obj.Status
+	if st.ResponseID == "" || responseTerminal(st.Phase) {
+		return ctrl.Result{}, nil
+	}
+	now := time.Now()
+	webhook := webhookPending(st.LastWebhookEvent, st.SyncStatus)
+	if !webhook && st.LastSyncTime != nil {
+		if next := nextPoll(responseSubmitted(s.obj), st.LastSyncTime.Time, r.PollIntervalMin, r.PollIntervalMax); now.Before(next) {
+			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+		}
+	}
+	api, err := r.client(ctx, s)
+	if err != nil {
+		return r.apiError(s, "loading credentials", err)
+	}
+	resp, err := api.Responses.Get(ctx, st.ResponseID, responses.ResponseGetParams{})
+	if err != nil {
+		if c := openaiclient.Classify(err); c.Class == openaiclient.NotFound {
+			r.fail(s, openaiv1alpha1.ReasonFailed, fmt.Sprintf("Response %s no longer exists on OpenAI", st.ResponseID))
+			return ctrl.Result{}, nil
+		}
+		return r.apiError(s, "reading the response", err)
+	}
+	if webhook {
+		webhookToSync.WithLabelValues("OpenAIResponse").Observe(time.Since(st.LastWebhookEvent.ReceivedAt.Time).Seconds())
+	}
+	r.mirror(s, resp, now)
+	if responseTerminal(st.Phase) {
+		return ctrl.Result{}, nil
+	}
+	next := nextPoll(responseSubmitted(s.obj), now, r.PollIntervalMin, r.PollIntervalMax)
+	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+}
+
+func responseSubmitted(obj *openaiv1alpha1.OpenAIResponse) time.Time {
+	if obj.Status.CreatedAt != nil {
+		return obj.Status.CreatedAt.Time
+	}
+	return obj.CreationTimestamp.Time
+}
+
+// truncateUTF8 cuts s to at most n bytes at a character boundary.
+func truncateUTF8(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
+}
+
+func (r *ResponseReconciler) mirror(s *responseScope, resp *responses.Response, readAt time.Time) {
+	obj, st := s.obj, &s.obj.Status
+	s.fetched = resp
+	st.ResponseID = resp.ID
+	st.Phase = responsePhase(resp.Status)
+	st.CreatedAt = floatTime(resp.CreatedAt)
+	st.CompletedAt = floatTime(resp.CompletedAt)
+	if u := resp.Usage; u.TotalTokens > 0 || u.InputTokens > 0 {
+		st.Usage = &openaiv1alpha1.Usage{
+			InputTokens: u.InputTokens, CachedInputTokens: u.InputTokensDetails.CachedTokens,
+			OutputTokens: u.OutputTokens, ReasoningTokens: u.OutputTokensDetails.ReasoningTokens, TotalTokens: u.TotalTokens,
+		}
+	}
+	st.Error = nil
+	if resp.Error.Code != "" || resp.Error.Message != "" {
+		st.Error = &openaiv1alpha1.ResponseError{Code: string(resp.Error.Code), Message: openaiclient.Scrub(resp.Error.Message, s.apiKey)}
+	}
+	st.IncompleteDetails = nil
+	if resp.IncompleteDetails.Reason != "" {
+		st.IncompleteDetails = &openaiv1alpha1.IncompleteDetails{Reason: string(resp.IncompleteDetails.Reason)}
+	}
+	if responseTerminal(st.Phase) {
+		st.OutputText, st.OutputTruncated = truncateUTF8(resp.OutputText(), openaiv1alpha1.MaxOutputTextLength)
+	}
+	read := metav1.NewMicroTime(readAt)
+	st.LastSyncTime = &read
+	if st.LastWebhookEvent != nil {
+		st.HandledWebhookEventID = st.LastWebhookEvent.ID
+	}
+
+	st.Message = ""
+	setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionTrue, openaiv1alpha1.ReasonAccepted, fmt.Sprintf("OpenAI accepted response %s", resp.ID))
+	switch st.Phase {
+	case openaiv1alpha1.ResponsePhaseCompleted:
+		msg := fmt.Sprintf("Response %s completed", resp.ID)
+		if st.Usage != nil {
+			msg += fmt.Sprintf(" (%d tokens)", st.Usage.TotalTokens)
+		}
+		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionComplete, metav1.ConditionTrue, openaiv1alpha1.ReasonCompleted, msg)
+		meta.RemoveStatusCondition(&st.Conditions, openaiv1alpha1.ConditionFailed)
+	case openaiv1alpha1.ResponsePhaseFailed, openaiv1alpha1.ResponsePhaseCancelled, openaiv1alpha1.ResponsePhaseIncomplete:
+		reason := map[openaiv1alpha1.ResponsePhase]string{
+			openaiv1alpha1.ResponsePhaseFailed:     openaiv1alpha1.ReasonFailed,
+			openaiv1alpha1.ResponsePhaseCancelled:  openaiv1alpha1.ReasonCancelled,
+			openaiv1alpha1.ResponsePhaseIncomplete: openaiv1alpha1.ReasonIncomplete,
+		}[st.Phase]
+		msg := fmt.Sprintf("Response %s is %s", resp.ID, resp.Status)
+		switch {
+		case st.Error != nil:
+			msg += fmt.Sprintf(": %s (%s)", st.Error.Message, st.Error.Code)
+		case st.IncompleteDetails != nil:
+			msg += ": " + st.IncompleteDetails.Reason
+		}
+		st.Message = msg
+		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, msg)
+		meta.RemoveStatusCondition(&st.Conditions, openaiv1alpha1.ConditionComplete)
+	}
+}
+
+func responsePhase(s responses.ResponseStatus) openaiv1alpha1.ResponsePhase {
+	switch s {
+	case responses.ResponseStatusQueued:
+		return openaiv1alpha1.ResponsePhaseQueued
+	case responses.ResponseStatusInProgress:
+		return openaiv1alpha1.ResponsePhaseInProgress
+	case responses.ResponseStatusCompleted:
+		return openaiv1alpha1.ResponsePhaseCompleted
+	case responses.ResponseStatusFailed:
+		return openaiv1alpha1.ResponsePhaseFailed
+	case responses.ResponseStatusCancelled:
+		return openaiv1alpha1.ResponsePhaseCancelled
+	case responses.ResponseStatusIncomplete:
+		return openaiv1alpha1.ResponsePhaseIncomplete
+	}
+	return openaiv1alpha1.ResponsePhaseInProgress
+}
+
+// storeResults writes the full output text and the response object to spec.results.
+func (r *ResponseReconciler) storeResults(ctx context.Context, s *responseScope) (ctrl.Result, error) {
+	obj, st := s.obj, &s.obj.Status
+	target := obj.Spec.Results
+	if target == nil || !responseTerminal(st.Phase) || st.ResponseID == "" {
+		return ctrl.Result{}, nil
+	}
+	if c := meta.FindStatusCondition(st.Conditions, openaiv1alpha1.ConditionResultsStored); c != nil && c.ObservedGeneration == obj.Generation &&
+		(c.Status == metav1.ConditionTrue || c.Reason == openaiv1alpha1.ReasonTooLarge || c.Reason == openaiv1alpha1.ReasonTargetConflict) {
+		return ctrl.Result{}, nil
+	}
+	resp := s.fetched
+	if resp == nil {
+		api, err := r.client(ctx, s)
+		if err != nil {
+			return r.apiError(s, "loading credentials", err)
+		}
+		if resp, err = api.Responses.Get(ctx, st.ResponseID, responses.ResponseGetParams{}); err != nil {
+			return r.apiError(s, "reading the response", err)
+		}
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, []byte(resp.RawJSON()), "", "  "); err != nil {
+		pretty.Reset()
+		pretty.WriteString(resp.RawJSON())
+	}
+	out, err := writeResults(ctx, r.Client, r.Scheme, obj, target, map[string][]byte{
+		"output.txt":    []byte(resp.OutputText()),
+		"response.json": pretty.Bytes(),
+	})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionResultsStored, out.status, out.reason, out.message)
+	eventType := corev1.EventTypeNormal
+	if out.status != metav1.ConditionTrue {
+		eventType = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(obj, nil, eventType, out.reason, "StoreResults", out.message)
+	return ctrl.Result{}, nil
+}
+
+func (r *ResponseReconciler) reconcileDelete(ctx context.Context, s *responseScope) (ctrl.Result, error) {
+	obj, st := s.obj, &s.obj.Status
+	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if m, ok := r.submissions.Load(obj.UID); ok && st.ResponseID == "" {
+		st.ResponseID = m.(*responseSubmission).responseID
+	}
+	defer r.submissions.Delete(obj.UID)
+	cancelOnDelete := obj.Spec.CancelOnDelete == nil || *obj.Spec.CancelOnDelete
+	if cancelOnDelete && st.ResponseID != "" && !responseTerminal(st.Phase) {
+		err := r.cancelForDelete(ctx, s)
+		if err != nil && !errors.Is(err, errCredentials) && time.Since(obj.DeletionTimestamp.Time) < r.DeletionTimeout {
+			s.log.Info("Cancelling on OpenAI failed; retrying", "error", err.Error())
+			return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+		}
+		if err != nil {
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "CleanupAbandoned", "Delete",
+				"Gave up cancelling response %s on OpenAI: %s", st.ResponseID, err.Error())
+		}
+	}
+	base := obj.DeepCopy()
+	controllerutil.RemoveFinalizer(obj, Finalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, obj, client.MergeFrom(base), client.FieldOwner(FieldOwner)))
+}
+
+func (r *ResponseReconciler) cancelForDelete(ctx context.Context, s *responseScope) error {
+	api, err := r.client(ctx, s)
+	if err != nil {
+		if c := meta.FindStatusCondition(s.obj.Status.Conditions, openaiv1alpha1.ConditionCredentialsReady); c != nil && errors.Is(err, errCredentials) {
+			return fmt.Errorf("%w: %s", errCredentials, c.Message)
+		}
+		return err
+	}
+	if _, err := api.Responses.Cancel(ctx, s.obj.Status.ResponseID); err != nil {
+		c := openaiclient.Classify(err, s.apiKey)
+		if c.Class == openaiclient.NotFound || c.Class == openaiclient.Terminal || c.StatusCode == http.StatusConflict {
+			return nil
+		}
+		return errors.New(c.Message)
+	}
+	r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "CancelRequested", "Delete", "Cancelled response %s because the resource was deleted", s.obj.Status.ResponseID)
+	return nil
+}
+
+// SetupWithManager registers the reconciler.
+func (r *ResponseReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&openaiv1alpha1.OpenAIResponse{}).
+		Named("openairesponse").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
+		Complete(r)
+}
+

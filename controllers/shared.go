@@ -1,0 +1,178 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers holds the reconcilers of OpenAIBatch and OpenAIResponse: they
+// submit work to OpenAI, track it to the end, store results and clean up.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+	"github.com/openai-operator/openai-operator/internal/openaiclient"
+)
+
+// Finalizer lets the controller cancel in-flight work and delete the files it uploaded
+// before a resource goes away.
+const Finalizer = "openai.operator.dev/cleanup"
+
+// FieldOwner is the field manager of the controller's writes.
+const FieldOwner = "openai-operator"
+
+// Options are the knobs shared by both reconcilers.
+type Options struct {
+	// DefaultCredentialsSecret is the Secret used when spec.credentialsRef is unset.
+	DefaultCredentialsSecret string
+	// PollIntervalMin and PollIntervalMax bound the polling backoff: the next read of an
+	// object follows after as long again as the object had existed at the last read.
+	PollIntervalMin time.Duration
+	PollIntervalMax time.Duration
+	// RetryInterval is how long to wait for a missing Secret, ConfigMap or key.
+	RetryInterval time.Duration
+	// DeletionTimeout is how long deletion keeps retrying OpenAI before it gives up and
+	// removes the finalizer anyway (with a Warning event).
+	DeletionTimeout time.Duration
+	// MaxConcurrentReconciles per kind.
+	MaxConcurrentReconciles int
+}
+
+// DefaultOptions are the manager's defaults.
+func DefaultOptions() Options {
+	return Options{
+		DefaultCredentialsSecret: "openai-credentials",
+		PollIntervalMin:          15 * time.Second,
+		PollIntervalMax:          10 * time.Minute,
+		RetryInterval:            15 * time.Second,
+		DeletionTimeout:          5 * time.Minute,
+		MaxConcurrentReconciles:  8,
+	}
+}
+
+// errCredentials means the credentials Secret or its apiKey is missing; the
+// CredentialsReady condition says which.
+var errCredentials = errors.New("credentials unavailable")
+
+// loadClient reads the credentials Secret (uncached: the manager may get Secrets but
+// not list or watch them) and returns an API client. It sets CredentialsReady.
+func loadClient(ctx context.Context, reader client.Reader, factory *openaiclient.Factory, obj client.Object, ref *openaiv1alpha1.CredentialsReference, defaultName string, conds *[]metav1.Condition) (openai.Client, string, error) {
+	name := defaultName
+	if ref != nil {
+		name = ref.Name
+	}
+	secret := &corev1.Secret{}
+	err := reader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, secret)
+	switch {
+	case apierrors.IsNotFound(err):
+		setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, openaiv1alpha1.ReasonSecretNotFound,
+			fmt.Sprintf("Secret %q not found in namespace %q: create it with an %q key holding the OpenAI API key", name, obj.GetNamespace(), openaiclient.KeyAPIKey))
+		return openai.Client{}, "", errCredentials
+	case err != nil:
+		return openai.Client{}, "", fmt.Errorf("reading credentials Secret %q: %w", name, err)
+	}
+	creds, err := openaiclient.CredentialsFromSecret(secret)
+	if err != nil {
+		setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, openaiv1alpha1.ReasonKeyNotFound,
+			fmt.Sprintf("Secret %q has no %q key: add the OpenAI API key under it", name, openaiclient.KeyAPIKey))
+		return openai.Client{}, "", errCredentials
+	}
+	setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionTrue, openaiv1alpha1.ReasonFound,
+		fmt.Sprintf("Using the API key in Secret %q", name))
+	return factory.New(creds), creds.APIKey, nil
+}
+
+// setCondition sets a condition stamped with the object's generation.
+func setCondition(conds *[]metav1.Condition, obj client.Object, typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(conds, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.GetGeneration(),
+	})
+}
+
+// nextPoll returns when an object submitted at submitted and last read at lastSync
+// should be read again: after as long again as it had existed at that read, bounded by
+// [lo, hi]. This is exponential backoff (doubling) whose state is the status itself, so
+// a restarted manager neither forgets it nor polls everything at once.
+func nextPoll(submitted, lastSync time.Time, lo, hi time.Duration) time.Time {
+	interval := min(max(lastSync.Sub(submitted), lo), hi)
+	return lastSync.Add(interval)
+}
+
+// webhookPending reports whether the receiver recorded an event the controller has not
+// acted on yet.
+func webhookPending(ev *openaiv1alpha1.WebhookEvent, sync openaiv1alpha1.SyncStatus) bool {
+	return ev != nil && ev.ID != sync.HandledWebhookEventID
+}
+
+// unixTime converts an OpenAI unix timestamp; zero means unset.
+func unixTime(sec int64) *metav1.Time {
+	if sec <= 0 {
+		return nil
+	}
+	t := metav1.Unix(sec, 0)
+	return &t
+}
+
+// floatTime converts an OpenAI float unix timestamp; zero means unset.
+func floatTime(sec float64) *metav1.Time {
+	if sec <= 0 {
+		return nil
+	}
+	t := metav1.NewTime(time.Unix(0, int64(sec*float64(time.Second))).Truncate(time.Second))
+	return &t
+}
+
+// resourceTag is the value of openaiv1alpha1.ResourceMetadataKey for obj.
+func resourceTag(obj client.Object) string {
+	return obj.GetNamespace() + "/" + obj.GetName() + "/" + string(obj.GetUID())
+}
+
+// withTag returns the user's metadata plus the operator's tag.
+func withTag(user map[string]string, obj client.Object) map[string]string {
+	out := make(map[string]string, len(user)+1)
+	for k, v := range user {
+		out[k] = v
+	}
+	out[openaiv1alpha1.ResourceMetadataKey] = resourceTag(obj)
+	return out
+}
+
+// SetupWithManager registers both reconcilers with mgr. Secrets and ConfigMaps are read
+// through mgr.GetAPIReader().
+func SetupWithManager(mgr ctrl.Manager, factory *openaiclient.Factory, opts Options) error {
+	batch := &BatchReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("openaibatch-controller"), OpenAI: factory, Options: opts,
+	}
+	if err := batch.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	response := &ResponseReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("openairesponse-controller"), OpenAI: factory, Options: opts,
+	}
+	return response.SetupWithManager(mgr)
+}
