@@ -53,7 +53,9 @@ func TestBatchCompletesForEachInputSource(t *testing.T) {
 		ownsInput bool
 	}{
 		"inline requests": {
-			arrange: func(f *fixture) openaiv1alpha1.BatchInput { return f.batch("x", 3, "text-embedding-3-small").Spec.Input },
+			arrange: func(f *fixture) openaiv1alpha1.BatchInput {
+				return f.batch("x", 3, "text-embedding-3-small").Spec.Input
+			},
 			results: openaiv1alpha1.ResultsKindConfigMap, ids: []string{"req-0", "req-1", "req-2"}, ownsInput: true,
 		},
 		"ConfigMap key": {
