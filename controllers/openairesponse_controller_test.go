@@ -189,7 +189,9 @@ func TestResponseCancelViaSpecAndOnDelete(t *testing.T) {
 
 	viaDelete = f.getResponse("cancel-delete")
 	f.g.Expect(f.c.Delete(f.ctx, viaDelete)).To(Succeed())
-	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(viaDelete), &openaiv1alpha1.OpenAIResponse{}) }, 20*time.Second).ShouldNot(Succeed())
+	f.g.Eventually(func() error {
+		return f.c.Get(f.ctx, client.ObjectKeyFromObject(viaDelete), &openaiv1alpha1.OpenAIResponse{})
+	}, 20*time.Second).ShouldNot(Succeed())
 	for _, id := range []string{viaSpec.Status.ResponseID, viaDelete.Status.ResponseID} {
 		remote, err := f.sdk().Responses.Get(f.ctx, id, responses.ResponseGetParams{})
 		f.g.Expect(err).NotTo(HaveOccurred())
