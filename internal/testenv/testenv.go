@@ -99,6 +99,7 @@ func Start() (*Env, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop() // a failure after the processes started (e.g. a CRD refused) must not leak them
 		return nil, fmt.Errorf("starting the API server: %w", err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: Scheme})
