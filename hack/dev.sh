@@ -4,6 +4,7 @@
 #         the webhook receiver and the manager, writes bin/dev/env.sh, and returns with
 #         everything running (logs in bin/dev/).
 #   down  stops everything `up` started.
+# Environment: TIME_SCALE (the emulator's, default 1), MANAGER_ARGS (extra manager flags).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,7 +22,7 @@ up() {
   rm -f "$DIR/ready"
   go build -o bin/devenv ./hack/devenv
   export KUBEBUILDER_ASSETS="${KUBEBUILDER_ASSETS:-$(./hack/envtest-assets.sh)}"
-  nohup bin/devenv --dir "$DIR" --bin-dir bin --time-scale "${TIME_SCALE:-1}" >"$DIR/devenv.log" 2>&1 &
+  nohup bin/devenv --dir "$DIR" --bin-dir bin --time-scale "${TIME_SCALE:-1}" --manager-args "${MANAGER_ARGS:-}" >"$DIR/devenv.log" 2>&1 &
   echo $! >"$PIDFILE"
   for _ in $(seq 1 600); do
     if [ -f "$DIR/ready" ]; then

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/openai-operator/openai-operator/internal/devenv"
@@ -35,13 +36,14 @@ func main() {
 	dir := flag.String("dir", "bin/dev", "Directory for kubeconfigs, logs and env.sh.")
 	binDir := flag.String("bin-dir", "bin", "Directory holding manager, webhook-receiver and openai-emulator.")
 	timeScale := flag.Float64("time-scale", 1, "The emulator's time scale.")
+	managerArgs := flag.String("manager-args", "", "Extra manager flags, space-separated (e.g. \"--poll-interval-min=1s\").")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ready := filepath.Join(*dir, "ready")
 	_ = os.Remove(ready)
-	env, err := devenv.Up(ctx, devenv.Options{Dir: *dir, BinDir: *binDir, TimeScale: *timeScale, Progress: os.Stdout})
+	env, err := devenv.Up(ctx, devenv.Options{Dir: *dir, BinDir: *binDir, TimeScale: *timeScale, ManagerArgs: strings.Fields(*managerArgs), Progress: os.Stdout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dev:", err)
 		os.Exit(1)

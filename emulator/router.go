@@ -1,0 +1,178 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package emulator
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// apiHandler serves one API operation; id is the path's object id, if any.
+type apiHandler func(w http.ResponseWriter, r *http.Request, id string)
+
+func (e *Emulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case p == "/emulator" || strings.HasPrefix(p, "/emulator/"):
+		e.serveControl(w, r)
+	case strings.HasPrefix(p, "/v1/"):
+		e.serveAPI(w, r)
+	default:
+		writeAPIError(w, invalidURL(r))
+	}
+}
+
+func invalidURL(r *http.Request) *apiError {
+	return &apiError{status: http.StatusNotFound, typ: "invalid_request_error",
+		message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path)}
+}
+
+// statusRecorder remembers the status code written, for the log line.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := e.ids.request()
+	w.Header().Set("X-Request-Id", reqID)
+	w.Header().Set("Openai-Version", "2020-10-01")
+	rec := &statusRecorder{ResponseWriter: w}
+	op, h, allowed := route(e, r.Method, r.URL.Path)
+	defer func() {
+		e.log.Debug("Handled API call", "op", op, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration", time.Since(start), "requestID", reqID)
+	}()
+
+	if aerr := e.authenticate(r); aerr != nil {
+		e.stats.unauthorized.Add(1)
+		writeAPIError(rec, aerr)
+		return
+	}
+	if h == nil {
+		if len(allowed) > 0 {
+			rec.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeAPIError(rec, &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error",
+				message: fmt.Sprintf("Invalid method for URL (%s %s)", r.Method, r.URL.Path)})
+			return
+		}
+		writeAPIError(rec, invalidURL(r))
+		return
+	}
+	e.stats.call(op)
+	switch f, retryAfter := e.rollFault(); f {
+	case faultRateLimit:
+		e.stats.rateLimited.Add(1)
+		secs := int64(math.Ceil(retryAfter.Seconds()))
+		rec.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		rec.Header().Set("Retry-After-Ms", strconv.FormatInt(retryAfter.Milliseconds(), 10))
+		writeAPIError(rec, &apiError{status: http.StatusTooManyRequests, typ: "requests", code: "rate_limit_exceeded",
+			message: fmt.Sprintf("Rate limit reached for requests (emulated). Please try again in %s.", retryAfter)})
+		return
+	case faultServerError:
+		e.stats.serverErrors.Add(1)
+		writeAPIError(rec, serverError())
+		return
+	}
+	h(rec, r, routeID(r.URL.Path))
+}
+
+// authenticate checks the bearer token. Its errors mask the key as OpenAI does.
+func (e *Emulator) authenticate(r *http.Request) *apiError {
+	auth := r.Header.Get("Authorization")
+	scheme, key, _ := strings.Cut(auth, " ")
+	key = strings.TrimSpace(key)
+	if !strings.EqualFold(scheme, "Bearer") || key == "" {
+		return &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error",
+			message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."}
+	}
+	if _, ok := e.apiKeys[key]; !ok {
+		return &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "invalid_api_key",
+			message: fmt.Sprintf("Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.", maskKey(key))}
+	}
+	return nil
+}
+
+// route maps a method and path to an operation. When the path exists but the method
+// does not, h is nil and allowed lists the methods the path takes.
+func route(e *Emulator, method, path string) (op string, h apiHandler, allowed []string) {
+	seg := strings.Split(strings.Trim(strings.TrimPrefix(path, "/v1/"), "/"), "/")
+	type m = map[string]struct {
+		op string
+		h  apiHandler
+	}
+	var table m
+	switch {
+	case len(seg) == 1 && seg[0] == "files":
+		table = m{http.MethodGet: {OpFilesList, e.listFiles}, http.MethodPost: {OpFilesCreate, e.createFile}}
+	case len(seg) == 2 && seg[0] == "files":
+		table = m{http.MethodGet: {OpFilesRetrieve, e.getFile}, http.MethodDelete: {OpFilesDelete, e.deleteFile}}
+	case len(seg) == 3 && seg[0] == "files" && seg[2] == "content":
+		table = m{http.MethodGet: {OpFilesContent, e.fileContent}}
+	case len(seg) == 1 && seg[0] == "batches":
+		table = m{http.MethodGet: {OpBatchesList, e.listBatches}, http.MethodPost: {OpBatchesCreate, e.createBatch}}
+	case len(seg) == 2 && seg[0] == "batches":
+		table = m{http.MethodGet: {OpBatchesRetrieve, e.getBatch}}
+	case len(seg) == 3 && seg[0] == "batches" && seg[2] == "cancel":
+		table = m{http.MethodPost: {OpBatchesCancel, e.cancelBatch}}
+	case len(seg) == 1 && seg[0] == "responses":
+		table = m{http.MethodPost: {OpResponsesCreate, e.createResponse}}
+	case len(seg) == 2 && seg[0] == "responses":
+		table = m{http.MethodGet: {OpResponsesRetrieve, e.getResponse}, http.MethodDelete: {OpResponsesDelete, e.deleteResponse}}
+	case len(seg) == 3 && seg[0] == "responses" && seg[2] == "cancel":
+		table = m{http.MethodPost: {OpResponsesCancel, e.cancelResponse}}
+	}
+	if table == nil {
+		return "", nil, nil
+	}
+	if ent, ok := table[method]; ok {
+		return ent.op, ent.h, nil
+	}
+	for k := range table {
+		allowed = append(allowed, k)
+	}
+	sort.Strings(allowed)
+	return "", nil, allowed
+}
+
+// routeID returns the object id of /v1/<kind>/<id>[/...] paths.
+func routeID(path string) string {
+	seg := strings.Split(strings.Trim(strings.TrimPrefix(path, "/v1/"), "/"), "/")
+	if len(seg) >= 2 {
+		return seg[1]
+	}
+	return ""
+}

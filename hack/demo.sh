@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# demo.sh: the main job in one command (make demo). Starts the local environment (a real
+# control plane, the operator's manager and webhook receiver, the OpenAI emulator),
+# applies the samples, shows them moving to Completed, prints a result, and stops
+# everything. Exits non-zero with a clear message if anything fails.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+TIMEOUT="${DEMO_TIMEOUT:-120}"
+# The emulator runs at half speed here, so each phase shows up on screen.
+export TIME_SCALE="${TIME_SCALE:-2}"
+# Poll every second (the default starts at 15 s) so that progress shows between the
+# webhook events, which arrive only when work ends.
+export MANAGER_ARGS="${MANAGER_ARGS:---poll-interval-min=1s --poll-interval-max=2s}"
+
+cleanup() { ./hack/dev.sh down >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+fail() {
+  echo >&2
+  echo "demo: FAILED: $*" >&2
+  echo "demo: logs are in bin/dev/ (manager.log, webhook-receiver.log, openai-emulator.log)" >&2
+  exit 1
+}
+
+./hack/dev.sh up || fail "the local environment did not start"
+# shellcheck disable=SC1091
+source bin/dev/env.sh
+
+echo
+echo "demo: kubectl apply -k config/samples"
+kubectl apply -k config/samples 2>&1 | grep -v '^Warning' || fail "applying the samples"
+
+echo
+echo "demo: kubectl get openai (until all are done)"
+last=""
+start=$SECONDS
+while :; do
+  table="$(kubectl get openai -o custom-columns='KIND:.kind,NAME:.metadata.name,PHASE:.status.phase,OPENAI ID:.status.batchID,PROGRESS:.status.progress,RESPONSE:.status.responseID' 2>/dev/null)" || table=""
+  if [ "$table" != "$last" ]; then
+    printf '\n[%3ds]\n%s\n' $((SECONDS - start)) "$table"
+    last="$table"
+  fi
+  phases="$(kubectl get openai -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}')"
+  total=$(grep -c . <<<"$phases" || true)
+  done_=$(grep -cE '^(Completed|Failed|Expired|Cancelled|Incomplete)$' <<<"$phases" || true)
+  if [ "$total" -gt 0 ] && [ "$done_" -eq "$total" ]; then
+    break
+  fi
+  [ $((SECONDS - start)) -lt "$TIMEOUT" ] || fail "not all samples finished within ${TIMEOUT}s"
+  sleep 0.5
+done
+
+notdone="$(kubectl get openai -o jsonpath='{range .items[?(@.status.phase!="Completed")]}{.kind}/{.metadata.name}: {.status.phase} {.status.message}{"\n"}{end}')"
+[ -z "$notdone" ] || fail "some samples did not complete: $notdone"
+
+echo
+echo "demo: kubectl wait --for=condition=Complete openaibatch,openairesponse --all"
+kubectl wait --for=condition=Complete openaibatch,openairesponse --all --timeout=30s || fail "kubectl wait"
+
+echo
+echo "demo: the response's output (status.outputText of openairesponse/release-notes-summary):"
+echo "  $(kubectl get openairesponse release-notes-summary -o jsonpath='{.status.outputText}')"
+echo
+echo "demo: the first embedding result (ConfigMap embeddings-results, key output.jsonl):"
+kubectl get configmap embeddings-results -o jsonpath='{.data.output\.jsonl}' | head -n 1 | cut -c1-240
+echo
+echo "demo: how the batch learned it was done (status.lastWebhookEvent of openaibatch/nightly-embeddings):"
+kubectl get openaibatch nightly-embeddings -o jsonpath='{.status.lastWebhookEvent}'
+echo
+echo
+echo "demo: OK, all samples Completed"
