@@ -1,0 +1,118 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package receiver
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+)
+
+// Field indexes of the receiver's cache.
+const (
+	// IndexBatchID indexes OpenAIBatches by status.batchID.
+	IndexBatchID = "status.batchID"
+	// IndexResponseID indexes OpenAIResponses by status.responseID.
+	IndexResponseID = "status.responseID"
+)
+
+// AddIndexes registers the field indexes the receiver routes by.
+func AddIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+	if err := indexer.IndexField(ctx, &openaiv1alpha1.OpenAIBatch{}, IndexBatchID, batchIDOf); err != nil {
+		return fmt.Errorf("indexing OpenAIBatch by %s: %w", IndexBatchID, err)
+	}
+	if err := indexer.IndexField(ctx, &openaiv1alpha1.OpenAIResponse{}, IndexResponseID, responseIDOf); err != nil {
+		return fmt.Errorf("indexing OpenAIResponse by %s: %w", IndexResponseID, err)
+	}
+	return nil
+}
+
+func batchIDOf(o client.Object) []string {
+	if b, ok := o.(*openaiv1alpha1.OpenAIBatch); ok && b.Status.BatchID != "" {
+		return []string{b.Status.BatchID}
+	}
+	return nil
+}
+
+func responseIDOf(o client.Object) []string {
+	if r, ok := o.(*openaiv1alpha1.OpenAIResponse); ok && r.Status.ResponseID != "" {
+		return []string{r.Status.ResponseID}
+	}
+	return nil
+}
+
+// CacheOptions returns cache options for the receiver: only OpenAIBatch and
+// OpenAIResponse, in namespace (all namespaces when empty), stripped of everything
+// routing and recording do not read (spec, managed fields, labels, annotations and all
+// of status but the OpenAI id and lastWebhookEvent).
+func CacheOptions(namespace string) cache.Options {
+	opts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&openaiv1alpha1.OpenAIBatch{}:    {Transform: StripForRouting},
+			&openaiv1alpha1.OpenAIResponse{}: {Transform: StripForRouting},
+		},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+	if namespace != "" {
+		opts.DefaultNamespaces = map[string]cache.Config{namespace: {}}
+	}
+	return opts
+}
+
+// StripForRouting is a cache transform that keeps of an OpenAIBatch or OpenAIResponse
+// only what the receiver reads. Other objects pass unchanged.
+func StripForRouting(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *openaiv1alpha1.OpenAIBatch:
+		return &openaiv1alpha1.OpenAIBatch{
+			TypeMeta:   o.TypeMeta,
+			ObjectMeta: routingMeta(&o.ObjectMeta),
+			Status: openaiv1alpha1.OpenAIBatchStatus{
+				BatchID:          o.Status.BatchID,
+				LastWebhookEvent: o.Status.LastWebhookEvent,
+			},
+		}, nil
+	case *openaiv1alpha1.OpenAIResponse:
+		return &openaiv1alpha1.OpenAIResponse{
+			TypeMeta:   o.TypeMeta,
+			ObjectMeta: routingMeta(&o.ObjectMeta),
+			Status: openaiv1alpha1.OpenAIResponseStatus{
+				ResponseID:       o.Status.ResponseID,
+				LastWebhookEvent: o.Status.LastWebhookEvent,
+			},
+		}, nil
+	default:
+		return obj, nil
+	}
+}
+
+func routingMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:              m.Name,
+		Namespace:         m.Namespace,
+		UID:               m.UID,
+		ResourceVersion:   m.ResourceVersion,
+		Generation:        m.Generation,
+		CreationTimestamp: m.CreationTimestamp,
+		DeletionTimestamp: m.DeletionTimestamp,
+	}
+}

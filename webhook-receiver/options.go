@@ -1,0 +1,162 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package receiver
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openai-operator/openai-operator/internal/standardwebhooks"
+)
+
+// FieldOwner is the field manager of the receiver's status patches.
+const FieldOwner = "openai-webhook-receiver"
+
+// Defaults of Options.
+const (
+	DefaultBindAddress            = ":9000"
+	DefaultPath                   = "/openai/webhook"
+	DefaultSecretsPath            = "/etc/openai-webhook"
+	DefaultSecretsPollInterval    = 5 * time.Second
+	DefaultMaxBodyBytes           = 1 << 20
+	DefaultMetricsBindAddress     = ":8080"
+	DefaultHealthProbeBindAddress = ":8081"
+	DefaultEarlyEventTTL          = 10 * time.Minute
+	DefaultMaxEarlyEvents         = 10000
+	DefaultDedupTTL               = 24 * time.Hour
+	DefaultMaxDedupIDs            = 100000
+	DefaultWriteTimeout           = 10 * time.Second
+)
+
+// Options configure the receiver. The zero value of a field means its default.
+type Options struct {
+	// BindAddress is where the webhook endpoint listens.
+	BindAddress string
+	// Path is the only URL path that accepts webhooks; every other path is 404.
+	Path string
+	// SecretsPath is a file, or a directory of files, holding "whsec_" signing secrets.
+	SecretsPath string
+	// SecretsPollInterval is how often SecretsPath is re-read.
+	SecretsPollInterval time.Duration
+	// Tolerance is how far webhook-timestamp may be from now, either way.
+	Tolerance time.Duration
+	// MaxBodyBytes caps the request body; larger bodies are answered 413.
+	MaxBodyBytes int64
+	// MetricsBindAddress is where /metrics is served (plain HTTP); "0" disables it.
+	MetricsBindAddress string
+	// HealthProbeBindAddress is where /healthz and /readyz are served; "0" disables it.
+	HealthProbeBindAddress string
+	// Namespace restricts the receiver to one namespace; empty means all.
+	Namespace string
+	// EarlyEventTTL is how long an event whose id no resource carries yet is held.
+	EarlyEventTTL time.Duration
+	// MaxEarlyEvents bounds the held events; when full, the oldest is dropped.
+	MaxEarlyEvents int
+	// DedupTTL is how long a recorded webhook-id is remembered.
+	DedupTTL time.Duration
+	// MaxDedupIDs bounds the remembered webhook-ids; when full, the oldest is forgotten.
+	MaxDedupIDs int
+	// WriteTimeout bounds the status write of one request, retries included.
+	WriteTimeout time.Duration
+
+	// Secrets, when set, replaces SecretsPath (tests and embedding).
+	Secrets SecretSource
+	// Registerer receives the metrics; nil means controller-runtime's metrics.Registry.
+	Registerer prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// BindFlags registers the receiver's flags on fs, with their defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.BindAddress, "bind-address", DefaultBindAddress, "The address the webhook endpoint binds to.")
+	fs.StringVar(&o.Path, "path", DefaultPath, "The URL path of the webhook endpoint; every other path answers 404.")
+	fs.StringVar(&o.SecretsPath, "secrets-path", DefaultSecretsPath,
+		`A file, or a directory of files (a mounted Secret), holding the webhook signing secrets in OpenAI's "whsec_..." form, separated by whitespace. Re-read when it changes.`)
+	fs.DurationVar(&o.Tolerance, "tolerance", standardwebhooks.DefaultTolerance, "How far webhook-timestamp may be from now, either way.")
+	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "The largest request body accepted; larger ones are answered 413.")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", DefaultMetricsBindAddress, `The address the metrics endpoint binds to (plain HTTP); "0" disables it.`)
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", DefaultHealthProbeBindAddress, `The address the health and readiness probes bind to; "0" disables them.`)
+	fs.StringVar(&o.Namespace, "namespace", "", "Watch only this namespace; empty watches all namespaces.")
+	fs.DurationVar(&o.EarlyEventTTL, "early-event-ttl", DefaultEarlyEventTTL, "How long an event whose object id no resource carries yet is held, waiting for it.")
+	fs.IntVar(&o.MaxEarlyEvents, "max-early-events", DefaultMaxEarlyEvents, "How many such events are held at most; when full, the oldest is dropped.")
+}
+
+// withDefaults returns o with zero fields set to their defaults.
+func (o Options) withDefaults() Options {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&o.BindAddress, DefaultBindAddress)
+	def(&o.Path, DefaultPath)
+	def(&o.SecretsPath, DefaultSecretsPath)
+	def(&o.MetricsBindAddress, DefaultMetricsBindAddress)
+	def(&o.HealthProbeBindAddress, DefaultHealthProbeBindAddress)
+	if o.SecretsPollInterval <= 0 {
+		o.SecretsPollInterval = DefaultSecretsPollInterval
+	}
+	if o.Tolerance == 0 {
+		o.Tolerance = standardwebhooks.DefaultTolerance
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.EarlyEventTTL == 0 {
+		o.EarlyEventTTL = DefaultEarlyEventTTL
+	}
+	if o.MaxEarlyEvents == 0 {
+		o.MaxEarlyEvents = DefaultMaxEarlyEvents
+	}
+	if o.DedupTTL == 0 {
+		o.DedupTTL = DefaultDedupTTL
+	}
+	if o.MaxDedupIDs == 0 {
+		o.MaxDedupIDs = DefaultMaxDedupIDs
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// validate reports options that cannot work.
+func (o Options) validate() error {
+	var errs []error
+	if !strings.HasPrefix(o.Path, "/") {
+		errs = append(errs, fmt.Errorf("path %q must start with /", o.Path))
+	}
+	if o.Tolerance < time.Second {
+		errs = append(errs, fmt.Errorf("tolerance %s must be at least 1s", o.Tolerance))
+	}
+	if o.MaxBodyBytes < 1 {
+		errs = append(errs, fmt.Errorf("max-body-bytes %d must be positive", o.MaxBodyBytes))
+	}
+	if o.EarlyEventTTL < 0 || o.MaxEarlyEvents < 0 || o.DedupTTL < 0 || o.MaxDedupIDs < 0 || o.WriteTimeout < 0 {
+		errs = append(errs, errors.New("durations and sizes must not be negative"))
+	}
+	return errors.Join(errs...)
+}
