@@ -25,21 +25,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/shared"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/internal/batchinput"
@@ -48,14 +45,7 @@ import (
 
 // BatchReconciler runs OpenAIBatch resources on OpenAI.
 type BatchReconciler struct {
-	client.Client
-	// APIReader reads Secrets and ConfigMaps directly from the API server: the manager may
-	// get them but neither lists nor watches them.
-	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  recorder.EventRecorder
-	OpenAI    *openaiclient.Factory
-	Options
+	Deps
 
 	// submissions remembers, per resource UID, what this process knows about an
 	// unfinished submission, so retries after a 429 neither re-upload the input nor
@@ -77,15 +67,9 @@ type batchSubmission struct {
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// batchScope is one reconcile's view of a batch.
+// batchScope is one reconcile of a batch.
 type batchScope struct {
-	obj  *openaiv1alpha1.OpenAIBatch
-	base *openaiv1alpha1.OpenAIBatch // what the API server has, for merge patches
-	log  logr.Logger
-
-	api       openai.Client
-	apiKey    string
-	apiLoaded bool
+	pass[*openaiv1alpha1.OpenAIBatch]
 }
 
 // Reconcile moves one OpenAIBatch towards its end.
@@ -94,18 +78,13 @@ func (r *BatchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	s := &batchScope{obj: obj, base: obj.DeepCopy(), log: ctrl.LoggerFrom(ctx)}
-
+	s := &batchScope{newPass(ctx, obj, obj.Spec.CredentialsRef, &obj.Status.Conditions)}
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
-	if controllerutil.AddFinalizer(obj, Finalizer) {
-		if err := r.Patch(ctx, obj, client.MergeFrom(s.base), client.FieldOwner(FieldOwner)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
-		s.base = obj.DeepCopy()
+	if err := s.ensureFinalizer(ctx, &r.Deps); err != nil {
+		return ctrl.Result{}, err
 	}
-
 	defer func() {
 		if retErr == nil {
 			obj.Status.ObservedGeneration = obj.Generation
@@ -114,37 +93,15 @@ func (r *BatchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 			retErr = errors.Join(retErr, err)
 		}
 	}()
-
-	for _, step := range []func(context.Context, *batchScope) (ctrl.Result, error){
-		r.submit,
-		r.requestCancel,
-		r.track,
-		r.storeResults,
-		r.deleteInput,
-	} {
-		if res, err := step(ctx, s); err != nil || !res.IsZero() {
-			return res, err
-		}
-	}
-	return ctrl.Result{}, nil
+	return runSteps(ctx, s, r.submit, r.requestCancel, r.track, r.storeResults, r.deleteInput)
 }
 
-// patchStatus sends the status fields this pass changed, as a merge patch, and emits an
-// Event when the phase changed.
+// patchStatus writes what this pass changed and emits an Event when the phase changed.
 func (r *BatchReconciler) patchStatus(ctx context.Context, s *batchScope) error {
 	if s.base.Status.Phase != s.obj.Status.Phase {
 		r.phaseChanged(s)
 	}
-	patch := client.MergeFrom(s.base)
-	data, err := patch.Data(s.obj)
-	if err != nil || bytes.Equal(data, []byte("{}")) {
-		return err
-	}
-	if err := r.Status().Patch(ctx, s.obj, patch, client.FieldOwner(FieldOwner)); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	s.base = s.obj.DeepCopy()
-	return nil
+	return s.patchStatus(ctx, &r.Deps)
 }
 
 func (r *BatchReconciler) phaseChanged(s *batchScope) {
@@ -168,44 +125,16 @@ func (r *BatchReconciler) phaseChanged(s *batchScope) {
 	s.log.Info("Batch phase changed", "phase", st.Phase, "batchID", st.BatchID)
 }
 
-// client returns the OpenAI client for this batch, loading credentials once per pass.
-func (r *BatchReconciler) client(ctx context.Context, s *batchScope) (openai.Client, error) {
-	if !s.apiLoaded {
-		api, key, err := loadClient(ctx, r.APIReader, r.OpenAI, s.obj, s.obj.Spec.CredentialsRef, r.DefaultCredentialsSecret, &s.obj.Status.Conditions)
-		if err != nil {
-			return openai.Client{}, err
-		}
-		s.api, s.apiKey, s.apiLoaded = api, key, true
-	}
-	return s.api, nil
-}
-
-// apiError turns an API error into the reconcile outcome: terminal errors fail the
-// batch, rate limits wait for Retry-After, the rest back off.
+// apiError turns an API error into the pass's outcome (see pass.apiError).
 func (r *BatchReconciler) apiError(s *batchScope, what string, err error) (ctrl.Result, error) {
-	if errors.Is(err, errCredentials) {
-		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
-	}
-	c := openaiclient.Classify(err, s.apiKey)
-	switch c.Class {
-	case openaiclient.RateLimited:
-		s.log.V(1).Info("Rate limited by OpenAI", "operation", what, "retryAfter", c.RetryAfter)
-		return ctrl.Result{RequeueAfter: max(c.RetryAfter, time.Second)}, nil
-	case openaiclient.Terminal:
-		r.fail(s, openaiv1alpha1.ReasonRejected, fmt.Sprintf("%s: %s", what, c.Message))
-		return ctrl.Result{}, reconcile.TerminalError(errors.New(c.Message))
-	default:
-		return ctrl.Result{}, fmt.Errorf("%s: %s", what, c.Message)
-	}
+	return s.apiError(&r.Deps, what, err, func(reason, message string) { r.fail(s, reason, message) })
 }
 
 // fail ends the batch without submitting (or after OpenAI refused it).
 func (r *BatchReconciler) fail(s *batchScope, reason, message string) {
-	st := &s.obj.Status
-	st.Phase = openaiv1alpha1.BatchPhaseFailed
-	st.Message = message
-	setCondition(&st.Conditions, s.obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, reason, message)
-	setCondition(&st.Conditions, s.obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, message)
+	s.obj.Status.Phase = openaiv1alpha1.BatchPhaseFailed
+	s.obj.Status.Message = message
+	endUnsuccessfully(&s.obj.Status.Conditions, s.obj, reason, message)
 }
 
 func batchTerminal(p openaiv1alpha1.BatchPhase) bool {
@@ -241,8 +170,7 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 	if obj.Spec.Cancel {
 		st.Phase = openaiv1alpha1.BatchPhaseCancelled
 		st.Message = "Cancelled before it was submitted"
-		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonCancelled, st.Message)
-		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled, st.Message)
+		endUnsuccessfully(&st.Conditions, obj, openaiv1alpha1.ReasonCancelled, st.Message)
 		return ctrl.Result{}, nil
 	}
 
@@ -263,7 +191,7 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 		return ctrl.Result{}, err
 	}
 
-	api, err := r.client(ctx, s)
+	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		if errors.Is(err, errCredentials) {
 			st.Phase = openaiv1alpha1.BatchPhasePending
@@ -461,7 +389,7 @@ func (r *BatchReconciler) requestCancel(ctx context.Context, s *batchScope) (ctr
 	if !s.obj.Spec.Cancel || st.BatchID == "" || batchTerminal(st.Phase) || st.Phase == openaiv1alpha1.BatchPhaseCancelling {
 		return ctrl.Result{}, nil
 	}
-	api, err := r.client(ctx, s)
+	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		return r.apiError(s, "loading credentials", err)
 	}
@@ -492,7 +420,7 @@ func (r *BatchReconciler) track(ctx context.Context, s *batchScope) (ctrl.Result
 			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
 		}
 	}
-	api, err := r.client(ctx, s)
+	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		return r.apiError(s, "loading credentials", err)
 	}
@@ -624,12 +552,10 @@ func (r *BatchReconciler) storeResults(ctx context.Context, s *batchScope) (ctrl
 	if target == nil || !batchTerminal(st.Phase) || (st.OutputFileID == "" && st.ErrorFileID == "") {
 		return ctrl.Result{}, nil
 	}
-	// Done, or refused for a reason that only a spec change can fix.
-	if c := meta.FindStatusCondition(st.Conditions, openaiv1alpha1.ConditionResultsStored); c != nil && c.ObservedGeneration == obj.Generation &&
-		(c.Status == metav1.ConditionTrue || c.Reason == openaiv1alpha1.ReasonTooLarge || c.Reason == openaiv1alpha1.ReasonTargetConflict) {
+	if resultsDone(st.Conditions, obj.Generation) {
 		return ctrl.Result{}, nil
 	}
-	api, err := r.client(ctx, s)
+	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		return r.apiError(s, "loading credentials", err)
 	}
@@ -654,12 +580,7 @@ func (r *BatchReconciler) storeResults(ctx context.Context, s *batchScope) (ctrl
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionResultsStored, out.status, out.reason, out.message)
-	if out.status == metav1.ConditionTrue {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "ResultsStored", "StoreResults", out.message)
-	} else {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, out.reason, "StoreResults", out.message)
-	}
+	noteResults(&r.Deps, &st.Conditions, obj, out)
 	return ctrl.Result{}, nil
 }
 
@@ -669,7 +590,7 @@ func (r *BatchReconciler) deleteInput(ctx context.Context, s *batchScope) (ctrl.
 	if !batchTerminal(st.Phase) || !r.ownsInput(s.obj) {
 		return ctrl.Result{}, nil
 	}
-	api, err := r.client(ctx, s)
+	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		return r.apiError(s, "loading credentials", err)
 	}
@@ -707,29 +628,15 @@ func (r *BatchReconciler) reconcileDelete(ctx context.Context, s *batchScope) (c
 	var failure error
 	if needCancel || needDelete {
 		failure = r.cleanUp(ctx, s, needCancel)
-		if failure != nil && !errors.Is(failure, errCredentials) && time.Since(obj.DeletionTimestamp.Time) < r.DeletionTimeout {
-			s.log.Info("Cleaning up on OpenAI failed; retrying", "error", failure.Error())
-			return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
-		}
 	}
-	if failure != nil {
-		what := "the batch was not cancelled and the input file was not deleted on OpenAI"
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "CleanupAbandoned", "Delete", "Gave up cleaning up: %s: %s", what, failure.Error())
-	}
-	base := obj.DeepCopy()
-	controllerutil.RemoveFinalizer(obj, Finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, obj, client.MergeFrom(base), client.FieldOwner(FieldOwner)))
+	return s.finishDeletion(ctx, &r.Deps, failure, "the batch may still run and the input file may remain")
 }
 
 func (r *BatchReconciler) cleanUp(ctx context.Context, s *batchScope, cancel bool) error {
 	obj, st := s.obj, &s.obj.Status
-	api, err := r.client(ctx, s)
+	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
-		c := meta.FindStatusCondition(st.Conditions, openaiv1alpha1.ConditionCredentialsReady)
-		if c != nil && errors.Is(err, errCredentials) {
-			return fmt.Errorf("%w: %s", errCredentials, c.Message)
-		}
-		return err
+		return s.credentialsProblem(err)
 	}
 	if st.BatchID == "" && st.Phase == openaiv1alpha1.BatchPhaseSubmitting {
 		// An interrupted submission may have created a batch or uploaded the input.

@@ -28,21 +28,17 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-logr/logr"
-	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/internal/openaiclient"
@@ -58,12 +54,7 @@ import (
 // call that got no answer), the next attempt creates the response again and says so in
 // a Warning event (PossibleDuplicate), rather than leave the resource stuck.
 type ResponseReconciler struct {
-	client.Client
-	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  recorder.EventRecorder
-	OpenAI    *openaiclient.Factory
-	Options
+	Deps
 
 	submissions sync.Map // types.UID -> *responseSubmission
 }
@@ -81,13 +72,7 @@ type responseSubmission struct {
 var reservedParameters = []string{"model", "input", "instructions", "metadata", "background", "stream", "store"}
 
 type responseScope struct {
-	obj  *openaiv1alpha1.OpenAIResponse
-	base *openaiv1alpha1.OpenAIResponse
-	log  logr.Logger
-
-	api       openai.Client
-	apiKey    string
-	apiLoaded bool
+	pass[*openaiv1alpha1.OpenAIResponse]
 	// fetched is the response as read in this pass, for storing results.
 	fetched *responses.Response
 }
@@ -98,16 +83,12 @@ func (r *ResponseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	s := &responseScope{obj: obj, base: obj.DeepCopy(), log: ctrl.LoggerFrom(ctx)}
-
+	s := &responseScope{pass: newPass(ctx, obj, obj.Spec.CredentialsRef, &obj.Status.Conditions)}
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
-	if controllerutil.AddFinalizer(obj, Finalizer) {
-		if err := r.Patch(ctx, obj, client.MergeFrom(s.base), client.FieldOwner(FieldOwner)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
-		s.base = obj.DeepCopy()
+	if err := s.ensureFinalizer(ctx, &r.Deps); err != nil {
+		return ctrl.Result{}, err
 	}
 	defer func() {
 		if retErr == nil {
@@ -117,34 +98,15 @@ func (r *ResponseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 			retErr = errors.Join(retErr, err)
 		}
 	}()
-
-	for _, step := range []func(context.Context, *responseScope) (ctrl.Result, error){
-		r.submit,
-		r.requestCancel,
-		r.track,
-		r.storeResults,
-	} {
-		if res, err := step(ctx, s); err != nil || !res.IsZero() {
-			return res, err
-		}
-	}
-	return ctrl.Result{}, nil
+	return runSteps(ctx, s, r.submit, r.requestCancel, r.track, r.storeResults)
 }
 
+// patchStatus writes what this pass changed and emits an Event when the phase changed.
 func (r *ResponseReconciler) patchStatus(ctx context.Context, s *responseScope) error {
 	if s.base.Status.Phase != s.obj.Status.Phase {
 		r.phaseChanged(s)
 	}
-	patch := client.MergeFrom(s.base)
-	data, err := patch.Data(s.obj)
-	if err != nil || bytes.Equal(data, []byte("{}")) {
-		return err
-	}
-	if err := r.Status().Patch(ctx, s.obj, patch, client.FieldOwner(FieldOwner)); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	s.base = s.obj.DeepCopy()
-	return nil
+	return s.patchStatus(ctx, &r.Deps)
 }
 
 func (r *ResponseReconciler) phaseChanged(s *responseScope) {
@@ -165,40 +127,14 @@ func (r *ResponseReconciler) phaseChanged(s *responseScope) {
 	s.log.Info("Response phase changed", "phase", st.Phase, "responseID", st.ResponseID)
 }
 
-func (r *ResponseReconciler) client(ctx context.Context, s *responseScope) (openai.Client, error) {
-	if !s.apiLoaded {
-		api, key, err := loadClient(ctx, r.APIReader, r.OpenAI, s.obj, s.obj.Spec.CredentialsRef, r.DefaultCredentialsSecret, &s.obj.Status.Conditions)
-		if err != nil {
-			return openai.Client{}, err
-		}
-		s.api, s.apiKey, s.apiLoaded = api, key, true
-	}
-	return s.api, nil
-}
-
 func (r *ResponseReconciler) apiError(s *responseScope, what string, err error) (ctrl.Result, error) {
-	if errors.Is(err, errCredentials) {
-		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
-	}
-	c := openaiclient.Classify(err, s.apiKey)
-	switch c.Class {
-	case openaiclient.RateLimited:
-		s.log.V(1).Info("Rate limited by OpenAI", "operation", what, "retryAfter", c.RetryAfter)
-		return ctrl.Result{RequeueAfter: max(c.RetryAfter, time.Second)}, nil
-	case openaiclient.Terminal:
-		r.fail(s, openaiv1alpha1.ReasonRejected, fmt.Sprintf("%s: %s", what, c.Message))
-		return ctrl.Result{}, reconcile.TerminalError(errors.New(c.Message))
-	default:
-		return ctrl.Result{}, fmt.Errorf("%s: %s", what, c.Message)
-	}
+	return s.apiError(&r.Deps, what, err, func(reason, message string) { r.fail(s, reason, message) })
 }
 
 func (r *ResponseReconciler) fail(s *responseScope, reason, message string) {
-	st := &s.obj.Status
-	st.Phase = openaiv1alpha1.ResponsePhaseFailed
-	st.Message = message
-	setCondition(&st.Conditions, s.obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, reason, message)
-	setCondition(&st.Conditions, s.obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, message)
+	s.obj.Status.Phase = openaiv1alpha1.ResponsePhaseFailed
+	s.obj.Status.Message = message
+	endUnsuccessfully(&s.obj.Status.Conditions, s.obj, reason, message)
 }
 
 func responseTerminal(p openaiv1alpha1.ResponsePhase) bool {
@@ -273,8 +209,7 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 	if obj.Spec.Cancel {
 		st.Phase = openaiv1alpha1.ResponsePhaseCancelled
 		st.Message = "Cancelled before it was submitted"
-		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonCancelled, st.Message)
-		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled, st.Message)
+		endUnsuccessfully(&st.Conditions, obj, openaiv1alpha1.ReasonCancelled, st.Message)
 		return ctrl.Result{}, nil
 	}
 	body, err := requestBody(obj)
@@ -282,7 +217,7 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		r.fail(s, openaiv1alpha1.ReasonInvalidInput, err.Error())
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
-	api, err := r.client(ctx, s)
+	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		if errors.Is(err, errCredentials) {
 			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Waiting for credentials")
@@ -321,7 +256,7 @@ func (r *ResponseReconciler) requestCancel(ctx context.Context, s *responseScope
 	if !s.obj.Spec.Cancel || st.ResponseID == "" || responseTerminal(st.Phase) {
 		return ctrl.Result{}, nil
 	}
-	api, err := r.client(ctx, s)
+	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		return r.apiError(s, "loading credentials", err)
 	}
@@ -350,7 +285,7 @@ func (r *ResponseReconciler) track(ctx context.Context, s *responseScope) (ctrl.
 			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
 		}
 	}
-	api, err := r.client(ctx, s)
+	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		return r.apiError(s, "loading credentials", err)
 	}
@@ -475,13 +410,12 @@ func (r *ResponseReconciler) storeResults(ctx context.Context, s *responseScope)
 	if target == nil || !responseTerminal(st.Phase) || st.ResponseID == "" {
 		return ctrl.Result{}, nil
 	}
-	if c := meta.FindStatusCondition(st.Conditions, openaiv1alpha1.ConditionResultsStored); c != nil && c.ObservedGeneration == obj.Generation &&
-		(c.Status == metav1.ConditionTrue || c.Reason == openaiv1alpha1.ReasonTooLarge || c.Reason == openaiv1alpha1.ReasonTargetConflict) {
+	if resultsDone(st.Conditions, obj.Generation) {
 		return ctrl.Result{}, nil
 	}
 	resp := s.fetched
 	if resp == nil {
-		api, err := r.client(ctx, s)
+		api, err := s.openAI(ctx, &r.Deps)
 		if err != nil {
 			return r.apiError(s, "loading credentials", err)
 		}
@@ -501,12 +435,7 @@ func (r *ResponseReconciler) storeResults(ctx context.Context, s *responseScope)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionResultsStored, out.status, out.reason, out.message)
-	eventType := corev1.EventTypeNormal
-	if out.status != metav1.ConditionTrue {
-		eventType = corev1.EventTypeWarning
-	}
-	r.Recorder.Eventf(obj, nil, eventType, out.reason, "StoreResults", out.message)
+	noteResults(&r.Deps, &st.Conditions, obj, out)
 	return ctrl.Result{}, nil
 }
 
@@ -519,30 +448,17 @@ func (r *ResponseReconciler) reconcileDelete(ctx context.Context, s *responseSco
 		st.ResponseID = m.(*responseSubmission).responseID
 	}
 	defer r.submissions.Delete(obj.UID)
-	cancelOnDelete := obj.Spec.CancelOnDelete == nil || *obj.Spec.CancelOnDelete
-	if cancelOnDelete && st.ResponseID != "" && !responseTerminal(st.Phase) {
-		err := r.cancelForDelete(ctx, s)
-		if err != nil && !errors.Is(err, errCredentials) && time.Since(obj.DeletionTimestamp.Time) < r.DeletionTimeout {
-			s.log.Info("Cancelling on OpenAI failed; retrying", "error", err.Error())
-			return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
-		}
-		if err != nil {
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "CleanupAbandoned", "Delete",
-				"Gave up cancelling response %s on OpenAI: %s", st.ResponseID, err.Error())
-		}
+	var failure error
+	if cancelOnDelete := obj.Spec.CancelOnDelete == nil || *obj.Spec.CancelOnDelete; cancelOnDelete && st.ResponseID != "" && !responseTerminal(st.Phase) {
+		failure = r.cancelForDelete(ctx, s)
 	}
-	base := obj.DeepCopy()
-	controllerutil.RemoveFinalizer(obj, Finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, obj, client.MergeFrom(base), client.FieldOwner(FieldOwner)))
+	return s.finishDeletion(ctx, &r.Deps, failure, "response "+st.ResponseID+" may still run")
 }
 
 func (r *ResponseReconciler) cancelForDelete(ctx context.Context, s *responseScope) error {
-	api, err := r.client(ctx, s)
+	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
-		if c := meta.FindStatusCondition(s.obj.Status.Conditions, openaiv1alpha1.ConditionCredentialsReady); c != nil && errors.Is(err, errCredentials) {
-			return fmt.Errorf("%w: %s", errCredentials, c.Message)
-		}
-		return err
+		return s.credentialsProblem(err)
 	}
 	if _, err := api.Responses.Cancel(ctx, s.obj.Status.ResponseID); err != nil {
 		c := openaiclient.Classify(err, s.apiKey)

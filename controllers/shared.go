@@ -163,16 +163,12 @@ func withTag(user map[string]string, obj client.Object) map[string]string {
 // SetupWithManager registers both reconcilers with mgr. Secrets and ConfigMaps are read
 // through mgr.GetAPIReader().
 func SetupWithManager(mgr ctrl.Manager, factory *openaiclient.Factory, opts Options) error {
-	batch := &BatchReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("openaibatch-controller"), OpenAI: factory, Options: opts,
+	deps := func(name string) Deps {
+		return Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+			Recorder: mgr.GetEventRecorder(name), OpenAI: factory, Options: opts}
 	}
-	if err := batch.SetupWithManager(mgr); err != nil {
+	if err := (&BatchReconciler{Deps: deps("openaibatch-controller")}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	response := &ResponseReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("openairesponse-controller"), OpenAI: factory, Options: opts,
-	}
-	return response.SetupWithManager(mgr)
+	return (&ResponseReconciler{Deps: deps("openairesponse-controller")}).SetupWithManager(mgr)
 }

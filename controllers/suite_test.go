@@ -140,10 +140,11 @@ func (f *fixture) startManager(opts Options, wrap func(client.Client) client.Cli
 		c = wrap(c)
 	}
 	factory := &openaiclient.Factory{BaseURL: f.emu.URL(), Observe: ObserveAPICall}
-	f.g.Expect((&BatchReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("openaibatch-controller"), OpenAI: factory, Options: opts}).SetupWithManager(mgr)).To(Succeed())
-	f.g.Expect((&ResponseReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("openairesponse-controller"), OpenAI: factory, Options: opts}).SetupWithManager(mgr)).To(Succeed())
+	deps := func(name string) Deps {
+		return Deps{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder(name), OpenAI: factory, Options: opts}
+	}
+	f.g.Expect((&BatchReconciler{Deps: deps("openaibatch-controller")}).SetupWithManager(mgr)).To(Succeed())
+	f.g.Expect((&ResponseReconciler{Deps: deps("openairesponse-controller")}).SetupWithManager(mgr)).To(Succeed())
 	ctx, cancel := context.WithCancel(f.ctx)
 	done := make(chan struct{})
 	go func() {
