@@ -213,22 +213,13 @@ func TestBatchCompletesByPollingWithoutWebhooks(t *testing.T) {
 func TestBatchCrashAfterCreateAdoptsInsteadOfDuplicating(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{noManager: true})
-	// The first manager "crashes" at the status write that would record the batch id: it
-	// fails the write and stops, as a killed process would, after OpenAI created the batch.
-	var crashed atomic.Bool
-	var stopFirst func()
-	stopFirst = f.startManager(testOptions(), func(c client.Client) client.Client {
-		return failingStatusWrites{Client: c, fail: func(obj client.Object) error {
-			if b, ok := obj.(*openaiv1alpha1.OpenAIBatch); ok && b.Status.BatchID != "" && crashed.CompareAndSwap(false, true) {
-				go stopFirst()
-				return fmt.Errorf("simulated crash before the batch id was recorded")
-			}
-			return nil
-		}}
+	crashed, stopFirst := f.startCrashingManager(func(obj client.Object) bool {
+		b, ok := obj.(*openaiv1alpha1.OpenAIBatch)
+		return ok && b.Status.BatchID != ""
 	})
 	b := f.batch("crashy", 2, "text-embedding-3-small")
 	f.create(b)
-	f.g.Eventually(crashed.Load, 20*time.Second, 20*time.Millisecond).Should(BeTrue())
+	f.g.Eventually(crashed, 20*time.Second, 20*time.Millisecond).Should(BeTrue())
 	stopFirst()
 	f.g.Expect(f.emu.Calls("batches.create")).To(Equal(int64(1)))
 	f.g.Expect(f.getBatch("crashy").Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseSubmitting))
@@ -500,4 +491,22 @@ func (w failingSubResource) Patch(ctx context.Context, obj client.Object, patch 
 		return err
 	}
 	return w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
+}
+
+// startCrashingManager runs a manager that "crashes" at the first status write for
+// which recordsID is true (the write that would record an OpenAI id): it fails that
+// write and stops, as a killed process would, after OpenAI created the object. crashed
+// reports whether it happened; stop waits for the manager to be gone.
+func (f *fixture) startCrashingManager(recordsID func(client.Object) bool) (crashed func() bool, stop func()) {
+	var hit atomic.Bool
+	stop = f.startManager(testOptions(), func(c client.Client) client.Client {
+		return failingStatusWrites{Client: c, fail: func(obj client.Object) error {
+			if recordsID(obj) && hit.CompareAndSwap(false, true) {
+				go stop()
+				return fmt.Errorf("simulated crash before the id was recorded")
+			}
+			return nil
+		}}
+	})
+	return hit.Load, stop
 }

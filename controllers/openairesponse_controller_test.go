@@ -18,9 +18,7 @@ package controllers
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,20 +204,13 @@ func TestResponseCancelViaSpecAndOnDelete(t *testing.T) {
 func TestResponseCrashWindowRecreatesAndWarns(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{noManager: true})
-	var crashed atomic.Bool
-	var stopFirst func()
-	stopFirst = f.startManager(testOptions(), func(c client.Client) client.Client {
-		return failingStatusWrites{Client: c, fail: func(obj client.Object) error {
-			if r, ok := obj.(*openaiv1alpha1.OpenAIResponse); ok && r.Status.ResponseID != "" && crashed.CompareAndSwap(false, true) {
-				go stopFirst()
-				return fmt.Errorf("simulated crash before the response id was recorded")
-			}
-			return nil
-		}}
+	crashed, stopFirst := f.startCrashingManager(func(obj client.Object) bool {
+		r, ok := obj.(*openaiv1alpha1.OpenAIResponse)
+		return ok && r.Status.ResponseID != ""
 	})
 	r := f.response("window", "gpt-5-mini", "hi")
 	f.create(r)
-	f.g.Eventually(crashed.Load, 20*time.Second, 20*time.Millisecond).Should(BeTrue())
+	f.g.Eventually(crashed, 20*time.Second, 20*time.Millisecond).Should(BeTrue())
 	stopFirst()
 	f.g.Expect(f.getResponse("window").Status.Phase).To(Equal(openaiv1alpha1.ResponsePhaseSubmitting))
 
