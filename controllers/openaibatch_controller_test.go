@@ -510,3 +510,26 @@ func (f *fixture) startCrashingManager(recordsID func(client.Object) bool) (cras
 	})
 	return hit.Load, stop
 }
+
+func TestBatchResultsTooLargeStayOnOpenAI(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	b := f.batch("huge", 150, "text-embedding-3-small")
+	for i := range b.Spec.Input.Requests {
+		// 1,000 dimensions make each output line about 10 KB: 1.5 MB in all.
+		b.Spec.Input.Requests[i].Body.Raw = []byte(fmt.Sprintf(`{"model":"text-embedding-3-small","input":"document %d","dimensions":1000}`, i))
+	}
+	b.Spec.Results = &openaiv1alpha1.ResultsTarget{Name: "huge-out"}
+	f.create(b)
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 60*time.Second, 100*time.Millisecond).Should(SatisfyAll(
+		haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonTooLarge),
+		HaveField("Message", ContainSubstring("the results stay on OpenAI")),
+	))
+	b = f.getBatch("huge")
+	f.g.Expect(b.Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseCompleted))
+	f.g.Expect(b.Status.OutputFileID).To(HavePrefix("file-"))
+	f.g.Expect(f.c.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "huge-out"}, &corev1.ConfigMap{})).NotTo(Succeed())
+	// Refused for good at this generation: no further downloads.
+	downloads := f.emu.Calls("files.content")
+	f.g.Consistently(func() int64 { return f.emu.Calls("files.content") }, time.Second, 100*time.Millisecond).Should(Equal(downloads))
+}
