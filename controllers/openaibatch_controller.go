@@ -33,6 +33,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -56,8 +57,8 @@ type BatchReconciler struct {
 
 type batchSubmission struct {
 	inputFileID string
-	searched    bool   // OpenAI was searched (or a create definitely failed): no earlier batch exists
-	batchID     string // created by this process; the cache may not show it yet
+	searched    bool          // OpenAI was searched (or a create definitely failed): no earlier batch exists
+	created     *openai.Batch // created by this process; the status write may not have landed or be in the cache yet
 }
 
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openaibatches,verbs=get;list;watch;patch
@@ -89,19 +90,21 @@ func (r *BatchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 		if retErr == nil {
 			obj.Status.ObservedGeneration = obj.Generation
 		}
-		if err := r.patchStatus(ctx, s); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
+		s.settle(r.patchStatus(ctx, s), &result, &retErr)
 	}()
 	return runSteps(ctx, s, r.submit, r.requestCancel, r.track, r.storeResults, r.deleteInput)
 }
 
 // patchStatus writes what this pass changed and emits an Event when the phase changed.
 func (r *BatchReconciler) patchStatus(ctx context.Context, s *batchScope) error {
-	if s.base.Status.Phase != s.obj.Status.Phase {
+	before := s.base.Status.Phase
+	if err := s.patchStatus(ctx, &r.Deps); err != nil {
+		return err
+	}
+	if before != s.obj.Status.Phase {
 		r.phaseChanged(s)
 	}
-	return s.patchStatus(ctx, &r.Deps)
+	return nil
 }
 
 func (r *BatchReconciler) phaseChanged(s *batchScope) {
@@ -159,10 +162,12 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 		return ctrl.Result{}, nil
 	}
 	memo := r.memo(obj.UID)
-	if memo.batchID != "" {
-		// This process created the batch and recorded its id, but the cache has not caught
-		// up with that write: wait for it rather than act on stale state.
-		return ctrl.Result{RequeueAfter: time.Second}, nil
+	if memo.created != nil {
+		// This process created the batch, but the status here does not show its id: the
+		// write that recorded it lost a conflict, or the cache is behind it. Record it
+		// (again); a stale write loses its optimistic lock and is retried.
+		r.mirror(s, memo.created, time.Now())
+		return ctrl.Result{RequeueAfter: r.PollIntervalMin}, nil
 	}
 	if st.Phase == "" {
 		st.Phase = openaiv1alpha1.BatchPhasePending
@@ -254,7 +259,7 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 		st.InputFileID = inputFileID
 		return r.apiError(s, "creating the batch", err)
 	}
-	memo.batchID = b.ID
+	memo.created = b
 	r.mirror(s, b, time.Now())
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Submitted", "Reconcile", "Created batch %s with input file %s", b.ID, b.InputFileID)
 	// Return at once so that the deferred status patch records the id without delay.
@@ -615,9 +620,9 @@ func (r *BatchReconciler) reconcileDelete(ctx context.Context, s *batchScope) (c
 	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	if m, ok := r.submissions.Load(obj.UID); ok && st.BatchID == "" && m.(*batchSubmission).batchID != "" {
-		// Created by this process; the cache has not caught up yet.
-		st.BatchID, st.InputFileID = m.(*batchSubmission).batchID, m.(*batchSubmission).inputFileID
+	if m, ok := r.submissions.Load(obj.UID); ok && st.BatchID == "" && m.(*batchSubmission).created != nil {
+		// Created by this process; the status does not show it yet.
+		st.BatchID, st.InputFileID = m.(*batchSubmission).created.ID, m.(*batchSubmission).created.InputFileID
 	}
 	defer r.submissions.Delete(obj.UID)
 	cancelOnDelete := obj.Spec.CancelOnDelete == nil || *obj.Spec.CancelOnDelete
@@ -673,7 +678,12 @@ func (r *BatchReconciler) cleanUp(ctx context.Context, s *batchScope, cancel boo
 // SetupWithManager registers the reconciler.
 func (r *BatchReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&openaiv1alpha1.OpenAIBatch{}).
+		For(&openaiv1alpha1.OpenAIBatch{}, builder.WithPredicates(reconcileTriggers(func(o client.Object) string {
+			if ev := o.(*openaiv1alpha1.OpenAIBatch).Status.LastWebhookEvent; ev != nil {
+				return ev.ID
+			}
+			return ""
+		}))).
 		Named("openaibatch").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Complete(r)

@@ -35,6 +35,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -60,8 +61,8 @@ type ResponseReconciler struct {
 }
 
 type responseSubmission struct {
-	clean      bool   // no create call of this process has an unknown outcome
-	responseID string // created by this process; the cache may not show it yet
+	clean   bool                // no create call of this process has an unknown outcome
+	created *responses.Response // created by this process; the status write may not have landed or be in the cache yet
 }
 
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openairesponses,verbs=get;list;watch;patch
@@ -94,19 +95,21 @@ func (r *ResponseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		if retErr == nil {
 			obj.Status.ObservedGeneration = obj.Generation
 		}
-		if err := r.patchStatus(ctx, s); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
+		s.settle(r.patchStatus(ctx, s), &result, &retErr)
 	}()
 	return runSteps(ctx, s, r.submit, r.requestCancel, r.track, r.storeResults)
 }
 
 // patchStatus writes what this pass changed and emits an Event when the phase changed.
 func (r *ResponseReconciler) patchStatus(ctx context.Context, s *responseScope) error {
-	if s.base.Status.Phase != s.obj.Status.Phase {
+	before := s.base.Status.Phase
+	if err := s.patchStatus(ctx, &r.Deps); err != nil {
+		return err
+	}
+	if before != s.obj.Status.Phase {
 		r.phaseChanged(s)
 	}
-	return s.patchStatus(ctx, &r.Deps)
+	return nil
 }
 
 func (r *ResponseReconciler) phaseChanged(s *responseScope) {
@@ -200,8 +203,10 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		return ctrl.Result{}, nil
 	}
 	memo := r.memo(obj.UID)
-	if memo.responseID != "" {
-		return ctrl.Result{RequeueAfter: time.Second}, nil // the cache has not caught up with our write
+	if memo.created != nil {
+		// Created by this process, but the id is not in this status: record it (again).
+		r.mirror(s, memo.created, time.Now())
+		return ctrl.Result{RequeueAfter: r.PollIntervalMin}, nil
 	}
 	if st.Phase == "" {
 		st.Phase = openaiv1alpha1.ResponsePhasePending
@@ -244,7 +249,7 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		}
 		return r.apiError(s, "creating the response", err)
 	}
-	memo.responseID = resp.ID
+	memo.created = resp
 	r.mirror(s, resp, time.Now())
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Submitted", "Reconcile", "Created response %s", resp.ID)
 	// Return at once so that the deferred status patch records the id without delay.
@@ -444,8 +449,8 @@ func (r *ResponseReconciler) reconcileDelete(ctx context.Context, s *responseSco
 	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	if m, ok := r.submissions.Load(obj.UID); ok && st.ResponseID == "" {
-		st.ResponseID = m.(*responseSubmission).responseID
+	if m, ok := r.submissions.Load(obj.UID); ok && st.ResponseID == "" && m.(*responseSubmission).created != nil {
+		st.ResponseID = m.(*responseSubmission).created.ID
 	}
 	defer r.submissions.Delete(obj.UID)
 	var failure error
@@ -474,7 +479,12 @@ func (r *ResponseReconciler) cancelForDelete(ctx context.Context, s *responseSco
 // SetupWithManager registers the reconciler.
 func (r *ResponseReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&openaiv1alpha1.OpenAIResponse{}).
+		For(&openaiv1alpha1.OpenAIResponse{}, builder.WithPredicates(reconcileTriggers(func(o client.Object) string {
+			if ev := o.(*openaiv1alpha1.OpenAIResponse).Status.LastWebhookEvent; ev != nil {
+				return ev.ID
+			}
+			return ""
+		}))).
 		Named("openairesponse").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Complete(r)

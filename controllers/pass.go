@@ -25,12 +25,15 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/openai/openai-go/v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -92,13 +95,15 @@ func (p *pass[T]) credentialsProblem(err error) error {
 }
 
 // patchStatus sends the status fields this pass changed, as a merge patch, so that the
-// fields other writers own (the receiver's lastWebhookEvent) are never touched.
+// fields other writers own (the receiver's lastWebhookEvent) are never touched. The patch
+// carries the resource version the pass read: if anyone wrote since (the receiver, or an
+// earlier pass whose write the cache had not shown yet), it fails with a conflict rather
+// than overwrite newer state with what this pass derived from older state.
 func (p *pass[T]) patchStatus(ctx context.Context, d *Deps) error {
-	patch := client.MergeFrom(p.base)
-	data, err := patch.Data(p.obj)
-	if err != nil || bytes.Equal(data, []byte("{}")) {
+	if data, err := client.MergeFrom(p.base).Data(p.obj); err != nil || bytes.Equal(data, []byte("{}")) {
 		return err
 	}
+	patch := client.MergeFromWithOptions(p.base, client.MergeFromWithOptimisticLock{})
 	if err := d.Status().Patch(ctx, p.obj, patch, client.FieldOwner(FieldOwner)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
@@ -106,12 +111,30 @@ func (p *pass[T]) patchStatus(ctx context.Context, d *Deps) error {
 	return nil
 }
 
+// conflictRetryDelay is how soon a pass whose write lost its optimistic lock runs again.
+const conflictRetryDelay = 100 * time.Millisecond
+
+// settle decides a pass's outcome after its final status write. A write (or an earlier
+// one in the pass) that lost its optimistic lock means the pass worked from stale state:
+// its outcome is dropped and it runs again soon from fresh state. Nothing is lost: a
+// created object is remembered in memory and recorded by the next pass.
+func (p *pass[T]) settle(writeErr error, result *ctrl.Result, retErr *error) {
+	if apierrors.IsConflict(writeErr) || apierrors.IsConflict(*retErr) {
+		p.log.V(1).Info("The resource changed during the pass; running it again")
+		*result, *retErr = ctrl.Result{RequeueAfter: conflictRetryDelay}, nil
+		return
+	}
+	if writeErr != nil {
+		*retErr = errors.Join(*retErr, writeErr)
+	}
+}
+
 // ensureFinalizer adds the finalizer before anything is created on OpenAI.
 func (p *pass[T]) ensureFinalizer(ctx context.Context, d *Deps) error {
 	if !controllerutil.AddFinalizer(p.obj, Finalizer) {
 		return nil
 	}
-	if err := d.Patch(ctx, p.obj, client.MergeFrom(p.base), client.FieldOwner(FieldOwner)); err != nil {
+	if err := d.Patch(ctx, p.obj, client.MergeFromWithOptions(p.base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
 		return fmt.Errorf("adding finalizer: %w", err)
 	}
 	p.base = p.obj.DeepCopyObject().(T)
@@ -132,7 +155,11 @@ func (p *pass[T]) finishDeletion(ctx context.Context, d *Deps, cleanupErr error,
 	}
 	base := p.obj.DeepCopyObject().(T)
 	controllerutil.RemoveFinalizer(p.obj, Finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(d.Patch(ctx, p.obj, client.MergeFrom(base), client.FieldOwner(FieldOwner)))
+	err := d.Patch(ctx, p.obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: conflictRetryDelay}, nil
+	}
+	return ctrl.Result{}, client.IgnoreNotFound(err)
 }
 
 // apiError turns an error from calling OpenAI into the pass's outcome: missing
@@ -187,4 +214,17 @@ func noteResults(d *Deps, conds *[]metav1.Condition, obj client.Object, out resu
 		eventType, reason = "Warning", out.reason
 	}
 	d.Recorder.Eventf(obj, nil, eventType, reason, "StoreResults", out.message)
+}
+
+// reconcileTriggers lets through the changes a reconciler must act on: a new spec
+// (generation), deletion, and a new webhook event recorded by the receiver. The
+// controller's own status writes do not trigger another pass: each pass says itself when
+// it wants to run again (RequeueAfter), so a rate-limited pass waits its Retry-After
+// instead of being woken by the write that recorded it.
+func reconcileTriggers(webhookEventID func(client.Object) string) predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp()) ||
+			webhookEventID(e.ObjectOld) != webhookEventID(e.ObjectNew)
+	}}
 }

@@ -142,10 +142,13 @@ func Up(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err := e.createSecrets(ctx); err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"emulator", "receiver", "receiver-metrics", "receiver-probe", "manager-metrics", "manager-probe"} {
-		if e.ports[name], err = freePort(); err != nil {
-			return nil, err
-		}
+	names := []string{"emulator", "receiver", "receiver-metrics", "receiver-probe", "manager-metrics", "manager-probe"}
+	ports, err := freePorts(len(names))
+	if err != nil {
+		return nil, err
+	}
+	for i, name := range names {
+		e.ports[name] = ports[i]
 	}
 	e.EmulatorURL = fmt.Sprintf("http://127.0.0.1:%d/v1", e.ports["emulator"])
 	e.EmulatorControlURL = fmt.Sprintf("http://127.0.0.1:%d/emulator/", e.ports["emulator"])
@@ -289,12 +292,11 @@ func (e *Env) StartManager(name string, extraArgs ...string) (*Process, error) {
 	}
 	probe, metrics := e.ports["manager-probe"], e.ports["manager-metrics"]
 	if name != "manager" {
-		if probe, err = freePort(); err != nil {
+		ports, err := freePorts(2)
+		if err != nil {
 			return nil, err
 		}
-		if metrics, err = freePort(); err != nil {
-			return nil, err
-		}
+		probe, metrics = ports[0], ports[1]
 	}
 	args := []string{
 		"--kubeconfig", kc,
@@ -461,13 +463,19 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct free ports. All n listeners stay open until every port
+// is chosen, so the kernel cannot hand out the same port twice among them.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = l.Close() }()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 func (e *Env) writeEnvFile() error {
