@@ -1,0 +1,451 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+	"github.com/openai-operator/openai-operator/controllers"
+	"github.com/openai-operator/openai-operator/internal/devenv"
+	"github.com/openai-operator/openai-operator/internal/testenv"
+)
+
+// ScaleOptions size scenario 5.
+type ScaleOptions struct {
+	// Dir receives the environment's kubeconfigs and process logs.
+	Dir string
+	// BinDir holds the manager, webhook-receiver and openai-emulator binaries.
+	BinDir string
+	// Steps are cumulative totals of in-flight and completed batches, ascending.
+	Steps []ScaleStep
+	// Timeout bounds each step's submissions and each resync.
+	Timeout time.Duration
+	// Progress receives a line per stage; nil discards.
+	Progress io.Writer
+}
+
+// ScaleStep is a total of in-flight and completed batches.
+type ScaleStep struct {
+	InFlight  int `json:"inFlight"`
+	Completed int `json:"completed"`
+}
+
+// ScaleResults are scenario 5's figures.
+type ScaleResults struct {
+	Scenario
+	Steps []ScaleRow `json:"steps"`
+}
+
+// ScaleRow is one step's figures.
+type ScaleRow struct {
+	ScaleStep
+	// SubmitSeconds is how long the manager took to submit this step's new batches
+	// (first creation to the last id, or Complete, seen by a watcher).
+	SubmitSeconds float64 `json:"submitSeconds"`
+	// NewBatches is how many batches the step added.
+	NewBatches int `json:"newBatches"`
+	// ManagerPeakMiB and ManagerRSSMiB are the running manager's VmHWM and VmRSS after
+	// it submitted everything (the peak includes every submission so far).
+	ManagerPeakMiB float64 `json:"managerPeakMiB"`
+	ManagerRSSMiB  float64 `json:"managerRSSMiB"`
+	// ManagerHeapMiB is the running manager's Go heap in use at the same moment
+	// (go_memstats_heap_inuse_bytes): live objects plus garbage not yet collected.
+	ManagerHeapMiB float64 `json:"managerHeapMiB"`
+	// ReceiverPeakMiB is the running receiver's VmHWM, ReceiverHeapMiB its heap in use.
+	ReceiverPeakMiB float64 `json:"receiverPeakMiB"`
+	ReceiverHeapMiB float64 `json:"receiverHeapMiB"`
+	// ObjectBytes is the mean JSON size of an OpenAIBatch as the API serves it, and
+	// ManagedFieldsBytes the part of it that metadata.managedFields takes.
+	ObjectBytes        float64 `json:"objectBytes"`
+	ManagedFieldsBytes float64 `json:"managedFieldsBytes"`
+	// ReceiverRestartPeakMiB is the VmHWM of a freshly started receiver once its cache
+	// synced (readiness), and ReceiverReadySeconds how long that took.
+	ReceiverRestartPeakMiB float64 `json:"receiverRestartPeakMiB"`
+	ReceiverReadySeconds   float64 `json:"receiverReadySeconds"`
+	// ResyncSeconds is from starting a new manager (the old one stopped) to every object
+	// reconciled once and the work queue empty.
+	ResyncSeconds float64 `json:"resyncSeconds"`
+	// ResyncPeakMiB is the restarted manager's VmHWM after the resync.
+	ResyncPeakMiB float64 `json:"resyncPeakMiB"`
+	// ResyncReconciles is how many reconciles the resync took.
+	ResyncReconciles float64 `json:"resyncReconciles"`
+	// ResyncCalls are the OpenAI calls made from the restart to the end of the resync.
+	ResyncCalls map[string]int64 `json:"resyncCalls"`
+	// ResyncTerminalReads counts reads of batches already terminal (target: 0).
+	ResyncTerminalReads int `json:"resyncTerminalReads"`
+	// ResyncDuePolls is how many in-flight batches the polling schedule had due by the
+	// end of the resync: reads they would get without a restart.
+	ResyncDuePolls int `json:"resyncDuePolls"`
+	// ResyncKubeRequests are API server requests during the resync by verb and
+	// resource ("GET secrets"), from the API server's own metrics (all clients).
+	ResyncKubeRequests map[string]int64 `json:"resyncKubeRequests"`
+}
+
+// RunScale measures scenario 5 with the real binaries as processes (internal/devenv):
+// many in-flight batches (model emulator-hang never finishes) plus completed ones,
+// memory of both processes, and a manager restart.
+func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
+	sc, done := track("internal/devenv: envtest API server with the kustomize install; emulator, webhook-receiver and manager as processes under their ServiceAccounts (manager defaults: poll 15s..10m, 8 concurrent reconciles); emulator time scale 0.05, in-flight batches use model emulator-hang")
+	progress := func(format string, args ...any) {
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "scale: "+format+"\n", args...)
+		}
+	}
+	const ns = "bench-scale"
+	env, err := devenv.Up(ctx, devenv.Options{
+		Dir: opts.Dir, BinDir: opts.BinDir, TimeScale: 0.05,
+		EmulatorArgs:          []string{"--log-level", "debug"},
+		CredentialsNamespaces: []string{ns},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = env.Down() }()
+	c, err := client.NewWithWatch(env.ControlPlane.Config, client.Options{Scheme: testenv.Scheme})
+	if err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(env.ControlPlane.Config)
+	if err != nil {
+		return nil, err
+	}
+
+	var mu sync.Mutex
+	ids := map[string]string{}    // resource name -> batch id
+	terminal := map[string]bool{} // batch id -> terminal
+	seen := newTimeSet()          // resource name -> submitted (id) or Complete
+	stopWatch, err := WatchBatches(ctx, c, ns, func(b *openaiv1alpha1.OpenAIBatch, at time.Time) {
+		if b.Status.BatchID == "" {
+			return
+		}
+		mu.Lock()
+		ids[b.Name] = b.Status.BatchID
+		if isComplete(b) {
+			terminal[b.Status.BatchID] = true
+		}
+		mu.Unlock()
+		if strings.HasPrefix(b.Name, "hang-") || isComplete(b) {
+			seen.first(b.Name, at)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer stopWatch()
+
+	res := &ScaleResults{}
+	haveHang, haveDone := 0, 0
+	for _, step := range opts.Steps {
+		row := ScaleRow{ScaleStep: step}
+		var names []string
+		for i := haveHang; i < step.InFlight; i++ {
+			names = append(names, fmt.Sprintf("hang-%05d", i))
+		}
+		for i := haveDone; i < step.Completed; i++ {
+			names = append(names, fmt.Sprintf("done-%05d", i))
+		}
+		haveHang, haveDone = step.InFlight, step.Completed
+		row.NewBatches = len(names)
+		progress("creating %d batches (totals: %d in flight, %d completed)", len(names), step.InFlight, step.Completed)
+		begin := time.Now()
+		err := parallel(ctx, len(names), 16, func(ctx context.Context, i int) error {
+			model := "text-embedding-3-small"
+			if strings.HasPrefix(names[i], "hang-") {
+				model = "emulator-hang"
+			}
+			return c.Create(ctx, newBatch(ns, names[i], model, 1))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("creating batches: %w", err)
+		}
+		total := step.InFlight + step.Completed
+		deadline := time.Now().Add(opts.Timeout)
+		for seen.len() < total {
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("only %d of %d batches submitted or complete after %s", seen.len(), total, opts.Timeout)
+			}
+			if err := sleep(ctx, 200*time.Millisecond); err != nil {
+				return nil, err
+			}
+		}
+		var last time.Time
+		for _, n := range names {
+			if at, _ := seen.get(n); at.After(last) {
+				last = at
+			}
+		}
+		row.SubmitSeconds = last.Sub(begin).Seconds()
+		progress("submitted in %.1fs", row.SubmitSeconds)
+
+		procs := env.Processes()
+		if row.ManagerPeakMiB, row.ManagerRSSMiB, err = PeakRSS(procs["manager"].Pid()); err != nil {
+			return nil, err
+		}
+		if row.ReceiverPeakMiB, _, err = PeakRSS(procs["webhook-receiver"].Pid()); err != nil {
+			return nil, err
+		}
+		row.ManagerHeapMiB = heapInUse(ctx, procs["manager"].MetricsURL)
+		row.ReceiverHeapMiB = heapInUse(ctx, env.ReceiverMetricsURL())
+
+		// A fresh receiver: its peak is the initial list and sync of every batch.
+		procs["webhook-receiver"].Stop()
+		start := time.Now()
+		rp, err := env.StartReceiver()
+		if err != nil {
+			return nil, err
+		}
+		row.ReceiverReadySeconds = time.Since(start).Seconds()
+		if row.ReceiverRestartPeakMiB, _, err = PeakRSS(rp.Pid()); err != nil {
+			return nil, err
+		}
+		progress("receiver restarted in %.1fs, peak %.0f MiB", row.ReceiverReadySeconds, row.ReceiverRestartPeakMiB)
+
+		if err := scaleResync(ctx, env, c, kube, ns, total, &row, func() map[string]bool {
+			mu.Lock()
+			defer mu.Unlock()
+			out := make(map[string]bool, len(terminal))
+			for k, v := range terminal {
+				out[k] = v
+			}
+			return out
+		}, opts.Timeout); err != nil {
+			return nil, err
+		}
+		progress("manager resynced %d objects in %.1fs, peak %.0f MiB, %d OpenAI reads of terminal batches", total, row.ResyncSeconds, row.ResyncPeakMiB, row.ResyncTerminalReads)
+		res.Steps = append(res.Steps, row)
+	}
+	done()
+	res.Scenario = *sc
+	return res, nil
+}
+
+var emulatorCallLine = regexp.MustCompile(`msg="Handled API call" op=(\S+) method=\S+ path=(\S+)`)
+
+// scaleResync restarts the manager and measures the resync.
+func scaleResync(ctx context.Context, env *devenv.Env, c client.Client, kube kubernetes.Interface, ns string, total int, row *ScaleRow, terminal func() map[string]bool, timeout time.Duration) error {
+	// What the polling schedule makes due during the resync is read before the restart.
+	list := &openaiv1alpha1.OpenAIBatchList{}
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	var all, managed float64
+	for i := range list.Items {
+		b := &list.Items[i]
+		whole, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		mf, err := json.Marshal(b.ManagedFields)
+		if err != nil {
+			return err
+		}
+		all += float64(len(whole))
+		managed += float64(len(mf))
+	}
+	row.ObjectBytes = ratio(all, float64(len(list.Items)))
+	row.ManagedFieldsBytes = ratio(managed, float64(len(list.Items)))
+	before, err := apiServerRequests(ctx, kube)
+	if err != nil {
+		return err
+	}
+	env.Processes()["manager"].Stop()
+	if err := controlPost(ctx, env.EmulatorControlURL+"reset-stats"); err != nil {
+		return err
+	}
+	logPath := env.Processes()["openai-emulator"].LogPath
+	offset := fileSize(logPath)
+
+	start := time.Now()
+	p, err := env.StartManager("manager")
+	if err != nil {
+		return err
+	}
+	deadline := start.Add(timeout)
+	for {
+		s, err := scrape(ctx, p.MetricsURL)
+		if err == nil {
+			batch := map[string]string{"controller": "openaibatch"}
+			n := sumMetric(s, "controller_runtime_reconcile_total", batch)
+			depth := sumMetric(s, "workqueue_depth", map[string]string{"name": "openaibatch"})
+			active := sumMetric(s, "controller_runtime_active_workers", batch)
+			if n >= float64(total) && depth == 0 && active == 0 {
+				row.ResyncReconciles = n
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the restarted manager did not resync %d objects within %s", total, timeout)
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	end := time.Now()
+	row.ResyncSeconds = end.Sub(start).Seconds()
+	if row.ResyncPeakMiB, _, err = PeakRSS(p.Pid()); err != nil {
+		return err
+	}
+	after, err := apiServerRequests(ctx, kube)
+	if err != nil {
+		return err
+	}
+	row.ResyncKubeRequests = map[string]int64{}
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			row.ResyncKubeRequests[k] = d
+		}
+	}
+	if row.ResyncCalls, err = emulatorCalls(ctx, env.EmulatorControlURL+"stats"); err != nil {
+		return err
+	}
+	term := terminal()
+	reads, err := readsSince(logPath, offset)
+	if err != nil {
+		return err
+	}
+	for _, id := range reads {
+		if term[id] {
+			row.ResyncTerminalReads++
+		}
+	}
+	defaults := controllers.DefaultOptions()
+	for _, b := range list.Items {
+		st := b.Status
+		if st.BatchID == "" || term[st.BatchID] || st.LastSyncTime == nil {
+			continue
+		}
+		submitted := b.CreationTimestamp.Time
+		if st.CreatedAt != nil {
+			submitted = st.CreatedAt.Time
+		}
+		interval := min(max(st.LastSyncTime.Sub(submitted), defaults.PollIntervalMin), defaults.PollIntervalMax)
+		if !st.LastSyncTime.Add(interval).After(end) {
+			row.ResyncDuePolls++
+		}
+	}
+	return nil
+}
+
+// heapInUse reads go_memstats_heap_inuse_bytes from a process's metrics, in MiB (0 if
+// unreadable).
+func heapInUse(ctx context.Context, url string) float64 {
+	s, err := scrape(ctx, url)
+	if err != nil {
+		return 0
+	}
+	return sumMetric(s, "go_memstats_heap_inuse_bytes", nil) / (1 << 20)
+}
+
+// apiServerRequests reads apiserver_request_total by "VERB resource[/subresource]".
+func apiServerRequests(ctx context.Context, kube kubernetes.Interface) (map[string]int64, error) {
+	raw, err := kube.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	out := map[string]int64{}
+	for _, s := range parseProm(string(raw)) {
+		if s.name != "apiserver_request_total" {
+			continue
+		}
+		key := s.labels["verb"] + " " + s.labels["resource"]
+		if sub := s.labels["subresource"]; sub != "" {
+			key += "/" + sub
+		}
+		out[key] += int64(s.value)
+	}
+	return out, nil
+}
+
+// readsSince returns the batch ids of batches.retrieve calls logged after offset.
+func readsSince(path string, offset int64) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var ids []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		m := emulatorCallLine.FindStringSubmatch(sc.Text())
+		if m != nil && m[1] == "batches.retrieve" {
+			ids = append(ids, m[2][strings.LastIndexByte(m[2], '/')+1:])
+		}
+	}
+	return ids, sc.Err()
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func controlPost(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("POST %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// emulatorCalls reads the emulator's call counters from its control API.
+func emulatorCalls(ctx context.Context, url string) (map[string]int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var stats struct {
+		Calls map[string]int64 `json:"calls"`
+	}
+	if err := jsonDecode(resp.Body, &stats); err != nil {
+		return nil, err
+	}
+	return stats.Calls, nil
+}
