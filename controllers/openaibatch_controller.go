@@ -86,6 +86,7 @@ func (r *BatchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	if err := s.ensureFinalizer(ctx, &r.Deps); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.shared.sawWebhook(s.credentialsKey(&r.Deps), obj.Status.LastWebhookEvent)
 	defer func() {
 		if retErr == nil {
 			obj.Status.ObservedGeneration = obj.Generation
@@ -263,7 +264,8 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 	r.mirror(s, b, time.Now())
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Submitted", "Reconcile", "Created batch %s with input file %s", b.ID, b.InputFileID)
 	// Return at once so that the deferred status patch records the id without delay.
-	return ctrl.Result{RequeueAfter: r.PollIntervalMin}, nil
+	lo, _ := r.pollBounds(s.credentialsKey(&r.Deps), time.Now())
+	return ctrl.Result{RequeueAfter: lo}, nil
 }
 
 func completionWindow(obj *openaiv1alpha1.OpenAIBatch) string {
@@ -419,9 +421,10 @@ func (r *BatchReconciler) track(ctx context.Context, s *batchScope) (ctrl.Result
 		return ctrl.Result{}, nil
 	}
 	now := time.Now()
+	lo, hi := r.pollBounds(s.credentialsKey(&r.Deps), now)
 	webhook := webhookPending(st.LastWebhookEvent, st.SyncStatus)
 	if !webhook && st.LastSyncTime != nil {
-		if next := nextPoll(batchSubmitted(s.obj), st.LastSyncTime.Time, r.PollIntervalMin, r.PollIntervalMax); now.Before(next) {
+		if next := nextPoll(batchSubmitted(s.obj), st.LastSyncTime.Time, lo, hi); now.Before(next) {
 			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
 		}
 	}
@@ -444,7 +447,7 @@ func (r *BatchReconciler) track(ctx context.Context, s *batchScope) (ctrl.Result
 	if batchTerminal(st.Phase) {
 		return ctrl.Result{}, nil
 	}
-	next := nextPoll(batchSubmitted(s.obj), now, r.PollIntervalMin, r.PollIntervalMax)
+	next := nextPoll(batchSubmitted(s.obj), now, lo, hi)
 	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
 }
 
@@ -677,6 +680,9 @@ func (r *BatchReconciler) cleanUp(ctx context.Context, s *batchScope, cancel boo
 
 // SetupWithManager registers the reconciler.
 func (r *BatchReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.shared == nil {
+		r.shared = &sharedState{}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&openaiv1alpha1.OpenAIBatch{}, builder.WithPredicates(reconcileTriggers(func(o client.Object) string {
 			if ev := o.(*openaiv1alpha1.OpenAIBatch).Status.LastWebhookEvent; ev != nil {

@@ -408,13 +408,17 @@ func TestBatchKeptRunningWhenCancelOnDeleteIsOff(t *testing.T) {
 
 func TestBatchDeletionDoesNotHangWithoutCredentials(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, fixtureOptions{})
+	f := newFixture(t, fixtureOptions{noManager: true})
+	stop := f.startManager(testOptions(), nil)
 	b := f.batch("stranded", 1, emulator.ModelHang)
 	b.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "temporary"}
 	f.createSecret("temporary", map[string]string{"apiKey": emulator.DefaultAPIKey})
 	f.create(b)
 	f.g.Eventually(func() string { return f.getBatch("stranded").Status.BatchID }, 20*time.Second, 50*time.Millisecond).ShouldNot(BeEmpty())
+	// The Secret goes away, and the manager restarts (so it has no recent read of it).
+	stop()
 	f.g.Expect(f.c.Delete(f.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "temporary"}})).To(Succeed())
+	f.startManager(testOptions(), nil)
 	f.g.Expect(f.c.Delete(f.ctx, b)).To(Succeed())
 	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 10*time.Second).ShouldNot(Succeed())
 	f.g.Expect(eventReasons(f.events("stranded"))).To(ContainElement("CleanupAbandoned"))
@@ -532,4 +536,35 @@ func TestBatchResultsTooLargeStayOnOpenAI(t *testing.T) {
 	// Refused for good at this generation: no further downloads.
 	downloads := f.emu.Calls("files.content")
 	f.g.Consistently(func() int64 { return f.emu.Calls("files.content") }, time.Second, 100*time.Millisecond).Should(Equal(downloads))
+}
+
+func TestBatchPollsOnlyAsASafetyNetOnceWebhooksArrive(t *testing.T) {
+	t.Parallel()
+	opts := testOptions()
+	opts.WebhookPollIntervalMin, opts.WebhookPollIntervalMax, opts.WebhookTrustWindow = time.Hour, time.Hour, time.Hour
+	f := newFixture(t, fixtureOptions{opts: opts})
+	mr := f.startMiniReceiver()
+
+	// The first batch of the project polls on the short schedule: no event has arrived yet.
+	first := f.batch("first", 1, "text-embedding-3-small")
+	f.create(first)
+	f.g.Eventually(f.condition(first, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Expect(f.getBatch("first").Status.LastWebhookEvent).NotTo(BeNil())
+
+	// Events arrive for this project now: the next batch is read once, when its event comes.
+	before := f.emu.Calls("batches.retrieve")
+	second := f.batch("second", 3, "text-embedding-3-small")
+	f.create(second)
+	f.g.Eventually(f.condition(second, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Expect(f.emu.Calls("batches.retrieve") - before).To(Equal(int64(1)), "one read, triggered by the webhook")
+
+	// Another project (credentials Secret) has seen no event: it keeps the short schedule
+	// and completes by polling alone.
+	f.emu.RemoveWebhookURL(mr.srv.URL)
+	f.createSecret("other-project", map[string]string{"apiKey": emulator.DefaultAPIKey})
+	other := f.batch("other", 1, "text-embedding-3-small")
+	other.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "other-project"}
+	f.create(other)
+	f.g.Eventually(f.condition(other, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Expect(f.getBatch("other").Status.LastWebhookEvent).To(BeNil())
 }

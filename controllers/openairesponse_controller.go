@@ -91,6 +91,7 @@ func (r *ResponseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err := s.ensureFinalizer(ctx, &r.Deps); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.shared.sawWebhook(s.credentialsKey(&r.Deps), obj.Status.LastWebhookEvent)
 	defer func() {
 		if retErr == nil {
 			obj.Status.ObservedGeneration = obj.Generation
@@ -253,7 +254,8 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 	r.mirror(s, resp, time.Now())
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Submitted", "Reconcile", "Created response %s", resp.ID)
 	// Return at once so that the deferred status patch records the id without delay.
-	return ctrl.Result{RequeueAfter: r.PollIntervalMin}, nil
+	lo, _ := r.pollBounds(s.credentialsKey(&r.Deps), time.Now())
+	return ctrl.Result{RequeueAfter: lo}, nil
 }
 
 func (r *ResponseReconciler) requestCancel(ctx context.Context, s *responseScope) (ctrl.Result, error) {
@@ -284,9 +286,10 @@ func (r *ResponseReconciler) track(ctx context.Context, s *responseScope) (ctrl.
 		return ctrl.Result{}, nil
 	}
 	now := time.Now()
+	lo, hi := r.pollBounds(s.credentialsKey(&r.Deps), now)
 	webhook := webhookPending(st.LastWebhookEvent, st.SyncStatus)
 	if !webhook && st.LastSyncTime != nil {
-		if next := nextPoll(responseSubmitted(s.obj), st.LastSyncTime.Time, r.PollIntervalMin, r.PollIntervalMax); now.Before(next) {
+		if next := nextPoll(responseSubmitted(s.obj), st.LastSyncTime.Time, lo, hi); now.Before(next) {
 			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
 		}
 	}
@@ -309,7 +312,7 @@ func (r *ResponseReconciler) track(ctx context.Context, s *responseScope) (ctrl.
 	if responseTerminal(st.Phase) {
 		return ctrl.Result{}, nil
 	}
-	next := nextPoll(responseSubmitted(s.obj), now, r.PollIntervalMin, r.PollIntervalMax)
+	next := nextPoll(responseSubmitted(s.obj), now, lo, hi)
 	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
 }
 
@@ -478,6 +481,9 @@ func (r *ResponseReconciler) cancelForDelete(ctx context.Context, s *responseSco
 
 // SetupWithManager registers the reconciler.
 func (r *ResponseReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.shared == nil {
+		r.shared = &sharedState{}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&openaiv1alpha1.OpenAIResponse{}, builder.WithPredicates(reconcileTriggers(func(o client.Object) string {
 			if ev := o.(*openaiv1alpha1.OpenAIResponse).Status.LastWebhookEvent; ev != nil {

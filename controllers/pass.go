@@ -51,6 +51,9 @@ type Deps struct {
 	Recorder  recorder.EventRecorder
 	OpenAI    *openaiclient.Factory
 	Options
+
+	// shared is created by SetupWithManager when unset.
+	shared *sharedState
 }
 
 // pass is one reconcile of one resource: the object as the API server has it (base,
@@ -73,11 +76,16 @@ func newPass[T client.Object](ctx context.Context, obj T, creds *openaiv1alpha1.
 	return pass[T]{obj: obj, base: obj.DeepCopyObject().(T), log: ctrl.LoggerFrom(ctx), creds: creds, conds: conds}
 }
 
+// credentialsKey names the resource's OpenAI project: its credentials Secret.
+func (p *pass[T]) credentialsKey(d *Deps) string {
+	return p.obj.GetNamespace() + "/" + credentialsName(p.creds, d.DefaultCredentialsSecret)
+}
+
 // openAI returns the OpenAI client for this resource, loading its credentials once per
 // pass; errCredentials means CredentialsReady now says what is missing.
 func (p *pass[T]) openAI(ctx context.Context, d *Deps) (openai.Client, error) {
 	if !p.loaded {
-		api, key, err := loadClient(ctx, d.APIReader, d.OpenAI, p.obj, p.creds, d.DefaultCredentialsSecret, p.conds)
+		api, key, err := loadClient(ctx, d, p.obj, p.creds, p.conds)
 		if err != nil {
 			return openai.Client{}, err
 		}

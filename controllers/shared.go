@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -59,6 +60,13 @@ type Options struct {
 	DeletionTimeout time.Duration
 	// MaxConcurrentReconciles per kind.
 	MaxConcurrentReconciles int
+	// WebhookPollIntervalMin and WebhookPollIntervalMax bound the polling backoff, in
+	// place of PollIntervalMin/Max, for resources of an OpenAI project (credentials
+	// Secret) whose webhook events have arrived within WebhookTrustWindow: polling is then
+	// only a safety net against a lost event. Zero WebhookPollIntervalMin turns this off.
+	WebhookPollIntervalMin time.Duration
+	WebhookPollIntervalMax time.Duration
+	WebhookTrustWindow     time.Duration
 }
 
 // DefaultOptions are the manager's defaults.
@@ -70,6 +78,9 @@ func DefaultOptions() Options {
 		RetryInterval:            15 * time.Second,
 		DeletionTimeout:          5 * time.Minute,
 		MaxConcurrentReconciles:  8,
+		WebhookPollIntervalMin:   10 * time.Minute,
+		WebhookPollIntervalMax:   6 * time.Hour,
+		WebhookTrustWindow:       24 * time.Hour,
 	}
 }
 
@@ -77,32 +88,100 @@ func DefaultOptions() Options {
 // CredentialsReady condition says which.
 var errCredentials = errors.New("credentials unavailable")
 
-// loadClient reads the credentials Secret (uncached: the manager may get Secrets but
-// not list or watch them) and returns an API client. It sets CredentialsReady.
-func loadClient(ctx context.Context, reader client.Reader, factory *openaiclient.Factory, obj client.Object, ref *openaiv1alpha1.CredentialsReference, defaultName string, conds *[]metav1.Condition) (openai.Client, string, error) {
-	name := defaultName
+// credentialsTTL is how long a credentials Secret read is reused. It spares the API
+// server one read per OpenAI call; a rotated key takes effect within it.
+const credentialsTTL = 30 * time.Second
+
+// credentialsName is the name of the Secret a resource's credentials come from.
+func credentialsName(ref *openaiv1alpha1.CredentialsReference, defaultName string) string {
 	if ref != nil {
-		name = ref.Name
+		return ref.Name
 	}
-	secret := &corev1.Secret{}
-	err := reader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, secret)
-	switch {
-	case apierrors.IsNotFound(err):
-		setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, openaiv1alpha1.ReasonSecretNotFound,
-			fmt.Sprintf("Secret %q not found in namespace %q: create it with an %q key holding the OpenAI API key", name, obj.GetNamespace(), openaiclient.KeyAPIKey))
-		return openai.Client{}, "", errCredentials
-	case err != nil:
-		return openai.Client{}, "", fmt.Errorf("reading credentials Secret %q: %w", name, err)
-	}
-	creds, err := openaiclient.CredentialsFromSecret(secret)
-	if err != nil {
-		setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, openaiv1alpha1.ReasonKeyNotFound,
-			fmt.Sprintf("Secret %q has no %q key: add the OpenAI API key under it", name, openaiclient.KeyAPIKey))
-		return openai.Client{}, "", errCredentials
+	return defaultName
+}
+
+// loadClient reads the credentials Secret (uncached by the manager's informers: it may
+// get Secrets but neither list nor watch them; the last read is reused for
+// credentialsTTL) and returns an API client. It sets CredentialsReady.
+func loadClient(ctx context.Context, d *Deps, obj client.Object, ref *openaiv1alpha1.CredentialsReference, conds *[]metav1.Condition) (openai.Client, string, error) {
+	name := credentialsName(ref, d.DefaultCredentialsSecret)
+	key := obj.GetNamespace() + "/" + name
+	creds, ok := d.shared.cachedCredentials(key, time.Now())
+	if !ok {
+		secret := &corev1.Secret{}
+		err := d.APIReader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, secret)
+		switch {
+		case apierrors.IsNotFound(err):
+			setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, openaiv1alpha1.ReasonSecretNotFound,
+				fmt.Sprintf("Secret %q not found in namespace %q: create it with an %q key holding the OpenAI API key", name, obj.GetNamespace(), openaiclient.KeyAPIKey))
+			return openai.Client{}, "", errCredentials
+		case err != nil:
+			return openai.Client{}, "", fmt.Errorf("reading credentials Secret %q: %w", name, err)
+		}
+		if creds, err = openaiclient.CredentialsFromSecret(secret); err != nil {
+			setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, openaiv1alpha1.ReasonKeyNotFound,
+				fmt.Sprintf("Secret %q has no %q key: add the OpenAI API key under it", name, openaiclient.KeyAPIKey))
+			return openai.Client{}, "", errCredentials
+		}
+		d.shared.cacheCredentials(key, creds, time.Now())
 	}
 	setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionTrue, openaiv1alpha1.ReasonFound,
 		fmt.Sprintf("Using the API key in Secret %q", name))
-	return factory.New(creds), creds.APIKey, nil
+	return d.OpenAI.New(creds), creds.APIKey, nil
+}
+
+// sharedState is what the reconcilers of one manager learn as they run, kept in memory
+// only: recent credentials reads, and when webhook events last arrived for each OpenAI
+// project (a credentials Secret stands for one). A nil *sharedState keeps nothing.
+type sharedState struct {
+	credentials sync.Map // "namespace/secret" -> cachedCredentials
+	webhooks    sync.Map // "namespace/secret" -> time.Time of the newest event received
+}
+
+type cachedCredentials struct {
+	creds openaiclient.Credentials
+	at    time.Time
+}
+
+func (s *sharedState) cachedCredentials(key string, now time.Time) (openaiclient.Credentials, bool) {
+	if s == nil {
+		return openaiclient.Credentials{}, false
+	}
+	v, ok := s.credentials.Load(key)
+	if !ok || now.Sub(v.(cachedCredentials).at) > credentialsTTL {
+		return openaiclient.Credentials{}, false
+	}
+	return v.(cachedCredentials).creds, true
+}
+
+func (s *sharedState) cacheCredentials(key string, creds openaiclient.Credentials, now time.Time) {
+	if s != nil {
+		s.credentials.Store(key, cachedCredentials{creds: creds, at: now})
+	}
+}
+
+// sawWebhook notes a webhook event received for a resource using the credentials key.
+func (s *sharedState) sawWebhook(key string, ev *openaiv1alpha1.WebhookEvent) {
+	if s == nil || ev == nil {
+		return
+	}
+	at := ev.ReceivedAt.Time
+	for {
+		old, loaded := s.webhooks.LoadOrStore(key, at)
+		if !loaded || !old.(time.Time).Before(at) || s.webhooks.CompareAndSwap(key, old, at) {
+			return
+		}
+	}
+}
+
+// webhooksArrive reports whether a webhook event arrived for the credentials key within
+// window before now.
+func (s *sharedState) webhooksArrive(key string, now time.Time, window time.Duration) bool {
+	if s == nil {
+		return false
+	}
+	v, ok := s.webhooks.Load(key)
+	return ok && now.Sub(v.(time.Time)) < window
 }
 
 // setCondition sets a condition stamped with the object's generation.
@@ -163,12 +242,21 @@ func withTag(user map[string]string, obj client.Object) map[string]string {
 // SetupWithManager registers both reconcilers with mgr. Secrets and ConfigMaps are read
 // through mgr.GetAPIReader().
 func SetupWithManager(mgr ctrl.Manager, factory *openaiclient.Factory, opts Options) error {
+	shared := &sharedState{}
 	deps := func(name string) Deps {
 		return Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-			Recorder: mgr.GetEventRecorder(name), OpenAI: factory, Options: opts}
+			Recorder: mgr.GetEventRecorder(name), OpenAI: factory, Options: opts, shared: shared}
 	}
 	if err := (&BatchReconciler{Deps: deps("openaibatch-controller")}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	return (&ResponseReconciler{Deps: deps("openairesponse-controller")}).SetupWithManager(mgr)
+}
+
+// pollBounds returns the polling backoff bounds for a resource using the credentials key.
+func (d *Deps) pollBounds(key string, now time.Time) (time.Duration, time.Duration) {
+	if d.WebhookPollIntervalMin > 0 && d.shared.webhooksArrive(key, now, d.WebhookTrustWindow) {
+		return d.WebhookPollIntervalMin, max(d.WebhookPollIntervalMax, d.WebhookPollIntervalMin)
+	}
+	return d.PollIntervalMin, d.PollIntervalMax
 }

@@ -29,6 +29,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -65,6 +66,9 @@ func main() {
 	flag.DurationVar(&opts.RetryInterval, "retry-interval", opts.RetryInterval, "How often to look again for a missing Secret, ConfigMap or key.")
 	flag.DurationVar(&opts.DeletionTimeout, "deletion-timeout", opts.DeletionTimeout, "How long deletion retries OpenAI before it lets the resource go anyway.")
 	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", opts.MaxConcurrentReconciles, "Resources of each kind reconciled at once.")
+	flag.DurationVar(&opts.WebhookPollIntervalMin, "webhook-poll-interval-min", opts.WebhookPollIntervalMin, "First polling interval for resources of an OpenAI project (credentials Secret) whose webhook events arrive; 0 polls them like the others.")
+	flag.DurationVar(&opts.WebhookPollIntervalMax, "webhook-poll-interval-max", opts.WebhookPollIntervalMax, "Longest polling interval for resources of a project whose webhook events arrive.")
+	flag.DurationVar(&opts.WebhookTrustWindow, "webhook-trust-window", opts.WebhookTrustWindow, "How recent a project's last webhook event must be for its resources to poll on the webhook schedule.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -90,6 +94,8 @@ func main() {
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       leaderElectNS,
 		LeaderElectionReleaseOnCancel: true,
+		// managedFields are half of a small resource's size and the reconcilers never read them.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Secrets and ConfigMaps are read directly: the manager may get them, but it
 			// neither lists nor watches them cluster-wide.
@@ -101,9 +107,12 @@ func main() {
 		os.Exit(1)
 	}
 
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// Keep a connection per concurrent reconcile (Go's default keeps two per host).
+	transport.MaxIdleConnsPerHost = 2 * opts.MaxConcurrentReconciles
 	factory := &openaiclient.Factory{
 		BaseURL:        baseURL,
-		HTTPClient:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		HTTPClient:     &http.Client{Transport: transport},
 		RequestTimeout: requestTimeout,
 		Observe:        controllers.ObserveAPICall,
 	}
