@@ -49,6 +49,10 @@ const SecretPrefix = "whsec_"
 // DefaultTolerance is how far a timestamp may be from now, either way.
 const DefaultTolerance = 5 * time.Minute
 
+// strictBase64 refuses non-canonical encodings (padding bits set), so a signature has
+// exactly one accepted spelling, as when signatures are compared as text.
+var strictBase64 = base64.StdEncoding.Strict()
+
 // minKeyLen is the shortest key accepted, in bytes.
 const minKeyLen = 24
 
@@ -203,7 +207,7 @@ func Verify(secrets []Secret, h Headers, body []byte, now time.Time, tolerance t
 		if len(sig) != base64.StdEncoding.EncodedLen(sha256.Size) {
 			continue
 		}
-		if n, err := base64.StdEncoding.Decode(want[:], []byte(sig)); err != nil || n != sha256.Size {
+		if n, err := strictBase64.Decode(want[:], []byte(sig)); err != nil || n != sha256.Size {
 			continue
 		}
 		for i, s := range secrets {

@@ -159,3 +159,13 @@ func TestEncodeRoundTrips(t *testing.T) {
 		t.Fatalf("Encode = %q, want %q", got, in)
 	}
 }
+
+func TestVerifyRefusesNonCanonicalBase64(t *testing.T) {
+	v := vectors["openai-sdk"]
+	// The same 32 bytes as the valid signature, spelled with the padding bits set.
+	alt := strings.TrimSuffix(v.want, "Y=") + "Z="
+	h := Headers{ID: v.id, Timestamp: strconv.FormatInt(v.ts, 10), Signature: alt}
+	if err := Verify([]Secret{mustSecret(t, v.secret)}, h, []byte(v.body), time.Unix(v.ts, 0), DefaultTolerance); !errors.Is(err, ErrNoMatch) {
+		t.Fatalf("Verify = %v, want ErrNoMatch for a non-canonical spelling", err)
+	}
+}
