@@ -83,7 +83,14 @@ func (p *pass[T]) credentialsKey(d *Deps) string {
 
 // openAI returns the OpenAI client for this resource, loading its credentials once per
 // pass; errCredentials means CredentialsReady now says what is missing.
+//
+// A pass that comes while OpenAI's Retry-After for this object runs (a webhook event, a
+// deletion or a spec change can start one at any time) gets a *rateLimitHold instead and
+// calls nothing.
 func (p *pass[T]) openAI(ctx context.Context, d *Deps) (openai.Client, error) {
+	if wait := d.shared.heldFor(p.obj.GetUID(), time.Now()); wait > 0 {
+		return openai.Client{}, &rateLimitHold{wait: wait}
+	}
 	if !p.loaded {
 		api, key, err := loadClient(ctx, d, p.obj, p.creds, p.conds)
 		if err != nil {
@@ -117,6 +124,14 @@ func (p *pass[T]) patchStatus(ctx context.Context, d *Deps) error {
 	}
 	p.base = p.obj.DeepCopyObject().(T)
 	return nil
+}
+
+// rateLimitHold is the error of a pass that must not call OpenAI yet: a 429 for this
+// object asked to wait, and wait is what remains of it.
+type rateLimitHold struct{ wait time.Duration }
+
+func (h *rateLimitHold) Error() string {
+	return fmt.Sprintf("rate limited by OpenAI: waiting %s more, as its Retry-After asked", h.wait.Round(time.Millisecond))
 }
 
 // conflictRetryDelay is how soon a pass whose write lost its optimistic lock runs again.
@@ -157,7 +172,11 @@ func (p *pass[T]) finishDeletion(ctx context.Context, d *Deps, cleanupErr error,
 	if cleanupErr != nil {
 		if !errors.Is(cleanupErr, errCredentials) && time.Since(p.obj.GetDeletionTimestamp().Time) < d.DeletionTimeout {
 			p.log.Info("Cleaning up on OpenAI failed; retrying", "error", cleanupErr.Error())
-			return ctrl.Result{RequeueAfter: d.RetryInterval}, nil
+			retry := d.RetryInterval
+			if wait := d.shared.heldFor(p.obj.GetUID(), time.Now()); wait > retry {
+				retry = wait
+			}
+			return ctrl.Result{RequeueAfter: retry}, nil
 		}
 		d.Recorder.Eventf(p.obj, nil, "Warning", "CleanupAbandoned", "Delete", "Gave up cleaning up on OpenAI (%s): %s", leftBehind, cleanupErr.Error())
 	}
@@ -177,11 +196,16 @@ func (p *pass[T]) apiError(d *Deps, what string, err error, fail func(reason, me
 	if errors.Is(err, errCredentials) {
 		return ctrl.Result{RequeueAfter: d.RetryInterval}, nil
 	}
+	var hold *rateLimitHold
+	if errors.As(err, &hold) {
+		p.log.V(1).Info("Waiting for OpenAI's Retry-After", "operation", what, "wait", hold.wait)
+		return ctrl.Result{RequeueAfter: hold.wait}, nil
+	}
 	c := openaiclient.Classify(err, p.apiKey)
 	switch c.Class {
 	case openaiclient.RateLimited:
 		p.log.V(1).Info("Rate limited by OpenAI", "operation", what, "retryAfter", c.RetryAfter)
-		return ctrl.Result{RequeueAfter: max(c.RetryAfter, time.Second)}, nil
+		return ctrl.Result{RequeueAfter: max(c.RetryAfter, openaiclient.MinRateLimitWait)}, nil
 	case openaiclient.Terminal:
 		fail(openaiv1alpha1.ReasonRejected, fmt.Sprintf("%s: %s", what, c.Message))
 		return ctrl.Result{}, reconcile.TerminalError(errors.New(c.Message))

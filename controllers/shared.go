@@ -127,15 +127,49 @@ func loadClient(ctx context.Context, d *Deps, obj client.Object, ref *openaiv1al
 	}
 	setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionTrue, openaiv1alpha1.ReasonFound,
 		fmt.Sprintf("Using the API key in Secret %q", name))
-	return d.OpenAI.New(creds), creds.APIKey, nil
+	uid := obj.GetUID()
+	hold := openaiclient.OnRateLimit(func(wait time.Duration) { d.shared.hold(uid, time.Now().Add(wait)) })
+	return d.OpenAI.New(creds, hold), creds.APIKey, nil
 }
 
 // sharedState is what the reconcilers of one manager learn as they run, kept in memory
-// only: recent credentials reads, and when webhook events last arrived for each OpenAI
-// project (a credentials Secret stands for one). A nil *sharedState keeps nothing.
+// only: recent credentials reads, when webhook events last arrived for each OpenAI
+// project (a credentials Secret stands for one), and which objects OpenAI asked to wait
+// (a 429's Retry-After). A nil *sharedState keeps nothing.
 type sharedState struct {
 	credentials sync.Map // "namespace/secret" -> cachedCredentials
 	webhooks    sync.Map // "namespace/secret" -> time.Time of the newest event received
+	holds       sync.Map // object UID -> time.Time before which OpenAI asked it not to call
+}
+
+// hold notes that OpenAI rate limited a call for the object uid until until.
+func (s *sharedState) hold(uid types.UID, until time.Time) {
+	if s == nil {
+		return
+	}
+	for {
+		old, loaded := s.holds.LoadOrStore(uid, until)
+		if !loaded || !old.(time.Time).Before(until) || s.holds.CompareAndSwap(uid, old, until) {
+			return
+		}
+	}
+}
+
+// heldFor returns how long the object uid must still wait before calling OpenAI, and
+// forgets holds that have passed.
+func (s *sharedState) heldFor(uid types.UID, now time.Time) time.Duration {
+	if s == nil {
+		return 0
+	}
+	v, ok := s.holds.Load(uid)
+	if !ok {
+		return 0
+	}
+	if wait := v.(time.Time).Sub(now); wait > 0 {
+		return wait
+	}
+	s.holds.CompareAndDelete(uid, v)
+	return 0
 }
 
 type cachedCredentials struct {

@@ -80,7 +80,7 @@ type Factory struct {
 // New returns a client for the given credentials. It never retries by itself: the
 // SDK's retries would sleep inside a reconcile (holding a worker) and could repeat a
 // create whose first attempt reached OpenAI. Reconcilers requeue instead (see Classify).
-func (f *Factory) New(c Credentials) openai.Client {
+func (f *Factory) New(c Credentials, extra ...option.RequestOption) openai.Client {
 	base := f.BaseURL
 	if c.BaseURL != "" {
 		base = c.BaseURL
@@ -113,8 +113,24 @@ func (f *Factory) New(c Credentials) openai.Client {
 	if f.Observe != nil {
 		opts = append(opts, option.WithMiddleware(f.observe))
 	}
-	return openai.NewClient(opts...)
+	return openai.NewClient(append(opts, extra...)...)
 }
+
+// OnRateLimit returns a client option that calls held with the wait OpenAI asked for
+// (Retry-After or Retry-After-Ms, at least MinRateLimitWait) whenever a call is
+// answered 429, whichever code path made it.
+func OnRateLimit(held func(wait time.Duration)) option.RequestOption {
+	return option.WithMiddleware(func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		resp, err := next(req)
+		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+			held(max(retryAfter(resp.Header), MinRateLimitWait))
+		}
+		return resp, err
+	})
+}
+
+// MinRateLimitWait is the shortest wait after a 429, for answers without Retry-After.
+const MinRateLimitWait = time.Second
 
 func (f *Factory) observe(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 	start := time.Now()

@@ -88,7 +88,8 @@ func TestClassifyAgainstAServer(t *testing.T) {
 			f := &Factory{BaseURL: srv.URL + "/v1", Observe: func(op string, code int, _ time.Duration) {
 				observed = append(observed, op)
 			}}
-			api := f.New(Credentials{APIKey: key})
+			var held []time.Duration
+			api := f.New(Credentials{APIKey: key}, OnRateLimit(func(wait time.Duration) { held = append(held, wait) }))
 			_, err := api.Batches.Get(context.Background(), "batch_1")
 			if err == nil {
 				t.Fatal("expected an error")
@@ -102,6 +103,13 @@ func TestClassifyAgainstAServer(t *testing.T) {
 			}
 			if strings.Contains(c.Message, "sk-proj") {
 				t.Fatalf("message leaks the key: %q", c.Message)
+			}
+			// OnRateLimit sees every 429, with the wait asked for (at least a second).
+			switch {
+			case tc.want == RateLimited && (len(held) != 1 || held[0] != max(tc.retryAfter, MinRateLimitWait)):
+				t.Fatalf("OnRateLimit saw %v, want one wait of %v", held, max(tc.retryAfter, MinRateLimitWait))
+			case tc.want != RateLimited && len(held) != 0:
+				t.Fatalf("OnRateLimit saw %v for a %d answer", held, tc.status)
 			}
 			if len(observed) != 1 || observed[0] != "batches.retrieve" {
 				t.Fatalf("observed calls %v, want exactly one batches.retrieve (no SDK retries)", observed)
