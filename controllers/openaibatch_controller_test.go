@@ -556,7 +556,7 @@ func TestBatchPollsOnlyAsASafetyNetOnceWebhooksArrive(t *testing.T) {
 	second := f.batch("second", 3, "text-embedding-3-small")
 	f.create(second)
 	f.g.Eventually(f.condition(second, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
-	f.g.Expect(f.emu.Calls("batches.retrieve") - before).To(Equal(int64(1)), "one read, triggered by the webhook")
+	f.g.Expect(f.emu.Calls("batches.retrieve")-before).To(Equal(int64(1)), "one read, triggered by the webhook")
 
 	// Another project (credentials Secret) has seen no event: it keeps the short schedule
 	// and completes by polling alone.
