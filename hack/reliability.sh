@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# reliability.sh runs the reliability and security scenarios of test/reliability at full
+# size (crashes, leader handover, lost webhooks, hostile load, API faults, API server
+# trouble, secret hygiene), then the long fuzz runs one target at a time, and writes
+# their figures into the generated section of docs/RELIABILITY.md. `make test-reliability`
+# runs it; `make test` runs the same scenarios at a small size.
+#
+# Environment:
+#   RELIABILITY_SCALE  full (default) or ci
+#   RELIABILITY_RUN    a `go test -run` pattern to run only some scenarios (their earlier
+#                      figures are kept)
+#   RELIABILITY_SEED   replay the random choices of an earlier run
+#   FUZZTIME           time per fuzz target (default 10m)
+#   RELIABILITY_FUZZ   a regular expression: fuzz only the matching targets (the others
+#                      keep their last figures)
+#   SKIP_TESTS=1, SKIP_FUZZ=1   skip a part (the report still uses the last figures)
+# The scenarios run one at a time (-parallel 1), so that their figures are their own.
+# Figures and logs go to bin/reliability/.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+out=bin/reliability
+mkdir -p "$out/results"
+export KUBEBUILDER_ASSETS="${KUBEBUILDER_ASSETS:-$(./hack/envtest-assets.sh)}"
+fuzztime="${FUZZTIME:-10m}"
+status=0
+
+echo "reliability: $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -z "${SKIP_TESTS:-}" ]; then
+  if [ -z "${RELIABILITY_RUN:-}" ]; then
+    rm -f "$out"/results/*.json
+  fi
+  if ! RELIABILITY_SCALE="${RELIABILITY_SCALE:-full}" RELIABILITY_RESULTS="$PWD/$out/results" \
+    go test -count=1 -parallel 1 -timeout 3h -v -run "${RELIABILITY_RUN:-.}" ./test/reliability/ 2>&1 | tee "$out/test.log"; then
+    status=1
+  fi
+fi
+
+if [ -z "${SKIP_FUZZ:-}" ]; then
+  # The signature verifier, the event decoder, the receiver's whole request path, and
+  # the JSONL input parser; seeds are committed with each target.
+  for target in internal/standardwebhooks:FuzzVerify webhook-receiver:FuzzParseEvent \
+    webhook-receiver:FuzzHandler internal/batchinput:FuzzValidate; do
+    pkg="${target%%:*}" func="${target##*:}"
+    if [[ ! "$func" =~ ${RELIABILITY_FUZZ:-.} ]]; then
+      continue
+    fi
+    corpus="$pkg/testdata/fuzz/$func"
+    before="$(ls "$corpus" 2>/dev/null || true)"
+    echo "reliability: fuzzing $func in ./$pkg for $fuzztime, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    code=0
+    go test -run='^$' -fuzz="^${func}\$" -fuzztime="$fuzztime" "./$pkg" >"$out/fuzz-$func.log" 2>&1 || code=$?
+    echo "$code" >"$out/fuzz-$func.status"
+    tail -n 3 "$out/fuzz-$func.log"
+    if [ "$code" != 0 ]; then
+      status=1
+    fi
+    # A failing input lands in the package's seed corpus, where it would fail every
+    # later `go test` of that package: move it here and report it instead.
+    rm -f "$out/fuzz-$func.moved"
+    for f in $(ls "$corpus" 2>/dev/null || true); do
+      if ! grep -qxF "$f" <<<"$before"; then
+        mkdir -p "$out/fuzz-$func-failing"
+        mv "$corpus/$f" "$out/fuzz-$func-failing/"
+        echo "$out/fuzz-$func-failing/$f" >>"$out/fuzz-$func.moved"
+        echo "reliability: $func failed; its failing input is now $out/fuzz-$func-failing/$f"
+      fi
+    done
+  done
+fi
+
+go run ./test/reliability/report -results "$out" -doc docs/RELIABILITY.md
+echo "reliability: figures written to docs/RELIABILITY.md; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+exit $status
