@@ -421,12 +421,9 @@ func (r *BatchReconciler) track(ctx context.Context, s *batchScope) (ctrl.Result
 		return ctrl.Result{}, nil
 	}
 	now := time.Now()
-	lo, hi := r.pollBounds(s.credentialsKey(&r.Deps), now)
-	webhook := webhookPending(st.LastWebhookEvent, st.SyncStatus)
-	if !webhook && st.LastSyncTime != nil {
-		if next := nextPoll(batchSubmitted(s.obj), st.LastSyncTime.Time, lo, hi); now.Before(next) {
-			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
-		}
+	plan := r.planRead(s.credentialsKey(&r.Deps), batchSubmitted(s.obj), st.LastWebhookEvent, st.SyncStatus, now)
+	if plan.wait > 0 {
+		return ctrl.Result{RequeueAfter: plan.wait}, nil
 	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
@@ -440,15 +437,14 @@ func (r *BatchReconciler) track(ctx context.Context, s *batchScope) (ctrl.Result
 		}
 		return r.apiError(s, "reading the batch", err)
 	}
-	if webhook {
+	if plan.webhook {
 		webhookToSync.WithLabelValues("OpenAIBatch").Observe(time.Since(st.LastWebhookEvent.ReceivedAt.Time).Seconds())
 	}
 	r.mirror(s, b, now)
 	if batchTerminal(st.Phase) {
 		return ctrl.Result{}, nil
 	}
-	next := nextPoll(batchSubmitted(s.obj), now, lo, hi)
-	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+	return plan.next(now), nil
 }
 
 // batchSubmitted is when the batch was created on OpenAI (or, before that is known, when

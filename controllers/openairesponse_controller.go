@@ -286,12 +286,9 @@ func (r *ResponseReconciler) track(ctx context.Context, s *responseScope) (ctrl.
 		return ctrl.Result{}, nil
 	}
 	now := time.Now()
-	lo, hi := r.pollBounds(s.credentialsKey(&r.Deps), now)
-	webhook := webhookPending(st.LastWebhookEvent, st.SyncStatus)
-	if !webhook && st.LastSyncTime != nil {
-		if next := nextPoll(responseSubmitted(s.obj), st.LastSyncTime.Time, lo, hi); now.Before(next) {
-			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
-		}
+	plan := r.planRead(s.credentialsKey(&r.Deps), responseSubmitted(s.obj), st.LastWebhookEvent, st.SyncStatus, now)
+	if plan.wait > 0 {
+		return ctrl.Result{RequeueAfter: plan.wait}, nil
 	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
@@ -305,15 +302,14 @@ func (r *ResponseReconciler) track(ctx context.Context, s *responseScope) (ctrl.
 		}
 		return r.apiError(s, "reading the response", err)
 	}
-	if webhook {
+	if plan.webhook {
 		webhookToSync.WithLabelValues("OpenAIResponse").Observe(time.Since(st.LastWebhookEvent.ReceivedAt.Time).Seconds())
 	}
 	r.mirror(s, resp, now)
 	if responseTerminal(st.Phase) {
 		return ctrl.Result{}, nil
 	}
-	next := nextPoll(responseSubmitted(s.obj), now, lo, hi)
-	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+	return plan.next(now), nil
 }
 
 func responseSubmitted(obj *openaiv1alpha1.OpenAIResponse) time.Time {

@@ -236,6 +236,33 @@ func nextPoll(submitted, lastSync time.Time, lo, hi time.Duration) time.Time {
 
 // webhookPending reports whether the receiver recorded an event the controller has not
 // acted on yet.
+// readPlan is track's decision for one pass: read the object from OpenAI now (at once
+// for a webhook event no read has followed yet, else when the poll is due), or wait.
+type readPlan struct {
+	submitted time.Time
+	lo, hi    time.Duration
+	webhook   bool          // a webhook event starts this read
+	wait      time.Duration // > 0: do not read yet; requeue after this
+}
+
+// planRead decides whether a pass reads an in-flight object submitted at submitted
+// now, on the schedule of its project (the credentials key).
+func (d *Deps) planRead(key string, submitted time.Time, ev *openaiv1alpha1.WebhookEvent, sync openaiv1alpha1.SyncStatus, now time.Time) readPlan {
+	pl := readPlan{submitted: submitted, webhook: webhookPending(ev, sync)}
+	pl.lo, pl.hi = d.pollBounds(key, now)
+	if !pl.webhook && sync.LastSyncTime != nil {
+		if next := nextPoll(submitted, sync.LastSyncTime.Time, pl.lo, pl.hi); now.Before(next) {
+			pl.wait = next.Sub(now)
+		}
+	}
+	return pl
+}
+
+// next is when to read again after a read at readAt that found the object in flight.
+func (pl readPlan) next(readAt time.Time) ctrl.Result {
+	return ctrl.Result{RequeueAfter: nextPoll(pl.submitted, readAt, pl.lo, pl.hi).Sub(readAt)}
+}
+
 func webhookPending(ev *openaiv1alpha1.WebhookEvent, sync openaiv1alpha1.SyncStatus) bool {
 	return ev != nil && ev.ID != sync.HandledWebhookEventID
 }
