@@ -19,8 +19,12 @@ package bench
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/openai-operator/openai-operator/controllers"
 )
 
 // findings returns the report's closing section: what the figures mean, and for every
@@ -119,7 +123,7 @@ func findings(res *Results) string {
 			}
 			done := float64(max(r.Completed, 1))
 			w("**Event to Complete.** From the event on, each completion costs %.1f API server requests\n", total)
-			w("(%s: the receiver's patch, then the controller's reads and writes)\n", strings.Join(parts, ", "))
+			w("(%s: the receiver's patch, then the controller's requests)\n", strings.Join(parts, ", "))
 			w("and %.1f OpenAI calls (batches.retrieve %.1f, files.delete %.1f). ", float64(r.Calls["batches.retrieve"]+r.Calls["files.delete"])/done,
 				float64(r.Calls["batches.retrieve"])/done, float64(r.Calls["files.delete"])/done)
 			if r.FromPost.P99 < TargetEndToEndP99Ms && r.Completed == r.Batches {
@@ -131,37 +135,18 @@ func findings(res *Results) string {
 			w("event), so events queue and the p99 is %.0f ms (%d of %d complete within the run's\n", r.FromPost.P99, r.Completed, r.Batches)
 			w("timeout). ")
 			if low := lowestRate(e.Rows); low.Rate < r.Rate {
-				w("At %d events/s (%s run) the p99 is %.0f ms: the path itself is quick\nwhile the API server keeps up. ", low.Rate, map[bool]string{true: "an injected", false: "an emulator"}[low.Injected], low.FromPost.P99)
+				w("At %d events/s (%s run) the p99 is %.0f ms", low.Rate, map[bool]string{true: "an injected", false: "an emulator"}[low.Injected], low.FromPost.P99)
+				if low.FromPost.P99 < TargetEndToEndP99Ms && low.Completed == low.Batches {
+					w(": the path itself is quick\nwhile the API server keeps up")
+				}
+				w(". ")
 			}
-			w("What would\n")
-			w("fix it: fewer requests per completion (the credentials Secret is read from the API\n")
-			w("server on every reconcile that calls OpenAI, deliberately uncached so that the manager\n")
-			w("needs no list or watch on Secrets; a short-lived in-memory copy, or a watch limited to\n")
-			w("the Secrets that credentialsRef names, would remove that GET), and an API server with\n")
-			w("cores of its own.\n\n")
+			writeCompletionCost(w, r.KubeRequestsPerBatch)
 		}
 	}
 
 	if p := res.Polling; p != nil {
-		var day PollingProjection
-		for _, pr := range p.Projection {
-			if strings.HasPrefix(pr.Batch, "24 h") {
-				day = pr
-			}
-		}
-		w("**Webhooks versus polling.** Webhooks cut the time from OpenAI's completion to `Complete`\n")
-		w("from up to a polling interval (seconds to %s) to well under a second, but not the\n", pretty(p.PollIntervalMax))
-		w("number of calls: the controller keeps its polling schedule (%s, doubling, at most %s)\n", pretty(p.PollIntervalMin), pretty(p.PollIntervalMax))
-		w("whether or not events arrive, so both modes read a batch equally often before it ends,\n")
-		w("and the webhook only replaces the final poll. The measured calls match the schedule's\n")
-		w("prediction exactly. A batch costs at most %d calls only if it ends within 30 s; a batch\n", TargetCallsPerBatch)
-		w("that uses its 24 h window costs %d with or without webhooks. **The target is missed by\n", day.WebhookCalls)
-		w("design, not by a slow path.** What would fix it: when webhooks are known to work, make\n")
-		w("polling the safety net the design intends — for example an option for the receiver's\n")
-		w("presence (or the controller noticing recorded events) that raises the polling floor and\n")
-		w("cap to hours (first read after 1 h, doubling to 6 h: a 24 h batch then costs upload,\n")
-		w("create, about 4 safety reads, the webhook's read and the delete), while polling-only\n")
-		w("installs keep today's schedule.\n\n")
+		writePollingFindings(w, p)
 	}
 
 	if s := res.Scale; s != nil && len(s.Steps) > 0 {
@@ -175,30 +160,254 @@ func findings(res *Results) string {
 		if last.ResyncTerminalReads == 0 {
 			w(" (terminal resources cost nothing)")
 		}
-		if calls := sumCalls(last.ResyncCalls); calls <= int64(last.ResyncDuePolls) {
-			w(";\nthe %d OpenAI calls it made are polls the schedule had due by then anyway (%d), not a\nre-read of everything, and each of them also read the credentials Secret from the API\nserver (see the GET secrets count).\n", calls, last.ResyncDuePolls)
-		} else {
-			w(";\nit made %d OpenAI calls where the schedule had only %d polls due: a restart costs\nreads beyond the schedule.\n", calls, last.ResyncDuePolls)
-		}
-		if mgr >= TargetManagerMiB && last.InFlight >= scaleTargetInFlightSize {
-			objects := float64(last.InFlight + last.Completed)
-			w("The manager's target (< %d MiB) is missed: %.0f MiB. Its cache holds every OpenAIBatch\n", TargetManagerMiB, mgr)
-			w("whole: a one-request batch is %.0f bytes of JSON, %.0f of them managedFields that the\n", last.ObjectBytes, last.ManagedFieldsBytes)
-			w("controller never reads (%.0f MiB of JSON across the cache, more once decoded)", objects*last.ManagedFieldsBytes/(1<<20))
-			if last.ManagerHeapMiB > 0 {
-				w(", and\nthe Go heap in use was %.0f MiB of the %.0f MiB resident: the rest is freed heap the\nruntime has not returned yet and the runtime itself", last.ManagerHeapMiB, last.ManagerRSSMiB)
+		w(".\n")
+		calls := sumCalls(last.ResyncCalls)
+		if last.ResyncWebhookEvents > 0 {
+			w("%d batches recorded a webhook event of the project received within the trust window:\n", last.ResyncWebhookEvents)
+			w("the new manager learns from them, as it reconciles them, that the project's events\n")
+			w("arrive, and from then on polls the in-flight batches on the webhook schedule, which had\n")
+			w("%d polls due by the end of the resync (the short schedule: %d). ", last.ResyncDuePollsWebhook, last.ResyncDuePolls)
+			switch {
+			case calls <= int64(last.ResyncDuePollsWebhook):
+				w("It made %d OpenAI calls:\nno more than those polls, not a re-read of everything.", calls)
+			case calls <= int64(last.ResyncDuePolls):
+				w("It made %d OpenAI calls, more\nthan the webhook schedule had due but no more than the short one: as batches reconciled\nbefore the manager had seen one of the project's events do (they poll on the short\nschedule).", calls)
+			default:
+				w("It made %d OpenAI calls, more\nthan either schedule had due: a restart costs reads beyond the schedule.", calls)
 			}
-			w(". What would fix it: strip\n")
-			w("managedFields in the manager's cache (`cache.TransformStripManagedFields()` as\n")
-			w("DefaultTransform; the receiver already does this), and set GOMEMLIMIT in the manager's\n")
-			w("Deployment (for example 120MiB) so the collector runs before the heap doubles during\n")
-			w("a submission burst. Batches with large inline `spec.input.requests` weigh more still;\n")
-			w("the controller needs the spec only until submission, so a transform could also drop\n")
-			w("the requests of submitted batches.\n")
+		} else {
+			w("No batch recorded a recent webhook event, so the in-flight batches poll on the short\nschedule, which had %d polls due by the end of the resync. ", last.ResyncDuePolls)
+			if calls <= int64(last.ResyncDuePolls) {
+				w("It made %d OpenAI calls: no\nmore than those polls, not a re-read of everything.", calls)
+			} else {
+				w("It made %d OpenAI calls, more\nthan the schedule had due: a restart costs reads beyond the schedule.", calls)
+			}
+		}
+		if calls > 0 {
+			w(" The credentials Secret was\nread %d times from the API server for them (a read is reused for 30 s).", last.ResyncKubeRequests["GET secrets"])
+		}
+		w("\n")
+		if last.InFlight >= scaleTargetInFlightSize {
+			writeManagerMemory(w, last, mgr)
 		}
 		w("\n")
 	}
 	return b.String()
+}
+
+// writeCompletionCost explains what the API server requests of one completion are and
+// what would lower them (scenario 3b, when the target is missed).
+func writeCompletionCost(w func(string, ...any), perBatch map[string]float64) {
+	secrets := perBatch["GET secrets"]
+	patches := perBatch["PATCH openaibatches/status"]
+	if secrets >= 0.5 {
+		w("The credentials Secret costs %.1f reads per completion although a read is reused for\n30 s: ", secrets)
+		w("the completions here came further apart than that. ")
+	} else {
+		w("The credentials Secret costs %.2f reads per completion (a read is reused for 30 s\nacross the project's resources). ", secrets)
+	}
+	if patches > 2.05 {
+		w("The %.1f status patches per completion are more than the receiver's\nand the controller's one each: ", patches)
+		w("the rest are retries after a conflict (the controller's status write\ncarries the resource version it read). ")
+	}
+	w("What would fix it: an API server with cores of its own;\n")
+	w("a completion's own cost is down to the writes the design makes (the receiver's status\n")
+	w("patch, the controller's, and the controller's Event).\n\n")
+}
+
+// writePollingFindings explains scenario 4.
+func writePollingFindings(w func(string, ...any), p *PollingResults) {
+	opts, err := pollingOptions(p)
+	if err != nil {
+		w("**Webhooks versus polling.** The schedules of this run cannot be read back: %v.\n\n", err)
+		return
+	}
+	short, hook := shortSchedule(opts), webhookSchedule(opts)
+	var hookFirst, pollFirst *PollingRow
+	var hookLater, pollLater []PollingRow
+	hookMax, pollMax := 0.0, 0.0
+	var mismatched []string
+	for i, r := range p.Rows {
+		if r.Completed == 0 {
+			continue
+		}
+		if math.Abs(r.CallsPerBatch-float64(r.PredictedCalls)) > 0.05 {
+			mismatched = append(mismatched, fmt.Sprintf("%s %s %d requests: %.1f against %d", r.Mode, map[bool]string{true: "first", false: "later"}[r.First], r.Requests, r.CallsPerBatch, r.PredictedCalls))
+		}
+		switch {
+		case r.Mode == ModeWebhooks && r.First:
+			hookFirst = &p.Rows[i]
+		case r.Mode == ModeWebhooks:
+			hookLater = append(hookLater, r)
+		case r.First:
+			pollFirst = &p.Rows[i]
+		default:
+			pollLater = append(pollLater, r)
+		}
+		if r.Mode == ModeWebhooks {
+			hookMax = max(hookMax, r.ToComplete.Max)
+		} else {
+			pollMax = max(pollMax, r.ToComplete.Max)
+		}
+	}
+	w("**Webhooks versus polling.** With webhooks `Complete` followed OpenAI's completion within\n")
+	w("%.0f ms at most; polling only, within %.1f s at most (the short schedule reads up to %s apart).\n", hookMax, pollMax/1000, prettyDuration(short.hi))
+	if len(hookLater) > 0 && len(pollLater) > 0 {
+		lo, hi := callsRange(hookLater)
+		rlo, rhi := readsRange(hookLater)
+		plo, phi := callsRange(pollLater)
+		w("Once an event of the project had arrived, the controller polled its later batches on\n")
+		w("the webhook schedule (%s): they cost %s calls (%s reads", hook, span(lo, hi), span(rlo, rhi))
+		if rhi <= 1.05 {
+			w(": the webhook's\nonly")
+		}
+		w(") where the same batches cost %s polling only.\n", span(plo, phi))
+	}
+	if hookFirst != nil {
+		w("The project's first batch (%d requests, %.0f s) cost %.1f calls", hookFirst.Requests, hookFirst.BatchSeconds, hookFirst.CallsPerBatch)
+		if pollFirst != nil {
+			w(" (polling only: %.1f)", pollFirst.CallsPerBatch)
+		}
+		w(": until\nan event of a project arrives the controller cannot tell that its webhooks work, so it\n")
+		w("keeps the short schedule; OpenAI sends events only when a batch or response ends, so the\n")
+		w("project's first resource to end is what switches it.\n")
+	}
+	if len(mismatched) == 0 {
+		w("Every measured row matches its schedule's prediction.\n")
+	} else {
+		w("%d rows differ from their schedule's prediction (%s).\n", len(mismatched), strings.Join(mismatched, "; "))
+	}
+
+	target := TargetCallsPerBatch
+	worst := 0.0
+	for _, r := range hookLater {
+		worst = max(worst, r.CallsPerBatch)
+	}
+	var day PollingProjection
+	for _, pr := range p.Projection {
+		if pr.Batch == dayBatch {
+			day = pr
+		}
+	}
+	within := maxLengthWithin(hook, target)
+	switch {
+	case len(hookLater) == 0:
+		w("No later batch completed, so the target is not measured.\n\n")
+		return
+	case worst > float64(target):
+		w("Measured, later batches cost up to %.1f calls: the target (at most %d) is missed.\n", worst, target)
+	case day.WebhookCalls > target:
+		w("Measured, the target is met (at most %.1f calls). By the schedule it holds for batches\n", worst)
+		w("that end within %s; a batch that uses its 24 h window costs %d (%d safety-net polls):\n", prettyDuration(within), day.WebhookCalls, day.WebhookPolls)
+		w("**the target is missed there.** Those polls are the safety net against a lost event:\n")
+		w("the webhook schedule notices one within %s at most. ", prettyDuration(hook.hi))
+		if m, ok := dayMinimum(opts, target); ok {
+			w("Meeting %d calls for a 24 h batch\nleaves room for %d safety-net poll(s) in a day, for example\n", target, target-4)
+			w("`--webhook-poll-interval-min=%s` (the cap rising with it), at the price of noticing a\n", prettyDuration(m))
+			w("lost event up to %s late.\n", prettyDuration(m))
+		} else {
+			w("No safety-net schedule meets\n%d calls for a 24 h batch.\n", target)
+		}
+	default:
+		w("The target is met, measured (at most %.1f calls) and for a batch that uses its 24 h\nwindow (%d calls by the schedule).\n", worst, day.WebhookCalls)
+	}
+	w("A project's first resources, until one of them ends, and any project whose events stop\n")
+	w("for more than %s, pay the short schedule: %d calls for a 24 h batch.\n\n", prettyDuration(opts.WebhookTrustWindow), day.PollingCalls)
+}
+
+// pollingOptions reads the schedules of a scenario 4 run back into options.
+func pollingOptions(p *PollingResults) (controllers.Options, error) {
+	o := controllers.DefaultOptions()
+	for _, f := range []struct {
+		s string
+		d *time.Duration
+	}{{p.PollIntervalMin, &o.PollIntervalMin}, {p.PollIntervalMax, &o.PollIntervalMax}, {p.WebhookPollIntervalMin, &o.WebhookPollIntervalMin},
+		{p.WebhookPollIntervalMax, &o.WebhookPollIntervalMax}, {p.WebhookTrustWindow, &o.WebhookTrustWindow}} {
+		d, err := time.ParseDuration(f.s)
+		if err != nil {
+			return o, err
+		}
+		*f.d = d
+	}
+	return o, nil
+}
+
+// maxLengthWithin is the longest batch that costs at most target calls on s: one that
+// ends by its (target-3)th poll.
+func maxLengthWithin(s schedule, target int) time.Duration {
+	polls := target - 4 // upload, create, the read after the end, delete
+	if polls < 0 || s.lo <= 0 {
+		return 0
+	}
+	t := s.lo
+	for range polls {
+		t += min(max(t, s.lo), s.hi)
+	}
+	return t
+}
+
+// dayMinimum is the shortest first webhook polling interval (among round values, the cap
+// rising with it) at which a 24 h batch costs at most target calls.
+func dayMinimum(o controllers.Options, target int) (time.Duration, bool) {
+	for _, m := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 8 * time.Hour, 12 * time.Hour, 24 * time.Hour} {
+		if _, calls, _ := (schedule{m, max(o.WebhookPollIntervalMax, m)}).calls(24 * time.Hour); calls <= target {
+			return m, true
+		}
+	}
+	return 0, false
+}
+
+// span renders a range of figures ("4.0", or "4.0 to 7.0").
+func span(lo, hi float64) string {
+	if fmt.Sprintf("%.1f", lo) == fmt.Sprintf("%.1f", hi) {
+		return fmt.Sprintf("%.1f", lo)
+	}
+	return fmt.Sprintf("%.1f to %.1f", lo, hi)
+}
+
+func callsRange(rows []PollingRow) (lo, hi float64) {
+	lo, hi = rows[0].CallsPerBatch, rows[0].CallsPerBatch
+	for _, r := range rows {
+		lo, hi = min(lo, r.CallsPerBatch), max(hi, r.CallsPerBatch)
+	}
+	return lo, hi
+}
+
+func readsRange(rows []PollingRow) (lo, hi float64) {
+	lo, hi = rows[0].RetrievesPerBatch, rows[0].RetrievesPerBatch
+	for _, r := range rows {
+		lo, hi = min(lo, r.RetrievesPerBatch), max(hi, r.RetrievesPerBatch)
+	}
+	return lo, hi
+}
+
+// writeManagerMemory explains the manager's peak against its target (scenario 5).
+func writeManagerMemory(w func(string, ...any), last ScaleRow, mgr float64) {
+	when := fmt.Sprintf("while submitting (a restarted manager holding the same objects peaks at %.0f MiB)", last.ResyncPeakMiB)
+	if last.ResyncPeakMiB > last.ManagerPeakMiB {
+		when = fmt.Sprintf("after a restart (the manager that submitted them peaked at %.0f MiB)", last.ManagerPeakMiB)
+	}
+	if mgr < TargetManagerMiB {
+		w("The manager's target (< %d MiB) is met: its peak is %.0f MiB, reached %s.\n", TargetManagerMiB, mgr, when)
+		w("Its cache holds every OpenAIBatch without managedFields (%.0f of the %.0f bytes of a\n", last.ManagedFieldsBytes, last.ObjectBytes)
+		w("one-request batch as the API serves it)")
+		if last.ManagerHeapMiB > 0 {
+			w("; the Go heap in use was %.0f MiB of the %.0f MiB resident", last.ManagerHeapMiB, last.ManagerRSSMiB)
+		}
+		w(".\n")
+		return
+	}
+	w("The manager's target (< %d MiB) is missed: its peak is %.0f MiB, reached %s.\n", TargetManagerMiB, mgr, when)
+	w("Its cache already holds every OpenAIBatch without managedFields (%.0f of the %.0f bytes\n", last.ManagedFieldsBytes, last.ObjectBytes)
+	w("of a one-request batch as the API serves it)")
+	if last.ManagerHeapMiB > 0 {
+		w(", and the Go heap in use was %.0f MiB of the\n%.0f MiB resident: the rest is freed heap the runtime has not returned yet and the\nruntime itself", last.ManagerHeapMiB, last.ManagerRSSMiB)
+	}
+	w(". What would fix it: set GOMEMLIMIT in the manager's Deployment (for example\n")
+	w("120MiB) so the collector runs before the heap doubles during a submission burst.\n")
+	w("Batches with large inline `spec.input.requests` weigh more still; the controller needs\n")
+	w("the spec only until submission, so a cache transform could also drop the requests of\n")
+	w("submitted batches.\n")
 }
 
 func minRatio(cells []ThroughputCell) float64 {
@@ -235,6 +444,9 @@ func pretty(d string) string {
 	}
 	return d
 }
+
+// prettyDuration is d's String without its zero units ("6h0m0s" -> "6h").
+func prettyDuration(d time.Duration) string { return pretty(d.String()) }
 
 // lowestRate returns the run with the lowest offered rate.
 func lowestRate(rows []EndToEndRow) EndToEndRow {

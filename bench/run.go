@@ -58,7 +58,7 @@ func FullPlan() Plan {
 		},
 		Latency:  LatencyOptions{Rates: []int{50, 100, 200}, Duration: 10 * time.Second, Resources: 1000, Wait: 30 * time.Second},
 		EndToEnd: EndToEndOptions{Runs: []EndToEndRun{{Rate: 20, Batches: 100}, {Rate: 50, Batches: 250, Injected: true}, {Rate: 200, Batches: 600, Injected: true}}, Timeout: 2 * time.Minute},
-		Polling:  PollingOptions{Requests: []int{10, 100, 200, 300}, PerClass: 5, Timeout: 5 * time.Minute},
+		Polling:  PollingOptions{FirstRequests: 100, Requests: []int{10, 100, 200, 300}, PerClass: 5, Timeout: 6 * time.Minute},
 		Scale:    ScaleOptions{Steps: []ScaleStep{{InFlight: 1000, Completed: 100}, {InFlight: 5000, Completed: 500}}, Timeout: 8 * time.Minute},
 	}
 }
@@ -69,7 +69,7 @@ func SmallPlan() Plan {
 		Throughput: ThroughputOptions{Cells: []ThroughputCellSpec{{Resources: 100, Concurrency: 1}, {Resources: 200, Concurrency: 8}}, Events: 100, Rounds: 2},
 		Latency:    LatencyOptions{Rates: []int{50, 200}, Duration: 2 * time.Second, Resources: 100, Wait: 10 * time.Second},
 		EndToEnd:   EndToEndOptions{Runs: []EndToEndRun{{Rate: 20, Batches: 40}, {Rate: 50, Batches: 100, Injected: true}, {Rate: 200, Batches: 200, Injected: true}}, Timeout: time.Minute},
-		Polling:    PollingOptions{Requests: []int{10, 60}, PerClass: 2, Timeout: 2 * time.Minute},
+		Polling:    PollingOptions{FirstRequests: 100, Requests: []int{10, 60}, PerClass: 2, Timeout: 2 * time.Minute},
 		Scale:      ScaleOptions{Steps: []ScaleStep{{InFlight: 100, Completed: 20}, {InFlight: 300, Completed: 60}}, Timeout: 2 * time.Minute},
 	}
 }

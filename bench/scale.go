@@ -101,9 +101,16 @@ type ScaleRow struct {
 	ResyncCalls map[string]int64 `json:"resyncCalls"`
 	// ResyncTerminalReads counts reads of batches already terminal (target: 0).
 	ResyncTerminalReads int `json:"resyncTerminalReads"`
-	// ResyncDuePolls is how many in-flight batches the polling schedule had due by the
-	// end of the resync: reads they would get without a restart.
+	// ResyncDuePolls is how many in-flight batches the short polling schedule had due by
+	// the end of the resync: reads they would get without a restart on that schedule.
 	ResyncDuePolls int `json:"resyncDuePolls"`
+	// ResyncDuePollsWebhook is the same on the webhook schedule, which applies once the
+	// manager has seen a recent event of the project (ResyncWebhookEvents > 0).
+	ResyncDuePollsWebhook int `json:"resyncDuePollsWebhook"`
+	// ResyncWebhookEvents is how many batches recorded a webhook event received within
+	// the trust window before the resync: the restarted manager learns from them (as it
+	// reconciles them) that the project's events arrive.
+	ResyncWebhookEvents int `json:"resyncWebhookEvents"`
 	// ResyncKubeRequests are API server requests during the resync by verb and
 	// resource ("GET secrets"), from the API server's own metrics (all clients).
 	ResyncKubeRequests map[string]int64 `json:"resyncKubeRequests"`
@@ -113,7 +120,9 @@ type ScaleRow struct {
 // many in-flight batches (model emulator-hang never finishes) plus completed ones,
 // memory of both processes, and a manager restart.
 func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
-	sc, done := track("internal/devenv: envtest API server with the kustomize install; emulator, webhook-receiver and manager as processes under their ServiceAccounts (manager defaults: poll 15s..10m, 8 concurrent reconciles); emulator time scale 0.05, in-flight batches use model emulator-hang")
+	d := controllers.DefaultOptions()
+	sc, done := track(fmt.Sprintf("internal/devenv: envtest API server with the kustomize install; emulator, webhook-receiver and manager as processes under their ServiceAccounts (manager defaults: poll %s, %s once a project's webhook events arrive, %d concurrent reconciles; its cache strips managedFields); emulator time scale 0.05, in-flight batches use model emulator-hang",
+		shortSchedule(d), webhookSchedule(d), d.MaxConcurrentReconciles))
 	progress := func(format string, args ...any) {
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "scale: "+format+"\n", args...)
@@ -337,6 +346,12 @@ func scaleResync(ctx context.Context, env *devenv.Env, c client.Client, kube kub
 		}
 	}
 	defaults := controllers.DefaultOptions()
+	short, hook := shortSchedule(defaults), webhookSchedule(defaults)
+	for _, b := range list.Items {
+		if ev := b.Status.LastWebhookEvent; ev != nil && end.Sub(ev.ReceivedAt.Time) < defaults.WebhookTrustWindow {
+			row.ResyncWebhookEvents++
+		}
+	}
 	for _, b := range list.Items {
 		st := b.Status
 		if st.BatchID == "" || term[st.BatchID] || st.LastSyncTime == nil {
@@ -346,9 +361,11 @@ func scaleResync(ctx context.Context, env *devenv.Env, c client.Client, kube kub
 		if st.CreatedAt != nil {
 			submitted = st.CreatedAt.Time
 		}
-		interval := min(max(st.LastSyncTime.Sub(submitted), defaults.PollIntervalMin), defaults.PollIntervalMax)
-		if !st.LastSyncTime.Add(interval).After(end) {
+		if short.due(submitted, st.LastSyncTime.Time, end) {
 			row.ResyncDuePolls++
+		}
+		if hook.due(submitted, st.LastSyncTime.Time, end) {
+			row.ResyncDuePollsWebhook++
 		}
 	}
 	return nil

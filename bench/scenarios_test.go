@@ -24,6 +24,8 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/openai-operator/openai-operator/controllers"
 )
 
 func TestMain(m *testing.M) {
@@ -31,9 +33,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestInProcessScenariosMeasure runs scenarios 2, 3a and 3b at toy sizes against a real
-// API server, so that `make test` keeps the benchmark code working: every event must be
-// recorded and seen, every batch must complete. It asserts no timing.
+// TestInProcessScenariosMeasure runs scenarios 2, 3a, 3b and 4 at toy sizes against a
+// real API server, so that `make test` keeps the benchmark code working: every event
+// must be recorded and seen, every batch must complete, and in scenario 4 the webhook
+// project's later batch must be read once (the webhook's read). It asserts no timing.
 func TestInProcessScenariosMeasure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -61,6 +64,44 @@ func TestInProcessScenariosMeasure(t *testing.T) {
 		row := r.Rows[0]
 		if row.ReceiverLost != 0 || row.BareLost != 0 || row.Receiver.Count != 20 || row.Bare.Count != 20 || row.ReceiverAnswer.Count != 20 {
 			t.Errorf("latency row = %+v, want 20 events seen on each side", row)
+		}
+	})
+	t.Run("webhooks versus polling", func(t *testing.T) {
+		// Short schedules keep it quick: polls at 2 s, 4 s, 8 s...; once the project's
+		// events arrive, the first poll after a minute. Batches of 10 requests last 5.4 s,
+		// so polling reads them before their end and the webhook schedule does not.
+		o := controllers.DefaultOptions()
+		o.PollIntervalMin, o.PollIntervalMax = 2*time.Second, 4*time.Second
+		o.WebhookPollIntervalMin, o.WebhookPollIntervalMax = time.Minute, time.Hour
+		r, err := RunPolling(ctx, lab, PollingOptions{FirstRequests: 10, Requests: []int{10}, PerClass: 1, Timeout: time.Minute, Controllers: &o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		polled := func(n float64) bool { return n > 1 }
+		want := map[string]struct {
+			schedule schedule
+			reads    func(float64) bool
+			says     string
+		}{
+			"webhooks first":     {shortSchedule(o), polled, "polls before the end (no event of the project yet)"},
+			"webhooks later":     {webhookSchedule(o), func(n float64) bool { return n == 1 }, "one read, the webhook's"},
+			"polling-only first": {shortSchedule(o), polled, "polls before the end"},
+			"polling-only later": {shortSchedule(o), polled, "polls before the end"},
+		}
+		for _, row := range r.Rows {
+			key := row.Mode + map[bool]string{true: " first", false: " later"}[row.First]
+			w, ok := want[key]
+			if !ok {
+				t.Errorf("unexpected row %+v", row)
+				continue
+			}
+			delete(want, key)
+			if row.Completed != 1 || row.Schedule != w.schedule.String() || !w.reads(row.RetrievesPerBatch) {
+				t.Errorf("%s: row = %+v, want 1 batch complete on %s with %s", key, row, w.schedule, w.says)
+			}
+		}
+		if len(want) > 0 {
+			t.Errorf("rows missing: %v", want)
 		}
 	})
 	t.Run("event to Complete", func(t *testing.T) {

@@ -147,22 +147,24 @@ func (l *Lab) CreateCredentials(ctx context.Context, ns, apiKey string) error {
 }
 
 // StartControllers runs both reconcilers for ns, in-process, as the manager binary
-// wires them (Secrets and ConfigMaps uncached), against the OpenAI API at baseURL.
-// transport, when set, carries the OpenAI calls (to count them).
+// wires them (Secrets and ConfigMaps uncached, managedFields stripped from the cache,
+// the OpenAI transport's idle connections sized by managerTransport), against the
+// OpenAI API at baseURL. transport, when set, carries the OpenAI calls (to count them).
 func (l *Lab) StartControllers(ctx context.Context, ns, baseURL string, transport http.RoundTripper, opts controllers.Options) (stop func(), err error) {
 	mgr, err := ctrl.NewManager(l.Config, ctrl.Options{
 		Scheme:                 testenv.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
+		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}},
+			DefaultTransform: cache.TransformStripManagedFields()},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Client:     client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
 	})
 	if err != nil {
 		return nil, err
 	}
 	if transport == nil {
-		transport = http.DefaultTransport.(*http.Transport).Clone()
+		transport = managerTransport(opts)
 	}
 	factory := &openaiclient.Factory{BaseURL: baseURL, HTTPClient: &http.Client{Transport: transport},
 		RequestTimeout: 2 * time.Minute, Observe: controllers.ObserveAPICall}
@@ -184,6 +186,14 @@ func (l *Lab) StartControllers(ctx context.Context, ns, baseURL string, transpor
 	}, nil
 }
 
+// managerTransport is the manager binary's OpenAI transport: Go's default, keeping two
+// idle connections per concurrent reconcile and host.
+func managerTransport(opts controllers.Options) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 2 * opts.MaxConcurrentReconciles
+	return tr
+}
+
 // retrieveCounter is an http.RoundTripper that counts batches.retrieve calls per batch
 // id, to attribute polls to batches.
 type retrieveCounter struct {
@@ -192,9 +202,8 @@ type retrieveCounter struct {
 	byID map[string]int
 }
 
-func newRetrieveCounter() *retrieveCounter {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	return &retrieveCounter{base: tr, byID: map[string]int{}}
+func newRetrieveCounter(opts controllers.Options) *retrieveCounter {
+	return &retrieveCounter{base: managerTransport(opts), byID: map[string]int{}}
 }
 
 // RoundTrip counts GET /v1/batches/{id} and passes every request on.
