@@ -110,23 +110,8 @@ func (r *BatchReconciler) patchStatus(ctx context.Context, s *batchScope) error 
 
 func (r *BatchReconciler) phaseChanged(s *batchScope) {
 	st := &s.obj.Status
-	phaseTransitions.WithLabelValues("OpenAIBatch", string(st.Phase)).Inc()
-	eventType, note := corev1.EventTypeNormal, fmt.Sprintf("Batch is %s", st.Phase)
-	if st.BatchID != "" {
-		note = fmt.Sprintf("Batch %s is %s", st.BatchID, st.Phase)
-	}
-	if st.Progress != "" {
-		note += fmt.Sprintf(" (%s requests)", st.Progress)
-	}
-	switch st.Phase {
-	case openaiv1alpha1.BatchPhaseFailed, openaiv1alpha1.BatchPhaseExpired:
-		eventType = corev1.EventTypeWarning
-		if st.Message != "" {
-			note += ": " + st.Message
-		}
-	}
-	r.Recorder.Eventf(s.obj, nil, eventType, string(st.Phase), "Reconcile", note)
-	s.log.Info("Batch phase changed", "phase", st.Phase, "batchID", st.BatchID)
+	unsuccessful := st.Phase == openaiv1alpha1.BatchPhaseFailed || st.Phase == openaiv1alpha1.BatchPhaseExpired
+	s.announcePhase(&r.Deps, "Batch", st.BatchID, string(st.Phase), st.Progress, st.Message, unsuccessful)
 }
 
 // apiError turns an API error into the pass's outcome (see pass.apiError).

@@ -115,20 +115,8 @@ func (r *ResponseReconciler) patchStatus(ctx context.Context, s *responseScope) 
 
 func (r *ResponseReconciler) phaseChanged(s *responseScope) {
 	st := &s.obj.Status
-	phaseTransitions.WithLabelValues("OpenAIResponse", string(st.Phase)).Inc()
-	eventType, note := corev1.EventTypeNormal, fmt.Sprintf("Response is %s", st.Phase)
-	if st.ResponseID != "" {
-		note = fmt.Sprintf("Response %s is %s", st.ResponseID, st.Phase)
-	}
-	switch st.Phase {
-	case openaiv1alpha1.ResponsePhaseFailed, openaiv1alpha1.ResponsePhaseIncomplete:
-		eventType = corev1.EventTypeWarning
-		if st.Message != "" {
-			note += ": " + st.Message
-		}
-	}
-	r.Recorder.Eventf(s.obj, nil, eventType, string(st.Phase), "Reconcile", note)
-	s.log.Info("Response phase changed", "phase", st.Phase, "responseID", st.ResponseID)
+	unsuccessful := st.Phase == openaiv1alpha1.ResponsePhaseFailed || st.Phase == openaiv1alpha1.ResponsePhaseIncomplete
+	s.announcePhase(&r.Deps, "Response", st.ResponseID, string(st.Phase), "", st.Message, unsuccessful)
 }
 
 func (r *ResponseReconciler) apiError(s *responseScope, what string, err error) (ctrl.Result, error) {

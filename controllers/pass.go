@@ -21,10 +21,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/openai/openai-go/v3"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -124,6 +126,28 @@ func (p *pass[T]) patchStatus(ctx context.Context, d *Deps) error {
 	}
 	p.base = p.obj.DeepCopyObject().(T)
 	return nil
+}
+
+// announcePhase counts a phase transition of the resource (a noun such as "Batch", for
+// kind "OpenAI"+noun) and emits its Event, e.g. "Batch batch_123 is Completed (3/3
+// requests)": Normal, or a Warning with the status message appended for an unsuccessful end.
+func (p *pass[T]) announcePhase(d *Deps, noun, id, phase, progress, message string, unsuccessful bool) {
+	phaseTransitions.WithLabelValues("OpenAI"+noun, phase).Inc()
+	eventType, note := corev1.EventTypeNormal, fmt.Sprintf("%s is %s", noun, phase)
+	if id != "" {
+		note = fmt.Sprintf("%s %s is %s", noun, id, phase)
+	}
+	if progress != "" {
+		note += fmt.Sprintf(" (%s requests)", progress)
+	}
+	if unsuccessful {
+		eventType = corev1.EventTypeWarning
+		if message != "" {
+			note += ": " + message
+		}
+	}
+	d.Recorder.Eventf(p.obj, nil, eventType, phase, "Reconcile", note)
+	p.log.Info(noun+" phase changed", "phase", phase, strings.ToLower(noun)+"ID", id)
 }
 
 // rateLimitHold is the error of a pass that must not call OpenAI yet: a 429 for this
