@@ -204,25 +204,46 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// chatCompletion runs a /v1/chat/completions request.
-func (e *Emulator) chatCompletion(body map[string]json.RawMessage, created int64) lineResult {
+// requiredModel reads a request line's model, which must be set; a non-nil result is
+// the line's answer (an error).
+func requiredModel(body map[string]json.RawMessage) (string, *lineResult) {
 	model, ok, aerr := str(body, "model")
 	if aerr != nil {
-		return errorResult(aerr)
+		res := errorResult(aerr)
+		return "", &res
 	}
 	if !ok || model == "" {
-		return errorResult(missing("model"))
+		res := errorResult(missing("model"))
+		return "", &res
+	}
+	return model, nil
+}
+
+// fixedOutcome answers for the models whose behaviour is fixed: ModelHang never ends,
+// ModelFail always fails. fixed is false for every other model.
+func fixedOutcome(model string) (res lineResult, fixed bool) {
+	switch model {
+	case ModelHang:
+		return lineResult{hang: true}, true
+	case ModelFail:
+		return errorResult(modelFailed(model)), true
+	}
+	return lineResult{}, false
+}
+
+// chatCompletion runs a /v1/chat/completions request.
+func (e *Emulator) chatCompletion(body map[string]json.RawMessage, created int64) lineResult {
+	model, res := requiredModel(body)
+	if res != nil {
+		return *res
 	}
 	rawMsgs, present := body["messages"]
 	var msgs []map[string]json.RawMessage
 	if !present || json.Unmarshal(rawMsgs, &msgs) != nil || len(msgs) == 0 {
 		return errorResult(missing("messages"))
 	}
-	switch model {
-	case ModelHang:
-		return lineResult{hang: true}
-	case ModelFail:
-		return errorResult(modelFailed(model))
+	if res, fixed := fixedOutcome(model); fixed {
+		return res
 	}
 	var prompt, last strings.Builder
 	for _, m := range msgs {
@@ -272,22 +293,16 @@ func (e *Emulator) chatCompletion(body map[string]json.RawMessage, created int64
 
 // completion runs a legacy /v1/completions request.
 func (e *Emulator) completion(body map[string]json.RawMessage, created int64) lineResult {
-	model, ok, aerr := str(body, "model")
-	if aerr != nil {
-		return errorResult(aerr)
-	}
-	if !ok || model == "" {
-		return errorResult(missing("model"))
+	model, res := requiredModel(body)
+	if res != nil {
+		return *res
 	}
 	rawPrompt, present := body["prompt"]
 	if !present || isNull(rawPrompt) {
 		return errorResult(missing("prompt"))
 	}
-	switch model {
-	case ModelHang:
-		return lineResult{hang: true}
-	case ModelFail:
-		return errorResult(modelFailed(model))
+	if res, fixed := fixedOutcome(model); fixed {
+		return res
 	}
 	var prompts []string
 	if json.Unmarshal(rawPrompt, &prompts) != nil {
@@ -318,22 +333,16 @@ func (e *Emulator) completion(body map[string]json.RawMessage, created int64) li
 
 // embeddings runs a /v1/embeddings request.
 func (e *Emulator) embeddings(body map[string]json.RawMessage) lineResult {
-	model, ok, aerr := str(body, "model")
-	if aerr != nil {
-		return errorResult(aerr)
-	}
-	if !ok || model == "" {
-		return errorResult(missing("model"))
+	model, res := requiredModel(body)
+	if res != nil {
+		return *res
 	}
 	rawInput, present := body["input"]
 	if !present || isNull(rawInput) {
 		return errorResult(missing("input"))
 	}
-	switch model {
-	case ModelHang:
-		return lineResult{hang: true}
-	case ModelFail:
-		return errorResult(modelFailed(model))
+	if res, fixed := fixedOutcome(model); fixed {
+		return res
 	}
 	dims := DefaultEmbeddingDimensions
 	if d, has, aerr := intField(body, "dimensions"); aerr != nil {
@@ -420,11 +429,8 @@ func (e *Emulator) moderation(body map[string]json.RawMessage) lineResult {
 	if !present || isNull(rawInput) {
 		return errorResult(missing("input"))
 	}
-	switch model {
-	case ModelHang:
-		return lineResult{hang: true}
-	case ModelFail:
-		return errorResult(modelFailed(model))
+	if res, fixed := fixedOutcome(model); fixed {
+		return res
 	}
 	var inputs []string
 	var many []json.RawMessage
