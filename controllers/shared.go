@@ -144,12 +144,16 @@ type sharedState struct {
 
 // hold notes that OpenAI rate limited a call for the object uid until until.
 func (s *sharedState) hold(uid types.UID, until time.Time) {
-	if s == nil {
-		return
+	if s != nil {
+		storeLatest(&s.holds, uid, until)
 	}
+}
+
+// storeLatest stores t under key in m unless a later time is stored there already.
+func storeLatest(m *sync.Map, key any, t time.Time) {
 	for {
-		old, loaded := s.holds.LoadOrStore(uid, until)
-		if !loaded || !old.(time.Time).Before(until) || s.holds.CompareAndSwap(uid, old, until) {
+		old, loaded := m.LoadOrStore(key, t)
+		if !loaded || !old.(time.Time).Before(t) || m.CompareAndSwap(key, old, t) {
 			return
 		}
 	}
@@ -199,13 +203,7 @@ func (s *sharedState) sawWebhook(key string, ev *openaiv1alpha1.WebhookEvent) {
 	if s == nil || ev == nil {
 		return
 	}
-	at := ev.ReceivedAt.Time
-	for {
-		old, loaded := s.webhooks.LoadOrStore(key, at)
-		if !loaded || !old.(time.Time).Before(at) || s.webhooks.CompareAndSwap(key, old, at) {
-			return
-		}
-	}
+	storeLatest(&s.webhooks, key, ev.ReceivedAt.Time)
 }
 
 // webhooksArrive reports whether a webhook event arrived for the credentials key within
@@ -234,8 +232,6 @@ func nextPoll(submitted, lastSync time.Time, lo, hi time.Duration) time.Time {
 	return lastSync.Add(interval)
 }
 
-// webhookPending reports whether the receiver recorded an event the controller has not
-// acted on yet.
 // readPlan is track's decision for one pass: read the object from OpenAI now (at once
 // for a webhook event no read has followed yet, else when the poll is due), or wait.
 type readPlan struct {
@@ -263,6 +259,8 @@ func (pl readPlan) next(readAt time.Time) ctrl.Result {
 	return ctrl.Result{RequeueAfter: nextPoll(pl.submitted, readAt, pl.lo, pl.hi).Sub(readAt)}
 }
 
+// webhookPending reports whether the receiver recorded an event the controller has not
+// acted on yet.
 func webhookPending(ev *openaiv1alpha1.WebhookEvent, sync openaiv1alpha1.SyncStatus) bool {
 	return ev != nil && ev.ID != sync.HandledWebhookEventID
 }
