@@ -96,16 +96,7 @@ func TestManagerKilledMidSubmissionCreatesEachBatchOnce(t *testing.T) {
 	streamed := time.Since(start)
 	took := waitComplete(t, c, ns, n, 3*time.Minute+time.Duration(n)*time.Second)
 
-	stats := h.emulatorStats()
-	if got := stats.Calls[emulator.OpBatchesCreate]; got != int64(n) {
-		t.Errorf("OpenAI received %d batch creates for %d resources", got, n)
-	}
-	if got := stats.Calls[emulator.OpFilesCreate]; got != int64(n) {
-		t.Errorf("OpenAI received %d uploads for %d resources", got, n)
-	}
-	checkBatchesOnOpenAI(t, h.sdk(), h.ControlPlane.Client, ns, n)
-	tr.completedOnce(t, n)
-	waitInputFilesDeleted(t, h, ns)
+	stats := checkEachBatchOnce(t, h, tr, ns, n)
 	reasons := eventReasons(t, c, ns)
 	if kinds[emulator.OpBatchesCreate] > 0 && reasons["Adopted"] == 0 {
 		t.Errorf("a batch was created on OpenAI by a killed manager, but no Adopted event was recorded")
@@ -213,16 +204,7 @@ func TestLeaderHandoverCreatesEachBatchOnce(t *testing.T) {
 	}
 	took := waitComplete(t, c, ns, n, 3*time.Minute+time.Duration(n)*time.Second)
 
-	stats := h.emulatorStats()
-	if got := stats.Calls[emulator.OpBatchesCreate]; got != int64(n) {
-		t.Errorf("OpenAI received %d batch creates for %d resources", got, n)
-	}
-	if got := stats.Calls[emulator.OpFilesCreate]; got != int64(n) {
-		t.Errorf("OpenAI received %d uploads for %d resources", got, n)
-	}
-	checkBatchesOnOpenAI(t, h.sdk(), h.ControlPlane.Client, ns, n)
-	tr.completedOnce(t, n)
-	waitInputFilesDeleted(t, h, ns)
+	stats := checkEachBatchOnce(t, h, tr, ns, n)
 
 	rec.add("batches", n)
 	rec.add("leader kills (SIGKILL)", waves)
@@ -256,4 +238,22 @@ func waitLeader(t *testing.T, h *harness, names []string, timeout time.Duration)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// checkEachBatchOnce checks what both crash scenarios promise for the n batches of ns:
+// one upload and one create each on OpenAI (its counters and its list), Complete set
+// once each, and no input file left behind. It returns the emulator's counters.
+func checkEachBatchOnce(t *testing.T, h *harness, tr *tracker, ns string, n int) emulator.Stats {
+	t.Helper()
+	stats := h.emulatorStats()
+	if got := stats.Calls[emulator.OpBatchesCreate]; got != int64(n) {
+		t.Errorf("OpenAI received %d batch creates for %d resources", got, n)
+	}
+	if got := stats.Calls[emulator.OpFilesCreate]; got != int64(n) {
+		t.Errorf("OpenAI received %d uploads for %d resources", got, n)
+	}
+	checkBatchesOnOpenAI(t, h.sdk(), h.ControlPlane.Client, ns, n)
+	tr.completedOnce(t, n)
+	waitInputFilesDeleted(t, h, ns)
+	return stats
 }
