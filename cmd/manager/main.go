@@ -33,28 +33,29 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/controllers"
+	"github.com/openai-operator/openai-operator/internal/metricsauth"
 	"github.com/openai-operator/openai-operator/internal/openaiclient"
 )
 
 func main() {
 	opts := controllers.DefaultOptions()
 	var (
-		metricsAddr, probeAddr          string
-		secureMetrics, enableHTTP2      bool
-		leaderElect                     bool
-		leaderElectionID, leaderElectNS string
-		baseURL                         string
-		requestTimeout                  time.Duration
+		metricsAddr, probeAddr, pprofAddr string
+		secureMetrics, enableHTTP2        bool
+		leaderElect                       bool
+		leaderElectionID, leaderElectNS   string
+		baseURL                           string
+		requestTimeout                    time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview).")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go profiler (net/http/pprof), e.g. 127.0.0.1:8082; empty disables it. Keep it off a public interface.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one of several replicas is active.")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "openai-operator.operator.dev", "Name of the leader election Lease.")
 	flag.StringVar(&leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the Pod's namespace).")
@@ -81,7 +82,7 @@ func main() {
 
 	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics}
 	if secureMetrics {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metricsOpts.FilterProvider = metricsauth.WithAuthenticationAndAuthorization
 	}
 	if !enableHTTP2 {
 		metricsOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
@@ -90,6 +91,7 @@ func main() {
 		Scheme:                        scheme,
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
+		PprofBindAddress:              pprofAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       leaderElectNS,
