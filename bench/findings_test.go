@@ -76,6 +76,7 @@ func TestScaleFindingsFollowTheFigures(t *testing.T) {
 	step := func(calls int64, dueHook, dueShort, events int, peak float64) *Results {
 		first := ScaleRow{ScaleStep: ScaleStep{InFlight: 1000, Completed: 100}, ManagerPeakMiB: 80, ResyncPeakMiB: 70}
 		last := ScaleRow{ScaleStep: ScaleStep{InFlight: 5000, Completed: 500}, ManagerPeakMiB: peak, ResyncPeakMiB: 100, ManagerRSSMiB: peak, ManagerHeapMiB: 60,
+			ManagerAnonMiB: peak - 70, ManagerFileMiB: 70,
 			ObjectBytes: 2700, ManagedFieldsBytes: 1400, ResyncCalls: map[string]int64{"batches.retrieve": calls},
 			ResyncDuePolls: dueShort, ResyncDuePollsWebhook: dueHook, ResyncWebhookEvents: events,
 			ResyncKubeRequests: map[string]int64{"GET secrets": 3}}
@@ -92,7 +93,7 @@ func TestScaleFindingsFollowTheFigures(t *testing.T) {
 		},
 		"some batches polled before the manager saw an event": {
 			res:  step(40, 10, 900, 500, 160),
-			want: []string{"It made 40 OpenAI calls, more\nthan the webhook schedule had due but no more than the short one", "read 3 times from the API server", "is missed: its peak is 160 MiB", "already holds every OpenAIBatch without managedFields", "GOMEMLIMIT"},
+			want: []string{"It made 40 OpenAI calls, more\nthan the webhook schedule had due but no more than the short one", "read 3 times from the API server", "is missed: its peak is 160 MiB", "70 MiB are file-backed pages", "90 MiB are\nanonymous memory, of which the Go heap in use is 60 MiB", "holds every OpenAIBatch without managedFields", "GOMEMLIMIT"},
 		},
 		"no events: the short schedule": {
 			res:  step(1000, 0, 900, 0, 120),

@@ -93,6 +93,22 @@ func PeakRSS(pid int) (peak, current float64, err error) {
 	return float64(hwm) / 1024, float64(rss) / 1024, nil
 }
 
+// RSSSplit returns how much of a process's current resident set is anonymous memory
+// (RssAnon: heap, stacks, runtime) and how much is mapped from files (RssFile: mostly
+// its own executable), in MiB.
+func RSSSplit(pid int) (anon, file float64, err error) {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	a, err := procStatusField(path, "RssAnon")
+	if err != nil {
+		return 0, 0, err
+	}
+	f, err := procStatusField(path, "RssFile")
+	if err != nil {
+		return 0, 0, err
+	}
+	return float64(a) / 1024, float64(f) / 1024, nil
+}
+
 // procStatusField reads a "Name:   123 kB" field of a /proc file, in kB.
 func procStatusField(path, name string) (int64, error) {
 	f, err := os.Open(path)

@@ -486,10 +486,10 @@ func reportScale(b *strings.Builder, s *ScaleResults) {
 	w("Totals grow step by step; at each step the receiver and then the manager are restarted\n")
 	w("(SIGTERM, then a new process). Resync: from starting the new manager to every object\n")
 	w("reconciled once and its work queue empty (its metrics), leader election included.\n\n")
-	w("| in flight | completed | new batches | submitted in (s) | manager peak / now / heap in use (MiB) | receiver peak / heap in use (MiB) | new receiver: ready (s), peak (MiB) | manager resync (s) | new manager peak (MiB) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	w("| in flight | completed | new batches | submitted in (s) | manager peak / now (anonymous + file) / heap in use (MiB) | receiver peak / heap in use (MiB) | new receiver: ready (s), peak (MiB) | manager resync (s) | new manager peak (MiB) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range s.Steps {
-		w("| %d | %d | %d | %.1f (%.0f/s) | %.0f / %.0f / %.0f | %.0f / %.0f | %.1f, %.0f | %.1f | %.0f |\n", r.InFlight, r.Completed, r.NewBatches, r.SubmitSeconds, ratio(float64(r.NewBatches), r.SubmitSeconds),
-			r.ManagerPeakMiB, r.ManagerRSSMiB, r.ManagerHeapMiB, r.ReceiverPeakMiB, r.ReceiverHeapMiB, r.ReceiverReadySeconds, r.ReceiverRestartPeakMiB, r.ResyncSeconds, r.ResyncPeakMiB)
+		w("| %d | %d | %d | %.1f (%.0f/s) | %.0f / %.0f (%.0f + %.0f) / %.0f | %.0f / %.0f | %.1f, %.0f | %.1f | %.0f |\n", r.InFlight, r.Completed, r.NewBatches, r.SubmitSeconds, ratio(float64(r.NewBatches), r.SubmitSeconds),
+			r.ManagerPeakMiB, r.ManagerRSSMiB, r.ManagerAnonMiB, r.ManagerFileMiB, r.ManagerHeapMiB, r.ReceiverPeakMiB, r.ReceiverHeapMiB, r.ReceiverReadySeconds, r.ReceiverRestartPeakMiB, r.ResyncSeconds, r.ResyncPeakMiB)
 	}
 	if len(s.Steps) > 0 {
 		r := s.Steps[len(s.Steps)-1]

@@ -76,6 +76,10 @@ type ScaleRow struct {
 	// it submitted everything (the peak includes every submission so far).
 	ManagerPeakMiB float64 `json:"managerPeakMiB"`
 	ManagerRSSMiB  float64 `json:"managerRSSMiB"`
+	// ManagerAnonMiB and ManagerFileMiB split ManagerRSSMiB into anonymous memory (Go
+	// heap, stacks, runtime) and file-backed pages (the executable mapped from disk).
+	ManagerAnonMiB float64 `json:"managerAnonMiB"`
+	ManagerFileMiB float64 `json:"managerFileMiB"`
 	// ManagerHeapMiB is the running manager's Go heap in use at the same moment
 	// (go_memstats_heap_inuse_bytes): live objects plus garbage not yet collected.
 	ManagerHeapMiB float64 `json:"managerHeapMiB"`
@@ -216,6 +220,9 @@ func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 
 		procs := env.Processes()
 		if row.ManagerPeakMiB, row.ManagerRSSMiB, err = PeakRSS(procs["manager"].Pid()); err != nil {
+			return nil, err
+		}
+		if row.ManagerAnonMiB, row.ManagerFileMiB, err = RSSSplit(procs["manager"].Pid()); err != nil {
 			return nil, err
 		}
 		if row.ReceiverPeakMiB, _, err = PeakRSS(procs["webhook-receiver"].Pid()); err != nil {
