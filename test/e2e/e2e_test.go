@@ -22,6 +22,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -254,4 +255,49 @@ func TestServiceAccountsHaveLeastPrivilege(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestManagerMetricsNeedAnAuthorizedToken starts a manager as deployed (HTTPS metrics,
+// every scraper authenticated and authorized) next to the running one, where it stays
+// the standby, and scrapes it: without a token, with a ServiceAccount token that has no
+// grant, and with one bound to the install's metrics-reader ClusterRole (as the README
+// tells Prometheus users to do). This also proves the manager's own RBAC lets it ask
+// the API server to review tokens and access.
+func TestManagerMetricsNeedAnAuthorizedToken(t *testing.T) {
+	g := NewWithT(t)
+	p, err := env.StartManager("manager-secure-metrics", "--metrics-secure=true")
+	g.Expect(err).NotTo(HaveOccurred())
+	defer p.Stop()
+	url := "https://" + strings.TrimPrefix(p.MetricsURL, "http://")
+
+	const ns = "default"
+	kubectl(t, "create", "serviceaccount", "-n", ns, "prometheus")
+	kubectl(t, "create", "serviceaccount", "-n", ns, "stranger")
+	kubectl(t, "create", "clusterrolebinding", "e2e-prometheus-metrics", "--clusterrole=openai-operator-metrics-reader", "--serviceaccount="+ns+":prometheus")
+	reader := strings.TrimSpace(kubectl(t, "create", "token", "-n", ns, "prometheus"))
+	stranger := strings.TrimSpace(kubectl(t, "create", "token", "-n", ns, "stranger"))
+
+	// The manager serves a self-signed certificate unless one is mounted.
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	scrape := func(token string) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer func() { _ = resp.Body.Close() }()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	code, _ := scrape("")
+	g.Expect(code).To(Equal(http.StatusUnauthorized), "no token")
+	code, _ = scrape("not-a-token")
+	g.Expect(code).To(Equal(http.StatusUnauthorized), "a token the API server does not know")
+	code, _ = scrape(stranger)
+	g.Expect(code).To(Equal(http.StatusForbidden), "a ServiceAccount without the metrics-reader role")
+	code, body := scrape(reader)
+	g.Expect(code).To(Equal(http.StatusOK), body)
+	g.Expect(body).To(ContainSubstring("go_goroutines"))
 }
