@@ -67,6 +67,10 @@ test: manifests generate vet envtest ## Run all tests (unit, integration against
 test-e2e: envtest ## Run only the end-to-end tests (real binaries, real API server, the emulator).
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" go test -count=1 $(GOTESTFLAGS) ./test/e2e/...
 
+.PHONY: test-cluster
+test-cluster: envtest ## Run the operator as Pods on a one-node cluster started here (needs root; see hack/cluster), then remove the cluster.
+	./hack/cluster/test.sh
+
 .PHONY: test-reliability
 test-reliability: build envtest ## The long fault-injection runs (crashes, lost webhooks, load); writes docs/RELIABILITY.md figures.
 	./hack/reliability.sh

@@ -41,7 +41,11 @@ PAUSE_IMAGE="localhost/pause:cluster"
 APISERVER_PORT=6443
 FWD_CHAIN="OOC-POD-EGRESS"
 
-RUN="$DIR/run"       # sockets (unix socket paths must stay under 108 bytes)
+# Sockets: unix socket paths must stay under 108 bytes, so a deep checkout uses /tmp.
+RUN="$DIR/run"
+if [ ${#RUN} -gt 80 ]; then
+  RUN="/tmp/openai-operator-cluster-$(echo "$DIR" | sha256sum | cut -c1-12)"
+fi
 PKI="$DIR/pki"
 LOGS="$DIR/logs"
 PIDS="$DIR/pids"
@@ -478,10 +482,10 @@ up() {
   rm -rf "$RUN" "$PKI" "$STATE" "$PIDS" "$DIR/etcd" "$DIR/containerd" "$KUBELET_DIR" "$DIR/cni"
   mkdir -p "$RUN" "$LOGS" "$PIDS" "$STATE"
   rm -f "$LOGS"/*.log "$DIR/cluster.env"
-  [ ${#CTRD_SOCK} -lt 100 ] || die "socket path too long ($CTRD_SOCK); set CLUSTER_DIR to a shorter path"
 
   set -E
   trap 'log "start failed; cleaning up (logs in ${LOGS#$ROOT/})"; down || true' ERR
+  trap 'log "interrupted; cleaning up"; down || true; exit 130' INT TERM
   log "certificates"
   make_pki
   log "network: bridge $BRIDGE $HOST_IP, pods $POD_CIDR, services $SERVICE_CIDR"
@@ -504,7 +508,7 @@ up() {
   wait_until 120 "the default ServiceAccount" kubectl_ get serviceaccount default -n default
   wait_until 60 "kube-proxy's Service rules" sh -c "iptables -t nat -S KUBE-SERVICES | grep -q $KUBERNETES_SVC_IP"
   write_env
-  trap - ERR
+  trap - ERR INT TERM
   log "up in $(( $(date +%s) - t0 ))s: node $NODE_NAME Ready; export OPENAI_OPERATOR_CLUSTER=$DIR/cluster.env"
 }
 
