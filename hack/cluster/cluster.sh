@@ -68,7 +68,7 @@ PACKAGES=(containerd runc containernetworking-plugins iptables conntrack openssl
 install_packages() {
   local missing=()
   for p in "${PACKAGES[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "need root to install ${missing[*]} (and to run a kubelet)"
