@@ -40,6 +40,10 @@ IMAGE="${CLUSTER_IMAGE:-localhost/openai-operator:cluster}"
 PAUSE_IMAGE="localhost/pause:cluster"
 APISERVER_PORT=6443
 FWD_CHAIN="OOC-POD-EGRESS"
+# Paths outside CLUSTER_DIR that the components write to whatever their configuration
+# says (shim sockets, the CNI result cache, the kubelet's device-plugin socket and its
+# container log links): `down` removes those that did not exist before `up`.
+HOST_PATHS=(/run/containerd /var/lib/cni /var/lib/kubelet /var/log/containers /var/log/pods)
 
 # Sockets: unix socket paths must stay under 108 bytes, so a deep checkout uses /tmp.
 RUN="$DIR/run"
@@ -211,6 +215,10 @@ setup_network() {
     echo unknown >"$STATE/bridge-nf-call-iptables"
   fi
   ls /run/netns 2>/dev/null | sort >"$STATE/netns.before" || true
+  touch "$STATE/started"
+  for p in "${HOST_PATHS[@]}"; do
+    [ -e "$p" ] || echo "$p" >>"$STATE/made_paths"
+  done
   ip link add "$BRIDGE" type bridge
   echo "$BRIDGE" >"$STATE/bridge"
   ip addr add "$HOST_IP/${POD_CIDR#*/}" dev "$BRIDGE"
@@ -308,7 +316,6 @@ start_scheduler() {
 
 start_containerd() {
   mkdir -p "$CTRD_ROOT" "$CTRD_STATE" "$RUN"
-  [ -d /run/containerd ] || echo 1 >"$STATE/made_run_containerd"
   cat >"$DIR/containerd/config.toml" <<EOF
 version = 2
 root = "$CTRD_ROOT"
@@ -400,6 +407,7 @@ authorization:
 clusterDomain: cluster.local
 resolvConf: /etc/resolv.conf
 failSwapOn: false
+podLogsDir: $DIR/pod-logs
 # Secret volumes follow their Secret on each pod sync; 20 s instead of a minute keeps the
 # rotation scenario short.
 syncFrequency: 20s
@@ -479,7 +487,7 @@ up() {
   NODE_ASSETS="$(./hack/cluster/node-assets.sh)"
   echo "$ASSETS" >"$DIR/assets"; echo "$NODE_ASSETS" >"$DIR/node-assets"
 
-  rm -rf "$RUN" "$PKI" "$STATE" "$PIDS" "$DIR/etcd" "$DIR/containerd" "$KUBELET_DIR" "$DIR/cni"
+  rm -rf "$RUN" "$PKI" "$STATE" "$PIDS" "$DIR/etcd" "$DIR/containerd" "$KUBELET_DIR" "$DIR/cni" "$DIR/pod-logs"
   mkdir -p "$RUN" "$LOGS" "$PIDS" "$STATE"
   rm -f "$LOGS"/*.log "$DIR/cluster.env"
 
@@ -563,9 +571,11 @@ down() {
       rm -f "/run/netns/$ns"
     done
   fi
-  if [ -f "$STATE/made_run_containerd" ]; then
-    rm -rf /run/containerd
-    rm -f "$STATE/made_run_containerd"
+  if [ -f "$STATE/made_paths" ]; then
+    while IFS= read -r p; do rm -rf "$p"; done <"$STATE/made_paths"
+  fi
+  if [ -f "$STATE/started" ] && [ -d /var/lib/cni/results ]; then
+    find /var/lib/cni/results -type f -newer "$STATE/started" -delete 2>/dev/null || true
   fi
 
   log "removing network devices, iptables rules and sysctl changes"
@@ -593,7 +603,7 @@ down() {
   log "removing the pods' cgroups"
   remove_cgroups
 
-  rm -rf "$RUN" "$DIR/etcd" "$DIR/containerd" "$KUBELET_DIR" "$DIR/cni" "$DIR/images" "$DIR/cluster.env"
+  rm -rf "$RUN" "$DIR/etcd" "$DIR/containerd" "$KUBELET_DIR" "$DIR/cni" "$DIR/images" "$DIR/pod-logs" "$DIR/cluster.env" "$PKI"
   check_clean
 }
 
@@ -659,6 +669,13 @@ check_clean() {
     grep -qxF "$d" "$STATE/cgroups.before" 2>/dev/null || left+=("cgroup $d")
   done
   if [ -d "$CTRD_STATE" ] || [ -d "$DIR/containerd" ]; then left+=("containerd state $DIR/containerd"); fi
+  if [ -f "$STATE/made_paths" ]; then
+    while IFS= read -r p; do [ -e "$p" ] && left+=("$p"); done <"$STATE/made_paths"
+  fi
+  if [ -f "$STATE/started" ] && [ -d /var/lib/cni/results ]; then
+    n="$(find /var/lib/cni/results -type f -newer "$STATE/started" | wc -l)"
+    [ "$n" = 0 ] || left+=("$n CNI result files in /var/lib/cni/results")
+  fi
   if [ ${#left[@]} -gt 0 ]; then
     log "NOT clean; left behind:"
     printf '  %s\n' "${left[@]}" >&2

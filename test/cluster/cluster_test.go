@@ -521,10 +521,12 @@ func (s *suite) drain(t *testing.T) {
 	g.Expect(refused).To(BeEmpty(), "deliveries through the Service were refused during the drain (%d accepted)", delivered)
 	mu.Unlock()
 	g.Expect(readyPods(s.pods(t, receiverLabel))).To(HaveLen(1))
-	var pdb policyv1.PodDisruptionBudget
-	g.Expect(s.c.Get(ctx(t), types.NamespacedName{Namespace: namespace, Name: receiverPDB}, &pdb)).To(Succeed())
-	g.Expect(pdb.Status.CurrentHealthy).To(Equal(int32(1)))
-	g.Expect(pdb.Status.DisruptionsAllowed).To(BeZero())
+	g.Eventually(func(g Gomega) {
+		var pdb policyv1.PodDisruptionBudget
+		g.Expect(s.c.Get(ctx(t), types.NamespacedName{Namespace: namespace, Name: receiverPDB}, &pdb)).To(Succeed())
+		g.Expect(pdb.Status.CurrentHealthy).To(Equal(int32(1)))
+		g.Expect(pdb.Status.DisruptionsAllowed).To(BeZero())
+	}).WithTimeout(30 * time.Second).Should(Succeed())
 	// The managers have no budget: both were evicted, and wait for a node.
 	g.Expect(readyPods(s.pods(t, managerLabel))).To(BeEmpty())
 
