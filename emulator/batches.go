@@ -21,7 +21,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	mrand "math/rand/v2"
 	"net/http"
+	"sort"
 	"time"
 )
 
@@ -291,7 +294,11 @@ func (e *Emulator) advanceBatch(b *batch, now time.Time) []event {
 func (e *Emulator) finishBatchLocked(b *batch, status string, at time.Time, processed int) {
 	b.status, b.processed, b.frozen = status, processed, true
 	var out, errs bytes.Buffer
-	for _, l := range b.lines[:processed] {
+	// OpenAI promises no order: write the lines in an order of their own (fixed by the
+	// batch id), so that readers must match them by custom_id.
+	order := outputOrder(b.id, processed)
+	for _, i := range order {
+		l := b.lines[i]
 		dst := &out
 		if !l.result.ok() {
 			dst = &errs
@@ -299,7 +306,8 @@ func (e *Emulator) finishBatchLocked(b *batch, status string, at time.Time, proc
 		writeOutputLine(dst, l)
 	}
 	if status == batchExpired {
-		for _, l := range b.lines[processed:] {
+		for _, i := range outputOrder(b.id+"_expired", len(b.lines)-processed) {
+			l := b.lines[processed+i]
 			line := map[string]any{
 				"id": l.reqID, "custom_id": l.customID, "response": nil,
 				"error": map[string]string{"code": "batch_expired", "message": "This request could not be executed before the completion window expired."},
@@ -322,6 +330,18 @@ func (e *Emulator) finishBatchLocked(b *batch, status string, at time.Time, proc
 	for i := range b.lines {
 		b.lines[i].result.body = nil
 	}
+}
+
+// outputOrder is the order, fixed by seed, in which n output lines are written: never
+// the input order when n > 1.
+func outputOrder(seed string, n int) []int {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(seed))
+	order := mrand.New(mrand.NewPCG(h.Sum64(), 4)).Perm(n)
+	if n > 1 && sort.IntsAreSorted(order) {
+		order[0], order[1] = order[1], order[0]
+	}
+	return order
 }
 
 func writeOutputLine(dst *bytes.Buffer, l planLine) {
@@ -435,7 +455,7 @@ func (e *Emulator) planBatch(b *batch, content []byte, created int64) {
 	if batchModel == "" && len(lines) > 0 {
 		batchModel = lines[0].model
 	}
-	b.model = batchModel
+	b.model = Snapshot(batchModel)
 	if len(b.verrs) > 0 {
 		return
 	}

@@ -33,6 +33,11 @@ import (
 //	GET  /emulator/webhooks        the webhook endpoints
 //	POST /emulator/webhooks        {"url": "..."} adds (or re-enables) an endpoint
 //	DELETE /emulator/webhooks      {"url": "..."} or ?url=... removes one
+//	GET  /emulator/inject          the pending injections
+//	POST /emulator/inject          {"op","fault","count","retry_after","hold"} adds one (see Injection)
+//	DELETE /emulator/inject        drops every pending injection
+//	GET  /emulator/keys            every key, masked, with its state
+//	PUT  /emulator/keys            {"key": "sk-...", "state": "revoked"|"read_only"|"active"}
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/emulator"), "/")
 	allow := func(methods ...string) bool {
@@ -108,6 +113,52 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 			e.log.Info("Removed webhook endpoint", "endpoint", redactURL(u))
 		}
 		writeJSON(w, http.StatusOK, e.hooks.list())
+	case "/inject":
+		if !allow(http.MethodGet, http.MethodPost, http.MethodDelete) {
+			return
+		}
+		switch r.Method {
+		case http.MethodPost:
+			var in Injection
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+			if err == nil {
+				err = json.Unmarshal(body, &in)
+			}
+			if err == nil {
+				err = e.Inject(in)
+			}
+			if err != nil {
+				writeControlError(w, http.StatusBadRequest, "invalid injection: "+err.Error())
+				return
+			}
+			e.log.Info("Injected a fault", "op", in.Op, "fault", in.Fault, "count", max(in.Count, 1))
+		case http.MethodDelete:
+			e.ClearInjections()
+		}
+		writeJSON(w, http.StatusOK, e.Injections())
+	case "/keys":
+		if !allow(http.MethodGet, http.MethodPut) {
+			return
+		}
+		if r.Method == http.MethodPut {
+			var body struct {
+				Key   string   `json:"key"`
+				State KeyState `json:"state"`
+			}
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+			if err == nil {
+				err = jsonUnmarshalStrict(b, &body)
+			}
+			if err == nil {
+				err = e.SetKeyState(body.Key, body.State)
+			}
+			if err != nil {
+				writeControlError(w, http.StatusBadRequest, "invalid key state: "+err.Error())
+				return
+			}
+			e.log.Info("Changed an API key's state", "key", maskKey(body.Key), "state", body.State)
+		}
+		writeJSON(w, http.StatusOK, e.sortedKeyStates())
 	default:
 		writeControlError(w, http.StatusNotFound, "unknown control path "+r.URL.Path)
 	}

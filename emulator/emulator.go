@@ -77,6 +77,14 @@ type Options struct {
 	// WebhookTimeout bounds one delivery attempt (unscaled). Zero means
 	// DefaultWebhookTimeout.
 	WebhookTimeout time.Duration
+	// RequestsPerMinute and TokensPerMinute are each key's rate limits, reported in the
+	// x-ratelimit-* headers of every answer (zero: DefaultRequestsPerMinute,
+	// DefaultTokensPerMinute). Unscaled.
+	RequestsPerMinute int
+	TokensPerMinute   int
+	// EnforceRateLimits answers 429 rate_limit_exceeded (type requests or tokens,
+	// without Retry-After) to calls beyond those limits.
+	EnforceRateLimits bool
 }
 
 // Emulator serves the emulated OpenAI API. Create it with New (or Start, which also
@@ -93,9 +101,15 @@ type Emulator struct {
 	ids   *idGen
 	stats *statsBook
 
-	faultMu  sync.Mutex
-	faults   Faults
-	faultRng *mrand.Rand
+	faultMu    sync.Mutex
+	faults     Faults
+	faultRng   *mrand.Rand
+	injections []Injection // guarded by faultMu
+
+	keyMu     sync.RWMutex
+	keyStates map[string]KeyState // keys not active
+
+	limits *rateLimits
 
 	mu        sync.Mutex // guards the object stores below
 	files     map[string]*file
@@ -128,6 +142,8 @@ func New(opts Options) (*Emulator, error) {
 		log:       opts.Logger,
 		scale:     scale,
 		apiKeys:   make(map[string]struct{}, len(keys)),
+		keyStates: map[string]KeyState{},
+		limits:    newRateLimits(opts.RequestsPerMinute, opts.TokensPerMinute, opts.EnforceRateLimits),
 		faults:    opts.Faults,
 		files:     map[string]*file{},
 		batches:   map[string]*batch{},

@@ -182,7 +182,7 @@ func TestControlAPI(t *testing.T) {
 
 	code, body = do(http.MethodGet, "faults", "")
 	g.Expect(code).To(Equal(http.StatusOK))
-	g.Expect(body).To(MatchJSON(`{"rate_limit_rate":0.25,"server_error_rate":0.5,"retry_after":"2s","webhook_drop_rate":0,"webhook_duplicate_rate":0,"webhook_delay_rate":0,"webhook_delay":"1.5s","webhook_reorder":true}`))
+	g.Expect(body).To(MatchJSON(`{"rate_limit_rate":0.25,"rate_limit_type":"requests","insufficient_quota_rate":0,"server_error_rate":0.5,"retry_after":"2s","webhook_drop_rate":0,"webhook_duplicate_rate":0,"webhook_delay_rate":0,"webhook_delay":"1.5s","webhook_reorder":true}`))
 
 	srv.SetFaults(emulator.Faults{})
 	c := client(srv)

@@ -32,6 +32,13 @@ const DefaultRetryAfter = time.Second
 type Faults struct {
 	// RateLimitRate is the share of API calls answered 429 rate_limit_exceeded.
 	RateLimitRate float64 `json:"rate_limit_rate"`
+	// RateLimitType is the error type of those 429s: "requests" (the default) or
+	// "tokens". Their x-ratelimit-remaining-* and x-ratelimit-reset-* of that type say
+	// 0 and RetryAfter.
+	RateLimitType string `json:"rate_limit_type"`
+	// InsufficientQuotaRate is the share of API calls answered 429 insufficient_quota
+	// (no Retry-After: retrying does not help until the account has credit again).
+	InsufficientQuotaRate float64 `json:"insufficient_quota_rate"`
 	// ServerErrorRate is the share of API calls answered 500 server_error.
 	ServerErrorRate float64 `json:"server_error_rate"`
 	// RetryAfter is the Retry-After of injected 429s (DefaultRetryAfter when zero). It
@@ -54,28 +61,33 @@ type Faults struct {
 const ReorderWindow = 200 * time.Millisecond
 
 type faultsJSON struct {
-	RateLimitRate        *float64      `json:"rate_limit_rate,omitempty"`
-	ServerErrorRate      *float64      `json:"server_error_rate,omitempty"`
-	RetryAfter           *jsonDuration `json:"retry_after,omitempty"`
-	WebhookDropRate      *float64      `json:"webhook_drop_rate,omitempty"`
-	WebhookDuplicateRate *float64      `json:"webhook_duplicate_rate,omitempty"`
-	WebhookDelayRate     *float64      `json:"webhook_delay_rate,omitempty"`
-	WebhookDelay         *jsonDuration `json:"webhook_delay,omitempty"`
-	WebhookReorder       *bool         `json:"webhook_reorder,omitempty"`
+	RateLimitRate         *float64      `json:"rate_limit_rate,omitempty"`
+	RateLimitType         *string       `json:"rate_limit_type,omitempty"`
+	InsufficientQuotaRate *float64      `json:"insufficient_quota_rate,omitempty"`
+	ServerErrorRate       *float64      `json:"server_error_rate,omitempty"`
+	RetryAfter            *jsonDuration `json:"retry_after,omitempty"`
+	WebhookDropRate       *float64      `json:"webhook_drop_rate,omitempty"`
+	WebhookDuplicateRate  *float64      `json:"webhook_duplicate_rate,omitempty"`
+	WebhookDelayRate      *float64      `json:"webhook_delay_rate,omitempty"`
+	WebhookDelay          *jsonDuration `json:"webhook_delay,omitempty"`
+	WebhookReorder        *bool         `json:"webhook_reorder,omitempty"`
 }
 
 // MarshalJSON writes every knob, durations as Go duration strings.
 func (f Faults) MarshalJSON() ([]byte, error) {
 	ra, wd := jsonDuration(f.RetryAfter), jsonDuration(f.WebhookDelay)
+	typ := f.rateLimitType()
 	return json.Marshal(faultsJSON{
-		RateLimitRate:        &f.RateLimitRate,
-		ServerErrorRate:      &f.ServerErrorRate,
-		RetryAfter:           &ra,
-		WebhookDropRate:      &f.WebhookDropRate,
-		WebhookDuplicateRate: &f.WebhookDuplicateRate,
-		WebhookDelayRate:     &f.WebhookDelayRate,
-		WebhookDelay:         &wd,
-		WebhookReorder:       &f.WebhookReorder,
+		RateLimitRate:         &f.RateLimitRate,
+		RateLimitType:         &typ,
+		InsufficientQuotaRate: &f.InsufficientQuotaRate,
+		ServerErrorRate:       &f.ServerErrorRate,
+		RetryAfter:            &ra,
+		WebhookDropRate:       &f.WebhookDropRate,
+		WebhookDuplicateRate:  &f.WebhookDuplicateRate,
+		WebhookDelayRate:      &f.WebhookDelayRate,
+		WebhookDelay:          &wd,
+		WebhookReorder:        &f.WebhookReorder,
 	})
 }
 
@@ -92,6 +104,10 @@ func (f *Faults) UnmarshalJSON(data []byte) error {
 		}
 	}
 	setF(&f.RateLimitRate, j.RateLimitRate)
+	setF(&f.InsufficientQuotaRate, j.InsufficientQuotaRate)
+	if j.RateLimitType != nil {
+		f.RateLimitType = *j.RateLimitType
+	}
 	setF(&f.ServerErrorRate, j.ServerErrorRate)
 	setF(&f.WebhookDropRate, j.WebhookDropRate)
 	setF(&f.WebhookDuplicateRate, j.WebhookDuplicateRate)
@@ -110,7 +126,7 @@ func (f *Faults) UnmarshalJSON(data []byte) error {
 
 func (f Faults) validate() error {
 	for name, r := range map[string]float64{
-		"rate_limit_rate": f.RateLimitRate, "server_error_rate": f.ServerErrorRate,
+		"rate_limit_rate": f.RateLimitRate, "server_error_rate": f.ServerErrorRate, "insufficient_quota_rate": f.InsufficientQuotaRate,
 		"webhook_drop_rate": f.WebhookDropRate, "webhook_duplicate_rate": f.WebhookDuplicateRate,
 		"webhook_delay_rate": f.WebhookDelayRate,
 	} {
@@ -121,11 +137,25 @@ func (f Faults) validate() error {
 	if f.RetryAfter < 0 || f.WebhookDelay < 0 {
 		return fmt.Errorf("retry_after and webhook_delay must not be negative")
 	}
+	if t := f.RateLimitType; t != "" && t != "requests" && t != "tokens" {
+		return fmt.Errorf("rate_limit_type must be \"requests\" or \"tokens\", got %q", t)
+	}
 	return nil
 }
 
+// rateLimitType is the error type of injected rate limit answers.
+func (f Faults) rateLimitType() string {
+	if f.RateLimitType == "tokens" {
+		return "tokens"
+	}
+	return "requests"
+}
+
 func (f *Faults) clamp() {
-	for _, r := range []*float64{&f.RateLimitRate, &f.ServerErrorRate, &f.WebhookDropRate, &f.WebhookDuplicateRate, &f.WebhookDelayRate} {
+	if f.RateLimitType != "tokens" {
+		f.RateLimitType = ""
+	}
+	for _, r := range []*float64{&f.RateLimitRate, &f.InsufficientQuotaRate, &f.ServerErrorRate, &f.WebhookDropRate, &f.WebhookDuplicateRate, &f.WebhookDelayRate} {
 		switch {
 		case *r != *r || *r < 0:
 			*r = 0
@@ -173,11 +203,13 @@ type injectedFault int
 const (
 	noFault injectedFault = iota
 	faultRateLimit
+	faultInsufficientQuota
 	faultServerError
 )
 
-// rollFault draws the fault, if any, for one API call.
-func (e *Emulator) rollFault() (injectedFault, time.Duration) {
+// rollFault draws the fault, if any, for one API call: its kind, Retry-After and, for
+// rate limits, the error type.
+func (e *Emulator) rollFault() (injectedFault, time.Duration, string) {
 	e.faultMu.Lock()
 	defer e.faultMu.Unlock()
 	f := e.faults
@@ -186,10 +218,13 @@ func (e *Emulator) rollFault() (injectedFault, time.Duration) {
 		if ra <= 0 {
 			ra = DefaultRetryAfter
 		}
-		return faultRateLimit, ra
+		return faultRateLimit, ra, f.rateLimitType()
+	}
+	if f.InsufficientQuotaRate > 0 && e.faultRng.Float64() < f.InsufficientQuotaRate {
+		return faultInsufficientQuota, 0, ""
 	}
 	if f.ServerErrorRate > 0 && e.faultRng.Float64() < f.ServerErrorRate {
-		return faultServerError, 0
+		return faultServerError, 0, ""
 	}
-	return noFault, 0
+	return noFault, 0, ""
 }

@@ -46,6 +46,33 @@ const (
 	EchoPrefix = "echo: "
 )
 
+// snapshots maps model aliases to the dated snapshot OpenAI names in its answers
+// (a request for gpt-4o-mini is answered by, and reports, gpt-4o-mini-2024-07-18).
+// Other names, dated ones and embedding models included, are answered as given.
+var snapshots = map[string]string{
+	"gpt-4o-mini":            "gpt-4o-mini-2024-07-18",
+	"gpt-4o":                 "gpt-4o-2024-08-06",
+	"gpt-4.1":                "gpt-4.1-2025-04-14",
+	"gpt-4.1-mini":           "gpt-4.1-mini-2025-04-14",
+	"gpt-4.1-nano":           "gpt-4.1-nano-2025-04-14",
+	"gpt-5":                  "gpt-5-2025-08-07",
+	"gpt-5-mini":             "gpt-5-mini-2025-08-07",
+	"gpt-5-nano":             "gpt-5-nano-2025-08-07",
+	"o3":                     "o3-2025-04-16",
+	"o4-mini":                "o4-mini-2025-04-16",
+	"gpt-3.5-turbo":          "gpt-3.5-turbo-0125",
+	"omni-moderation-latest": "omni-moderation-2024-09-26",
+}
+
+// Snapshot returns the model name the emulator answers with for a requested model: the
+// dated snapshot of an alias (gpt-4o-mini -> gpt-4o-mini-2024-07-18), else the name.
+func Snapshot(model string) string {
+	if s, ok := snapshots[model]; ok {
+		return s
+	}
+	return model
+}
+
 // Tokens counts the emulator's tokens in s: one per four bytes, rounded up, at least one.
 // Usage figures are derived from it.
 func Tokens(s string) int64 {
@@ -273,7 +300,7 @@ func (e *Emulator) chatCompletion(body map[string]json.RawMessage, created int64
 		out = limit
 	}
 	resp := map[string]any{
-		"id": e.ids.chat(), "object": "chat.completion", "created": created, "model": model,
+		"id": e.ids.chat(), "object": "chat.completion", "created": created, "model": Snapshot(model),
 		"choices": []any{map[string]any{
 			"index":         0,
 			"message":       map[string]any{"role": "assistant", "content": text, "refusal": nil, "annotations": []any{}},
@@ -324,7 +351,7 @@ func (e *Emulator) completion(body map[string]json.RawMessage, created int64) li
 		choices = append(choices, map[string]any{"text": text, "index": i, "logprobs": nil, "finish_reason": finish})
 	}
 	resp := map[string]any{
-		"id": e.ids.completion(), "object": "text_completion", "created": created, "model": model,
+		"id": e.ids.completion(), "object": "text_completion", "created": created, "model": Snapshot(model),
 		"choices": choices, "system_fingerprint": nil,
 		"usage": map[string]any{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out},
 	}
@@ -457,6 +484,6 @@ func (e *Emulator) moderation(body map[string]json.RawMessage) lineResult {
 		}
 		results[i] = map[string]any{"flagged": flagged, "categories": cats, "category_scores": scores, "category_applied_input_types": types}
 	}
-	resp := map[string]any{"id": e.ids.moderation(), "model": model, "results": results}
+	resp := map[string]any{"id": e.ids.moderation(), "model": Snapshot(model), "results": results}
 	return lineResult{status: http.StatusOK, body: mustJSON(resp), inTok: in}
 }

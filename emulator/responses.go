@@ -32,6 +32,13 @@ const (
 	ResponseInProgressFor = 1500 * time.Millisecond
 )
 
+// Prompt caching: input of at least promptCacheMin tokens is written to the cache in
+// blocks of promptCacheBlock tokens (reported as usage.input_tokens_details.cache_write_tokens).
+const (
+	promptCacheMin   = 1024
+	promptCacheBlock = 128
+)
+
 const (
 	maxJSONBody        = 32 << 20
 	minMaxOutputTokens = 16
@@ -80,6 +87,7 @@ type responseOutcome struct {
 	status           string // completed, failed or incomplete
 	text             string
 	inTok, outTok    int64
+	cacheWrite       int64 // input tokens written to the prompt cache
 	err              *apiError
 	incompleteReason string
 }
@@ -183,6 +191,10 @@ func respond(req *responseRequest) (outcome responseOutcome, hang bool) {
 	}
 	o := responseOutcome{status: respCompleted, text: EchoPrefix + req.inputText}
 	o.inTok = Tokens(req.instructions + req.inputText)
+	if o.inTok >= promptCacheMin {
+		// Long prompts are written to the prompt cache in blocks, as OpenAI's are.
+		o.cacheWrite = o.inTok / promptCacheBlock * promptCacheBlock
+	}
 	o.outTok = Tokens(o.text)
 	if req.maxOutputTokens > 0 && o.outTok > req.maxOutputTokens {
 		o.status, o.incompleteReason = respIncomplete, "max_output_tokens"
@@ -251,7 +263,7 @@ func (r *response) json() responseJSON {
 		Instructions:       echo(r.req, "instructions", "null"),
 		MaxOutputTokens:    echo(r.req, "max_output_tokens", "null"),
 		MaxToolCalls:       echo(r.req, "max_tool_calls", "null"),
-		Model:              r.model,
+		Model:              Snapshot(r.model),
 		Output:             []any{},
 		ParallelToolCalls:  echo(r.req, "parallel_tool_calls", "true"),
 		PreviousResponseID: echo(r.req, "previous_response_id", "null"),
@@ -280,7 +292,7 @@ func (r *response) json() responseJSON {
 			"content": []any{map[string]any{"type": "output_text", "text": o.text, "annotations": []any{}, "logprobs": []any{}}},
 		}}
 		out.Usage = map[string]any{
-			"input_tokens": o.inTok, "input_tokens_details": map[string]any{"cached_tokens": 0},
+			"input_tokens": o.inTok, "input_tokens_details": map[string]any{"cached_tokens": 0, "cache_write_tokens": o.cacheWrite},
 			"output_tokens": o.outTok, "output_tokens_details": map[string]any{"reasoning_tokens": 0},
 			"total_tokens": o.inTok + o.outTok,
 		}

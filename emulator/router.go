@@ -77,7 +77,11 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 			"status", rec.status, "duration", time.Since(start), "requestID", reqID)
 	}()
 
-	if aerr := e.authenticate(r); aerr != nil {
+	key, aerr := e.authenticate(r)
+	if aerr == nil && h != nil && r.Method != http.MethodGet && e.keyState(key) == KeyReadOnly {
+		aerr = missingScopes(writeScope(op))
+	}
+	if aerr != nil {
 		e.stats.unauthorized.Add(1)
 		writeAPIError(rec, aerr)
 		return
@@ -93,14 +97,42 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.stats.call(op)
-	switch f, retryAfter := e.rollFault(); f {
+	var tokens float64
+	if op == OpResponsesCreate && r.ContentLength > 0 {
+		tokens = float64((min(r.ContentLength, maxJSONBody) + 3) / 4) // the emulator's tokens: 4 bytes each
+	}
+	if limited := e.limits.take(rec.Header(), key, tokens, e.now()); limited != nil {
+		e.stats.rateLimited.Add(1)
+		writeAPIError(rec, limited)
+		return
+	}
+	if in, ok := e.takeInjection(op); ok {
+		e.stats.injected(in.Fault)
+		if in.Fault == FaultLostAnswer {
+			e.loseAnswer(h, r, routeID(r.URL.Path), in.Hold)
+			return
+		}
+		ierr, headers := injectedError(in.Fault, key, in.RetryAfter)
+		for k, v := range headers {
+			rec.Header()[k] = v
+		}
+		writeAPIError(rec, ierr)
+		return
+	}
+	switch f, retryAfter, typ := e.rollFault(); f {
 	case faultRateLimit:
 		e.stats.rateLimited.Add(1)
 		secs := int64(math.Ceil(retryAfter.Seconds()))
 		rec.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		rec.Header().Set("Retry-After-Ms", strconv.FormatInt(retryAfter.Milliseconds(), 10))
-		writeAPIError(rec, &apiError{status: http.StatusTooManyRequests, typ: "requests", code: "rate_limit_exceeded",
-			message: fmt.Sprintf("Rate limit reached for requests (emulated). Please try again in %s.", retryAfter)})
+		rec.Header().Set("X-Ratelimit-Remaining-"+typ, "0")
+		rec.Header().Set("X-Ratelimit-Reset-"+typ, resetString(retryAfter))
+		writeAPIError(rec, &apiError{status: http.StatusTooManyRequests, typ: typ, code: "rate_limit_exceeded",
+			message: fmt.Sprintf("Rate limit reached for %s (emulated). Please try again in %s.", typ, retryAfter)})
+		return
+	case faultInsufficientQuota:
+		e.stats.quota.Add(1)
+		writeAPIError(rec, insufficientQuota())
 		return
 	case faultServerError:
 		e.stats.serverErrors.Add(1)
@@ -110,20 +142,20 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	h(rec, r, routeID(r.URL.Path))
 }
 
-// authenticate checks the bearer token. Its errors mask the key as OpenAI does.
-func (e *Emulator) authenticate(r *http.Request) *apiError {
+// authenticate checks the bearer token and returns the key. Its errors mask the key as
+// OpenAI does.
+func (e *Emulator) authenticate(r *http.Request) (string, *apiError) {
 	auth := r.Header.Get("Authorization")
 	scheme, key, _ := strings.Cut(auth, " ")
 	key = strings.TrimSpace(key)
 	if !strings.EqualFold(scheme, "Bearer") || key == "" {
-		return &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error",
+		return "", &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error",
 			message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."}
 	}
-	if _, ok := e.apiKeys[key]; !ok {
-		return &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "invalid_api_key",
-			message: fmt.Sprintf("Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.", maskKey(key))}
+	if _, ok := e.apiKeys[key]; !ok || e.keyState(key) == KeyRevoked {
+		return "", invalidKey(key)
 	}
-	return nil
+	return key, nil
 }
 
 // route maps a method and path to an operation. When the path exists but the method

@@ -57,11 +57,17 @@ type Stats struct {
 
 // FaultCounts counts what the fault knobs did.
 type FaultCounts struct {
-	// RateLimited is the number of injected 429 answers.
+	// RateLimited is the number of 429 rate_limit_exceeded answers (random faults and
+	// enforced rate limits; injections are in Injected).
 	RateLimited int64 `json:"rate_limited"`
+	// InsufficientQuota is the number of random 429 insufficient_quota answers.
+	InsufficientQuota int64 `json:"insufficient_quota"`
+	// Injected counts the answers of Inject, by fault kind.
+	Injected map[string]int64 `json:"injected"`
 	// ServerErrors is the number of injected 500 answers.
 	ServerErrors int64 `json:"server_errors"`
-	// Unauthorized is the number of calls refused with 401.
+	// Unauthorized is the number of calls refused with 401 by authentication (a wrong,
+	// revoked or read-only key).
 	Unauthorized int64 `json:"unauthorized"`
 	// WebhooksDropped is the number of deliveries never sent.
 	WebhooksDropped int64 `json:"webhooks_dropped"`
@@ -116,16 +122,27 @@ type WebhookDelivery struct {
 
 type statsBook struct {
 	byOp                                         map[string]*atomic.Int64
+	byFault                                      map[FaultKind]*atomic.Int64
 	rateLimited, serverErrors, unauthorized      atomic.Int64
+	quota                                        atomic.Int64
 	dropped, duplicated, delayed, reorderedCount atomic.Int64
 }
 
 func newStatsBook() *statsBook {
-	s := &statsBook{byOp: make(map[string]*atomic.Int64, len(allOps))}
+	s := &statsBook{byOp: make(map[string]*atomic.Int64, len(allOps)), byFault: make(map[FaultKind]*atomic.Int64, len(faultKinds))}
 	for _, op := range allOps {
 		s.byOp[op] = new(atomic.Int64)
 	}
+	for _, f := range faultKinds {
+		s.byFault[f] = new(atomic.Int64)
+	}
 	return s
+}
+
+func (s *statsBook) injected(f FaultKind) {
+	if c := s.byFault[f]; c != nil {
+		c.Add(1)
+	}
 }
 
 func (s *statsBook) call(op string) {
@@ -146,8 +163,14 @@ func (s *statsBook) snapshot() Stats {
 	for op, c := range s.byOp {
 		out.Calls[op] = c.Load()
 	}
+	injected := make(map[string]int64, len(s.byFault))
+	for f, c := range s.byFault {
+		injected[string(f)] = c.Load()
+	}
 	out.Faults = FaultCounts{
 		RateLimited:        s.rateLimited.Load(),
+		InsufficientQuota:  s.quota.Load(),
+		Injected:           injected,
 		ServerErrors:       s.serverErrors.Load(),
 		Unauthorized:       s.unauthorized.Load(),
 		WebhooksDropped:    s.dropped.Load(),
@@ -162,7 +185,10 @@ func (s *statsBook) reset() {
 	for _, c := range s.byOp {
 		c.Store(0)
 	}
-	for _, c := range []*atomic.Int64{&s.rateLimited, &s.serverErrors, &s.unauthorized, &s.dropped, &s.duplicated, &s.delayed, &s.reorderedCount} {
+	for _, c := range s.byFault {
+		c.Store(0)
+	}
+	for _, c := range []*atomic.Int64{&s.rateLimited, &s.quota, &s.serverErrors, &s.unauthorized, &s.dropped, &s.duplicated, &s.delayed, &s.reorderedCount} {
 		c.Store(0)
 	}
 }
