@@ -41,6 +41,11 @@ var (
 		Help: "Phase changes of OpenAIBatch and OpenAIResponse resources, by kind and new phase.",
 	}, []string{"kind", "phase"})
 
+	quotaExhausted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "openai_operator_insufficient_quota_total",
+		Help: "OpenAI answers 429 insufficient_quota (the account has no credit left), by the namespace and name of the credentials Secret whose key was refused.",
+	}, []string{"namespace", "secret"})
+
 	webhookToSync = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "openai_operator_webhook_to_sync_seconds",
 		Help:    "Time from the webhook receiver recording an event to the controller reading the object from OpenAI.",
@@ -49,7 +54,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(apiCalls, apiDuration, phaseTransitions, webhookToSync)
+	metrics.Registry.MustRegister(apiCalls, apiDuration, phaseTransitions, quotaExhausted, webhookToSync)
 }
 
 // ObserveAPICall records one OpenAI API call; it is the openaiclient.Factory's Observe hook.

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
@@ -45,26 +47,49 @@ import (
 )
 
 // BatchReconciler runs OpenAIBatch resources on OpenAI.
+//
+// Spending is guarded by one invariant: once phase Submitting is recorded (with
+// status.submittingSince), the only ways out are "found" (a batch an earlier attempt
+// created is adopted), "created", or "OpenAI definitely refused the request" (a 400-class
+// answer to the upload or the create call). Missing credentials, a missing or edited
+// input, spec.cancel, rate limits and refused keys all wait in Submitting; the input is
+// read only after the search on OpenAI has proven that no earlier attempt's batch
+// exists (credentials, then search, then input), and an earlier attempt's upload found
+// by its name is used as it is.
 type BatchReconciler struct {
 	Deps
 
 	// submissions remembers, per resource UID, what this process knows about an
 	// unfinished submission, so retries after a 429 neither re-upload the input nor
-	// search OpenAI for an earlier attempt. A restarted process knows nothing and
-	// searches once.
+	// search OpenAI again. A restarted process knows nothing and searches once.
 	submissions sync.Map // types.UID -> *batchSubmission
+	// strays are uploads of the resource's input that no batch uses (an earlier
+	// attempt's, found by name): deleted as soon as OpenAI lets us.
+	strays sync.Map // types.UID -> []string
 }
 
 type batchSubmission struct {
 	inputFileID string
 	searched    bool          // OpenAI was searched (or a create definitely failed): no earlier batch exists
+	search      *batchSearch  // a search not finished yet
 	created     *openai.Batch // created by this process; the status write may not have landed or be in the cache yet
+}
+
+// batchSearch is the state of a search of OpenAI for what an earlier attempt created,
+// resumed across passes.
+type batchSearch struct {
+	oldest                   int64 // unix seconds: nothing the attempt created is older
+	batchesAfter, filesAfter string
+	batchesDone, filesDone   bool
+	batchesRead              int
+	found                    *openai.Batch
+	files                    []string // uploads named for this resource, newest first
 }
 
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openaibatches,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openaibatches/status,verbs=patch
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openaibatches/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -88,12 +113,11 @@ func (r *BatchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	}
 	r.shared.sawWebhook(s.credentialsKey(&r.Deps), obj.Status.LastWebhookEvent)
 	defer func() {
-		if retErr == nil {
-			obj.Status.ObservedGeneration = obj.Generation
-		}
+		s.concludeCredentials(&r.Deps)
+		observeGeneration(retErr, &obj.Status.ObservedGeneration, obj.Generation)
 		s.settle(r.patchStatus(ctx, s), &result, &retErr)
 	}()
-	return runSteps(ctx, s, r.submit, r.requestCancel, r.track, r.storeResults, r.deleteInput)
+	return runSteps(ctx, s, r.submit, r.deleteStrays, r.requestCancel, r.track, r.storeResults, r.deleteInput)
 }
 
 // patchStatus writes what this pass changed and emits an Event when the phase changed.
@@ -115,8 +139,8 @@ func (r *BatchReconciler) phaseChanged(s *batchScope) {
 }
 
 // apiError turns an API error into the pass's outcome (see pass.apiError).
-func (r *BatchReconciler) apiError(s *batchScope, what string, err error) (ctrl.Result, error) {
-	return s.apiError(&r.Deps, what, err, func(reason, message string) { r.fail(s, reason, message) })
+func (r *BatchReconciler) apiError(s *batchScope, kind callKind, what string, err error) (ctrl.Result, error) {
+	return s.apiError(&r.Deps, kind, what, err, func(reason, message string) { r.fail(s, reason, message) })
 }
 
 // fail ends the batch without submitting (or after OpenAI refused it).
@@ -155,67 +179,134 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 		r.mirror(s, memo.created, time.Now())
 		return ctrl.Result{RequeueAfter: r.PollIntervalMin}, nil
 	}
+	if st.Phase == openaiv1alpha1.BatchPhaseSubmitting {
+		return r.resumeSubmission(ctx, s, memo)
+	}
+
+	// Nothing was sent yet: the input is read and checked before anything is spent.
 	if st.Phase == "" {
 		st.Phase = openaiv1alpha1.BatchPhasePending
 	}
 	if obj.Spec.Cancel {
-		st.Phase = openaiv1alpha1.BatchPhaseCancelled
-		st.Message = "Cancelled before it was submitted"
-		endUnsuccessfully(&st.Conditions, obj, openaiv1alpha1.ReasonCancelled, st.Message)
+		r.cancelUnsubmitted(s)
 		return ctrl.Result{}, nil
 	}
-
-	// Read and check the input before anything is sent or spent.
-	jsonl, err := r.inputJSONL(ctx, s)
-	if err != nil {
-		var missing inputMissingError
-		if errors.As(err, &missing) {
-			st.Phase = openaiv1alpha1.BatchPhasePending
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonInputNotFound, missing.Error())
-			return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
-		}
-		var invalid inputInvalidError
-		if errors.As(err, &invalid) {
-			r.fail(s, openaiv1alpha1.ReasonInvalidInput, invalid.Error())
-			return ctrl.Result{}, reconcile.TerminalError(err)
-		}
-		return ctrl.Result{}, err
+	jsonl, res, err := r.readInput(ctx, s)
+	if jsonl == nil && obj.Spec.Input.FileID == "" {
+		return res, err
 	}
-
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		if errors.Is(err, errCredentials) {
-			st.Phase = openaiv1alpha1.BatchPhasePending
 			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Waiting for credentials")
 		}
-		return r.apiError(s, "loading credentials", err)
+		return r.apiError(s, submission, "loading credentials", err)
 	}
+	// Persist the intent before anything is created: after a crash, phase Submitting
+	// without a batch id is what sends the next process looking for an earlier attempt,
+	// back to submittingSince. The write carries the resource version read, so it lands
+	// only if no earlier attempt recorded an intent.
+	st.Phase = openaiv1alpha1.BatchPhaseSubmitting
+	since := metav1.Now()
+	st.SubmittingSince = &since
+	setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Uploading the input and creating the batch")
+	if err := r.patchStatus(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	memo.searched = true // no attempt came before this one
+	return r.create(ctx, s, memo, api, jsonl)
+}
 
-	if st.Phase != openaiv1alpha1.BatchPhaseSubmitting {
-		// Persist the intent before anything is created: after a crash, phase Submitting
-		// without a batch id is what sends the next process looking for an earlier attempt.
-		st.Phase = openaiv1alpha1.BatchPhaseSubmitting
-		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Uploading the input and creating the batch")
-		if err := r.patchStatus(ctx, s); err != nil {
-			return ctrl.Result{}, err
+// readInput reads the input and checks it. jsonl is nil (for an input other than a file
+// id) when the pass must stop: res and err say how, and the conditions why.
+func (r *BatchReconciler) readInput(ctx context.Context, s *batchScope) (jsonl []byte, res ctrl.Result, err error) {
+	obj, st := s.obj, &s.obj.Status
+	jsonl, err = r.inputJSONL(ctx, s)
+	var missing inputMissingError
+	var invalid inputInvalidError
+	switch {
+	case errors.As(err, &missing):
+		if st.Phase != openaiv1alpha1.BatchPhaseSubmitting {
+			st.Phase = openaiv1alpha1.BatchPhasePending
 		}
-		memo.searched = true // this process created nothing yet
+		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonInputNotFound, missing.Error())
+		return nil, ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	case errors.As(err, &invalid):
+		r.fail(s, openaiv1alpha1.ReasonInvalidInput, invalid.Error())
+		return nil, ctrl.Result{}, reconcile.TerminalError(err)
+	case err != nil:
+		return nil, ctrl.Result{}, err
 	}
+	return jsonl, ctrl.Result{}, nil
+}
 
+// cancelUnsubmitted ends a batch cancelled before OpenAI had it.
+func (r *BatchReconciler) cancelUnsubmitted(s *batchScope) {
+	st := &s.obj.Status
+	st.Phase = openaiv1alpha1.BatchPhaseCancelled
+	st.Message = "Cancelled before it was submitted"
+	endUnsuccessfully(&st.Conditions, s.obj, openaiv1alpha1.ReasonCancelled, st.Message)
+}
+
+// resumeSubmission continues a submission whose intent is recorded (phase Submitting)
+// but whose batch id is not: credentials, then the search for an earlier attempt's
+// batch and upload, then the input; spec.cancel ends it only after the search.
+func (r *BatchReconciler) resumeSubmission(ctx context.Context, s *batchScope, memo *batchSubmission) (ctrl.Result, error) {
+	obj, st := s.obj, &s.obj.Status
+	api, err := s.openAI(ctx, &r.Deps)
+	if err != nil {
+		if errors.Is(err, errCredentials) {
+			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending,
+				"Waiting for credentials to look for a batch an earlier attempt may have created")
+		}
+		return r.apiError(s, aboutSubmitted, "loading credentials", err)
+	}
 	if !memo.searched {
-		found, err := r.findEarlierSubmission(ctx, s, api, memo)
-		if err != nil {
-			return r.apiError(s, "searching OpenAI for an earlier submission", err)
+		done, err := r.search(ctx, s, api, memo)
+		if err != nil || !done {
+			msg := fmt.Sprintf("Looking on OpenAI for a batch an earlier, interrupted attempt may have created (%d batches read so far, back to %s); nothing is created until the search has finished",
+				memo.search.batchesRead, time.Unix(memo.search.oldest, 0).UTC().Format(time.RFC3339))
+			if err != nil {
+				msg += ": " + openaiclient.Classify(err, s.apiKey).Message + "; retrying"
+			}
+			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonSearchIncomplete, msg)
+			if err != nil {
+				return r.apiError(s, aboutSubmitted, "searching OpenAI for an earlier submission", err)
+			}
+			return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 		}
-		memo.searched = true
-		if found != nil {
+		if found := r.concludeSearch(s, memo); found != nil {
 			s.log.Info("Adopting the batch an earlier attempt created", "batchID", found.ID)
 			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Adopted", "Reconcile", "Adopted batch %s created by an earlier attempt", found.ID)
 			r.mirror(s, found, time.Now())
 			return ctrl.Result{}, nil
 		}
 	}
+	// OpenAI has no batch of this resource.
+	if obj.Spec.Cancel {
+		if id := memo.inputFileID; id != "" && obj.Spec.Input.FileID == "" {
+			if _, err := api.Files.Delete(ctx, id); err != nil && openaiclient.Classify(err).Class != openaiclient.NotFound {
+				return r.apiError(s, aboutSubmitted, "deleting the uploaded input", err)
+			}
+			memo.inputFileID = ""
+		}
+		r.cancelUnsubmitted(s)
+		return ctrl.Result{}, nil
+	}
+	var jsonl []byte
+	if memo.inputFileID == "" && obj.Spec.Input.FileID == "" {
+		// No upload to reuse: read the input now.
+		var res ctrl.Result
+		if jsonl, res, err = r.readInput(ctx, s); jsonl == nil {
+			return res, err
+		}
+	}
+	return r.create(ctx, s, memo, api, jsonl)
+}
 
+// create uploads the input (unless an upload is known) and creates the batch.
+func (r *BatchReconciler) create(ctx context.Context, s *batchScope, memo *batchSubmission, api openai.Client, jsonl []byte) (ctrl.Result, error) {
+	obj, st := s.obj, &s.obj.Status
 	inputFileID := obj.Spec.Input.FileID
 	if inputFileID == "" {
 		if memo.inputFileID == "" {
@@ -224,7 +315,11 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 				Purpose: openai.FilePurposeBatch,
 			})
 			if err != nil {
-				return r.apiError(s, "uploading the input file", err)
+				if openaiclient.Classify(err).Class == openaiclient.Transient {
+					// The upload may have landed: look for it by name before uploading again.
+					memo.searched = false
+				}
+				return r.apiError(s, submission, "uploading the input file", err)
 			}
 			memo.inputFileID = f.ID
 		}
@@ -238,12 +333,21 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 		Metadata:         shared.Metadata(withTag(obj.Spec.Metadata, obj)),
 	})
 	if err != nil {
-		if c := openaiclient.Classify(err); c.Class == openaiclient.Transient {
+		switch c := openaiclient.Classify(err); {
+		case c.Class == openaiclient.Transient:
 			// No answer, or a 5xx: the batch may exist. Search before creating again.
 			memo.searched = false
+		case c.Class == openaiclient.NotFound && obj.Spec.Input.FileID == "":
+			// The upload is gone (expired, deleted): upload again.
+			memo.inputFileID = ""
+		case c.Class == openaiclient.Terminal && obj.Spec.Input.FileID == "":
+			// OpenAI refused the batch: no batch will use the upload.
+			if _, derr := api.Files.Delete(ctx, inputFileID); derr == nil || openaiclient.Classify(derr).Class == openaiclient.NotFound {
+				st.InputFileDeleted = true
+			}
 		}
 		st.InputFileID = inputFileID
-		return r.apiError(s, "creating the batch", err)
+		return r.apiError(s, submission, "creating the batch", err)
 	}
 	memo.created = b
 	r.mirror(s, b, time.Now())
@@ -266,48 +370,157 @@ func inputFileName(obj client.Object) string {
 	return fmt.Sprintf("openai-operator_%s_%s_%s.jsonl", obj.GetNamespace(), obj.GetName(), obj.GetUID())
 }
 
-// searchWindow bounds how far back, before the resource was created, the adoption search
-// reads OpenAI's lists: nothing the resource caused can be older (clock skew aside).
-const searchWindow = 10 * time.Minute
+// clockSkew is how much earlier than status.submittingSince (by the controller's
+// clock) OpenAI's clock may date a batch the submission created.
+const clockSkew = 10 * time.Minute
 
-// maxSearchPages bounds the adoption search.
-const maxSearchPages = 50
+// searchPagesPerPass bounds the list pages one pass reads; a longer search goes on in
+// the next pass, where it stopped.
+const searchPagesPerPass = 20
 
-// findEarlierSubmission looks for a batch (by the metadata tag) or an uploaded input
-// file (by name) that an earlier, interrupted attempt created.
-func (r *BatchReconciler) findEarlierSubmission(ctx context.Context, s *batchScope, api openai.Client, memo *batchSubmission) (*openai.Batch, error) {
-	tag := resourceTag(s.obj)
-	oldest := s.obj.CreationTimestamp.Add(-searchWindow).Unix()
-	pager := api.Batches.ListAutoPaging(ctx, openai.BatchListParams{Limit: openai.Int(100)})
-	for n := 0; pager.Next() && n < maxSearchPages*100; n++ {
-		b := pager.Current()
-		if b.CreatedAt < oldest {
-			break
-		}
-		if b.Metadata[openaiv1alpha1.ResourceMetadataKey] == tag {
-			found := b
-			return &found, nil
-		}
+// searchSince is when the search for an earlier attempt starts: the recorded intent,
+// or, for a resource whose intent was recorded without it, its creation.
+func searchSince(obj *openaiv1alpha1.OpenAIBatch) time.Time {
+	if obj.Status.SubmittingSince != nil {
+		return obj.Status.SubmittingSince.Time
 	}
-	if err := pager.Err(); err != nil {
-		return nil, err
+	return obj.CreationTimestamp.Time
+}
+
+// search looks on OpenAI for a batch (by the metadata tag) and uploads (by name) that an
+// earlier, interrupted attempt created: every batch and batch file created since the
+// intent was recorded, however many. It reads at most searchPagesPerPass pages of each
+// list per call and reports done once it has read them all; an error leaves it where it
+// was, to go on in a later pass. It never stops early and calls that "not found".
+func (r *BatchReconciler) search(ctx context.Context, s *batchScope, api openai.Client, memo *batchSubmission) (done bool, err error) {
+	if memo.search == nil {
+		memo.search = &batchSearch{oldest: searchSince(s.obj).Add(-clockSkew).Unix()}
+	}
+	sr := memo.search
+	tag := resourceTag(s.obj)
+	for pages := 0; !sr.batchesDone; pages++ {
+		if pages == searchPagesPerPass {
+			return false, nil
+		}
+		params := openai.BatchListParams{Limit: openai.Int(100)}
+		if sr.batchesAfter != "" {
+			params.After = openai.String(sr.batchesAfter)
+		}
+		page, err := api.Batches.List(ctx, params)
+		if err != nil {
+			return false, err
+		}
+		for _, b := range page.Data {
+			sr.batchesRead++
+			if b.CreatedAt < sr.oldest {
+				sr.batchesDone = true
+				break
+			}
+			if b.Metadata[openaiv1alpha1.ResourceMetadataKey] == tag {
+				found := b
+				sr.found, sr.batchesDone = &found, true
+				break
+			}
+		}
+		if !page.HasMore || len(page.Data) == 0 {
+			sr.batchesDone = true
+		} else {
+			sr.batchesAfter = page.Data[len(page.Data)-1].ID
+		}
 	}
 	if s.obj.Spec.Input.FileID != "" {
-		return nil, nil
+		return true, nil
 	}
 	name := inputFileName(s.obj)
-	files := api.Files.ListAutoPaging(ctx, openai.FileListParams{Purpose: openai.String(string(openai.FilePurposeBatch)), Limit: openai.Int(1000), Order: openai.FileListParamsOrderDesc})
-	for n := 0; files.Next() && n < maxSearchPages*1000; n++ {
-		f := files.Current()
-		if f.CreatedAt < oldest {
-			break
+	for pages := 0; !sr.filesDone; pages++ {
+		if pages == searchPagesPerPass {
+			return false, nil
 		}
-		if f.Filename == name {
-			memo.inputFileID = f.ID
-			break
+		params := openai.FileListParams{Purpose: openai.String(string(openai.FilePurposeBatch)), Limit: openai.Int(10000), Order: openai.FileListParamsOrderDesc}
+		if sr.filesAfter != "" {
+			params.After = openai.String(sr.filesAfter)
+		}
+		page, err := api.Files.List(ctx, params)
+		if err != nil {
+			return false, err
+		}
+		for _, f := range page.Data {
+			if f.CreatedAt < sr.oldest {
+				sr.filesDone = true
+				break
+			}
+			if f.Filename == name {
+				sr.files = append(sr.files, f.ID)
+			}
+		}
+		if !page.HasMore || len(page.Data) == 0 {
+			sr.filesDone = true
+		} else {
+			sr.filesAfter = page.Data[len(page.Data)-1].ID
 		}
 	}
-	return nil, files.Err()
+	return true, nil
+}
+
+// concludeSearch applies a finished search: the batch it found, else the newest upload
+// to reuse; every other upload of the resource's input is a stray, to delete.
+func (r *BatchReconciler) concludeSearch(s *batchScope, memo *batchSubmission) *openai.Batch {
+	sr := memo.search
+	memo.search, memo.searched = nil, true
+	keep := ""
+	switch {
+	case sr.found != nil:
+		keep = sr.found.InputFileID
+	case memo.inputFileID != "":
+		keep = memo.inputFileID
+	case len(sr.files) > 0:
+		keep = sr.files[0]
+	}
+	var strays []string
+	for _, id := range append(sr.files, memo.inputFileID) {
+		if id != "" && id != keep && !slices.Contains(strays, id) {
+			strays = append(strays, id)
+		}
+	}
+	if s.obj.Spec.Input.FileID == "" {
+		memo.inputFileID = keep
+	}
+	if len(strays) > 0 {
+		s.log.Info("Found uploads of the input that no batch uses; deleting them", "fileIDs", strays)
+		r.addStrays(s.obj.UID, strays)
+	}
+	return sr.found
+}
+
+func (r *BatchReconciler) addStrays(uid types.UID, ids []string) {
+	v, _ := r.strays.LoadOrStore(uid, []string{})
+	r.strays.Store(uid, append(slices.Clone(v.([]string)), ids...))
+}
+
+// deleteStrays deletes uploads of the input that no batch uses. A failure does not hold
+// up the other steps; the next pass tries again.
+func (r *BatchReconciler) deleteStrays(ctx context.Context, s *batchScope) (ctrl.Result, error) {
+	v, ok := r.strays.Load(s.obj.UID)
+	if !ok {
+		return ctrl.Result{}, nil
+	}
+	api, err := s.openAI(ctx, &r.Deps)
+	if err != nil {
+		return ctrl.Result{}, nil
+	}
+	var left []string
+	for _, id := range v.([]string) {
+		if _, err := api.Files.Delete(ctx, id); err != nil && openaiclient.Classify(err).Class != openaiclient.NotFound {
+			s.log.Info("Deleting an unused upload failed; retrying later", "fileID", id, "error", openaiclient.Classify(err, s.apiKey).Message)
+			left = append(left, id)
+		}
+	}
+	if len(left) == 0 {
+		r.strays.Delete(s.obj.UID)
+	} else {
+		r.strays.Store(s.obj.UID, left)
+	}
+	return ctrl.Result{}, nil
 }
 
 // inputMissingError means a ConfigMap, Secret or key holding the input is missing: wait.
@@ -381,19 +594,27 @@ func (r *BatchReconciler) requestCancel(ctx context.Context, s *batchScope) (ctr
 	if !s.obj.Spec.Cancel || st.BatchID == "" || batchTerminal(st.Phase) || st.Phase == openaiv1alpha1.BatchPhaseCancelling {
 		return ctrl.Result{}, nil
 	}
+	effects := r.shared.effectsOf(s.obj.UID)
+	if effects.cancelAsked(st.BatchID) {
+		// Asked in a pass whose status write did not land: read the batch instead.
+		st.LastSyncTime = nil
+		return ctrl.Result{}, nil
+	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
-		return r.apiError(s, "loading credentials", err)
+		return r.apiError(s, aboutSubmitted, "loading credentials", err)
 	}
 	b, err := api.Batches.Cancel(ctx, st.BatchID)
 	if err != nil {
-		if c := openaiclient.Classify(err); c.Class == openaiclient.Terminal || c.Class == openaiclient.NotFound || c.StatusCode == http.StatusConflict {
+		var held *openaiclient.HeldError
+		if c := openaiclient.Classify(err); !errors.As(err, &held) && (c.Class == openaiclient.Terminal || c.Class == openaiclient.NotFound || c.StatusCode == http.StatusConflict) {
 			// Already ending (OpenAI answers 409/400 for a batch past cancelling): read it.
 			st.LastSyncTime = nil
 			return ctrl.Result{}, nil
 		}
-		return r.apiError(s, "cancelling the batch", err)
+		return r.apiError(s, aboutSubmitted, "cancelling the batch", err)
 	}
+	effects.askedCancel(st.BatchID)
 	r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "CancelRequested", "Cancel", "Asked OpenAI to cancel batch %s", st.BatchID)
 	r.mirror(s, b, time.Now())
 	return ctrl.Result{}, nil
@@ -412,16 +633,21 @@ func (r *BatchReconciler) track(ctx context.Context, s *batchScope) (ctrl.Result
 	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
-		return r.apiError(s, "loading credentials", err)
+		return r.apiError(s, aboutSubmitted, "loading credentials", err)
 	}
 	b, err := api.Batches.Get(ctx, st.BatchID)
 	if err != nil {
-		if c := openaiclient.Classify(err); c.Class == openaiclient.NotFound {
-			r.fail(s, openaiv1alpha1.ReasonFailed, fmt.Sprintf("Batch %s no longer exists on OpenAI", st.BatchID))
-			return ctrl.Result{}, nil
+		var held *openaiclient.HeldError
+		if !errors.As(err, &held) && openaiclient.Classify(err).Class == openaiclient.NotFound {
+			// Not an end: the key may belong to another project now. Keep reading.
+			s.noteNotFound(&r.Deps, "Batch", st.BatchID)
+			read := metav1.NewMicroTime(now)
+			st.LastSyncTime = &read
+			return plan.next(now), nil
 		}
-		return r.apiError(s, "reading the batch", err)
+		return r.apiError(s, aboutSubmitted, "reading the batch", err)
 	}
+	s.noteFound("Batch", b.ID)
 	if plan.webhook {
 		webhookToSync.WithLabelValues("OpenAIBatch").Observe(time.Since(st.LastWebhookEvent.ReceivedAt.Time).Seconds())
 	}
@@ -534,42 +760,58 @@ func batchPhase(s openai.BatchStatus) openaiv1alpha1.BatchPhase {
 	return openaiv1alpha1.BatchPhaseInProgress
 }
 
-// storeResults writes the output and error files to spec.results once the batch ended.
+// storeResults writes the output and error files to spec.results once the batch ended,
+// once per finished batch and target. A file that is gone from OpenAI ends the attempt
+// (ResultsStored=False, Expired); a refused key leaves the batch as it is and says why
+// in ResultsStored while it waits.
 func (r *BatchReconciler) storeResults(ctx context.Context, s *batchScope) (ctrl.Result, error) {
 	obj, st := s.obj, &s.obj.Status
 	target := obj.Spec.Results
 	if target == nil || !batchTerminal(st.Phase) || (st.OutputFileID == "" && st.ErrorFileID == "") {
 		return ctrl.Result{}, nil
 	}
-	if resultsDone(st.Conditions, obj.Generation) {
+	if resultsDone(st.Conditions, st.StoredResults, target, obj.Generation) {
+		return ctrl.Result{}, nil
+	}
+	key := resultsKey(target, st.OutputFileID, st.ErrorFileID)
+	effects := r.shared.effectsOf(obj.UID)
+	if out, done := effects.resultsWritten(key); done {
+		// Written in a pass whose status write did not land.
+		recordResults(&st.Conditions, &st.StoredResults, obj, target, out)
 		return ctrl.Result{}, nil
 	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
-		return r.apiError(s, "loading credentials", err)
+		return r.apiError(s, aboutSubmitted, "loading credentials", err)
 	}
 	data := map[string][]byte{}
-	for key, fileID := range map[string]string{"output.jsonl": st.OutputFileID, "errors.jsonl": st.ErrorFileID} {
-		if fileID == "" {
+	for _, f := range []struct{ key, id string }{{"output.jsonl", st.OutputFileID}, {"errors.jsonl", st.ErrorFileID}} {
+		if f.id == "" {
 			continue
 		}
-		content, err := download(ctx, api, fileID, maxResultsBytes)
+		content, err := download(ctx, api, f.id, maxResultsBytes)
 		var tooLarge errTooLarge
-		if errors.As(err, &tooLarge) {
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionResultsStored, metav1.ConditionFalse, openaiv1alpha1.ReasonTooLarge,
-				fmt.Sprintf("File %s is larger than a %s can hold (about 1 MiB); the results stay on OpenAI", fileID, target.Kind))
+		var held *openaiclient.HeldError
+		switch {
+		case errors.As(err, &tooLarge):
+			noteResults(&r.Deps, &st.Conditions, &st.StoredResults, obj, target, resultsOutcome{metav1.ConditionFalse, openaiv1alpha1.ReasonTooLarge,
+				fmt.Sprintf("File %s is larger than a %s can hold (about 1 MiB); the results stay on OpenAI", f.id, target.Kind)})
 			return ctrl.Result{}, nil
+		case err != nil && !errors.As(err, &held) && openaiclient.Classify(err).Class == openaiclient.NotFound:
+			resultsExpired(&r.Deps, &st.Conditions, &st.StoredResults, obj, target, "File "+f.id)
+			return ctrl.Result{}, nil
+		case err != nil:
+			resultsRefused(&st.Conditions, obj, err, s.apiKey)
+			return r.apiError(s, aboutSubmitted, "downloading the results", err)
 		}
-		if err != nil {
-			return r.apiError(s, "downloading the results", err)
-		}
-		data[key] = content
+		data[f.key] = content
 	}
 	out, err := writeResults(ctx, r.Client, r.Scheme, obj, target, data)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	noteResults(&r.Deps, &st.Conditions, obj, out)
+	effects.wroteResults(key, out)
+	noteResults(&r.Deps, &st.Conditions, &st.StoredResults, obj, target, out)
 	return ctrl.Result{}, nil
 }
 
@@ -581,10 +823,13 @@ func (r *BatchReconciler) deleteInput(ctx context.Context, s *batchScope) (ctrl.
 	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
-		return r.apiError(s, "loading credentials", err)
+		return r.apiError(s, aboutSubmitted, "loading credentials", err)
 	}
-	if _, err := api.Files.Delete(ctx, st.InputFileID); err != nil && openaiclient.Classify(err).Class != openaiclient.NotFound {
-		return r.apiError(s, "deleting the input file", err)
+	if _, err := api.Files.Delete(ctx, st.InputFileID); err != nil {
+		var held *openaiclient.HeldError
+		if errors.As(err, &held) || openaiclient.Classify(err).Class != openaiclient.NotFound {
+			return r.apiError(s, aboutSubmitted, "deleting the input file", err)
+		}
 	}
 	st.InputFileDeleted = true
 	return ctrl.Result{}, nil
@@ -597,8 +842,8 @@ func (r *BatchReconciler) ownsInput(obj *openaiv1alpha1.OpenAIBatch) bool {
 }
 
 // reconcileDelete cancels in-flight work (when spec.cancelOnDelete) and deletes the
-// uploaded input, then lets the resource go. It gives up after DeletionTimeout, or at
-// once without credentials, and says so in a Warning event.
+// uploaded input once no batch needs it, then lets the resource go. It gives up after
+// DeletionTimeout, or at once without credentials, and says so in a Warning event.
 func (r *BatchReconciler) reconcileDelete(ctx context.Context, s *batchScope) (ctrl.Result, error) {
 	obj, st := s.obj, &s.obj.Status
 	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
@@ -608,63 +853,103 @@ func (r *BatchReconciler) reconcileDelete(ctx context.Context, s *batchScope) (c
 		// Created by this process; the status does not show it yet.
 		st.BatchID, st.InputFileID = m.(*batchSubmission).created.ID, m.(*batchSubmission).created.InputFileID
 	}
-	defer r.submissions.Delete(obj.UID)
-	cancelOnDelete := obj.Spec.CancelOnDelete == nil || *obj.Spec.CancelOnDelete
-	needCancel := cancelOnDelete && !batchTerminal(st.Phase) && st.Phase != openaiv1alpha1.BatchPhaseCancelling &&
-		(st.BatchID != "" || st.Phase == openaiv1alpha1.BatchPhaseSubmitting)
-	needDelete := r.ownsInput(obj) || (st.Phase == openaiv1alpha1.BatchPhaseSubmitting && obj.Spec.Input.FileID == "")
-
-	var failure error
-	if needCancel || needDelete {
-		failure = r.cleanUp(ctx, s, needCancel)
+	failure := r.cleanUp(ctx, s, obj.Spec.CancelOnDelete == nil || *obj.Spec.CancelOnDelete)
+	res, err := s.finishDeletion(ctx, &r.Deps, failure, "the batch may still run and the input file may remain")
+	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		r.submissions.Delete(obj.UID)
+		r.strays.Delete(obj.UID)
+		r.shared.forgetEffects(obj.UID)
 	}
-	return s.finishDeletion(ctx, &r.Deps, failure, "the batch may still run and the input file may remain")
+	return res, err
 }
 
-func (r *BatchReconciler) cleanUp(ctx context.Context, s *batchScope, cancel bool) error {
+// cleanUp does what deleting the resource asks of OpenAI: find what an interrupted
+// submission created, cancel the batch (cancelOnDelete) unless OpenAI has ended it, and
+// delete the uploads no running batch needs. A Failed resource whose batch OpenAI did
+// not end (an older operator ended resources on refused keys) is cancelled too.
+func (r *BatchReconciler) cleanUp(ctx context.Context, s *batchScope, cancelOnDelete bool) error {
 	obj, st := s.obj, &s.obj.Status
+	ended := batchTerminal(st.Phase) && endedOnOpenAI(st.Conditions)
+	searching := st.BatchID == "" && st.Phase == openaiv1alpha1.BatchPhaseSubmitting
+	_, haveStrays := r.strays.Load(obj.UID)
+	needCancel := cancelOnDelete && st.BatchID != "" && !ended && st.Phase != openaiv1alpha1.BatchPhaseCancelling
+	if !searching && !needCancel && !r.ownsInput(obj) && !haveStrays {
+		return nil
+	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		return s.credentialsProblem(err)
 	}
-	if st.BatchID == "" && st.Phase == openaiv1alpha1.BatchPhaseSubmitting {
-		// An interrupted submission may have created a batch or uploaded the input.
-		memo := &batchSubmission{}
-		b, err := r.findEarlierSubmission(ctx, s, api, memo)
-		if err != nil {
-			return errors.New(openaiclient.Classify(err, s.apiKey).Message)
+	if searching {
+		memo := r.memo(obj.UID)
+		for !memo.searched {
+			done, err := r.search(ctx, s, api, memo)
+			if err != nil {
+				return cleanupError(err, s.apiKey)
+			}
+			if done {
+				if found := r.concludeSearch(s, memo); found != nil {
+					st.BatchID, st.InputFileID = found.ID, found.InputFileID
+					ended = batchTerminal(batchPhase(found.Status))
+					needCancel = cancelOnDelete && !ended && found.Status != openai.BatchStatusCancelling
+				}
+			}
 		}
-		if b != nil {
-			st.BatchID, st.InputFileID = b.ID, b.InputFileID
-		} else if memo.inputFileID != "" {
+		if st.BatchID == "" && memo.inputFileID != "" && obj.Spec.Input.FileID == "" {
 			st.InputFileID = memo.inputFileID
 		}
+		_, haveStrays = r.strays.Load(obj.UID)
 	}
-	if cancel && st.BatchID != "" {
+	if needCancel {
 		if _, err := api.Batches.Cancel(ctx, st.BatchID); err != nil {
-			if c := openaiclient.Classify(err, s.apiKey); c.Class != openaiclient.NotFound && c.Class != openaiclient.Terminal {
-				return errors.New(c.Message)
+			var held *openaiclient.HeldError
+			if c := openaiclient.Classify(err, s.apiKey); errors.As(err, &held) || (c.Class != openaiclient.NotFound && c.Class != openaiclient.Terminal && c.StatusCode != http.StatusConflict) {
+				return cleanupError(err, s.apiKey)
 			}
 		} else {
 			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "CancelRequested", "Delete", "Cancelled batch %s because the resource was deleted", st.BatchID)
 		}
 	}
-	if obj.Spec.Input.FileID == "" && st.InputFileID != "" && !st.InputFileDeleted {
-		if _, err := api.Files.Delete(ctx, st.InputFileID); err != nil {
-			if c := openaiclient.Classify(err, s.apiKey); c.Class != openaiclient.NotFound {
-				return errors.New(c.Message)
+	if r.ownsInput(obj) {
+		if st.BatchID == "" || ended || needCancel || st.Phase == openaiv1alpha1.BatchPhaseCancelling {
+			if _, err := api.Files.Delete(ctx, st.InputFileID); err != nil {
+				var held *openaiclient.HeldError
+				if errors.As(err, &held) || openaiclient.Classify(err).Class != openaiclient.NotFound {
+					return cleanupError(err, s.apiKey)
+				}
 			}
+			st.InputFileDeleted = true
+		} else {
+			// cancelOnDelete is false and the batch runs on: it needs its input.
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "InputKept", "Delete",
+				"Batch %s runs on (cancelOnDelete is false); its input file %s stays on OpenAI while the batch needs it", st.BatchID, st.InputFileID)
+		}
+	}
+	if haveStrays {
+		if _, err := r.deleteStrays(ctx, s); err != nil {
+			return err
+		}
+		if _, left := r.strays.Load(obj.UID); left {
+			return errors.New("unused uploads of the input could not be deleted yet")
 		}
 	}
 	return nil
 }
 
-// SetupWithManager registers the reconciler.
+// SetupWithManager registers the reconciler. Credentials Secrets are watched, metadata
+// only (no Secret data is cached): a change wakes the batches that use the Secret.
 func (r *BatchReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.fillBackoff()
 	if r.shared == nil {
-		r.shared = &sharedState{}
+		r.shared = newSharedState(r.Options)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &openaiv1alpha1.OpenAIBatch{}, credentialsIndex, func(o client.Object) []string {
+		return []string{credentialsName(o.(*openaiv1alpha1.OpenAIBatch).Spec.CredentialsRef, r.DefaultCredentialsSecret)}
+	}); err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.credentialsWatch(mgr.GetCache(), &openaiv1alpha1.OpenAIBatchList{})), builder.OnlyMetadata).
 		For(&openaiv1alpha1.OpenAIBatch{}, builder.WithPredicates(reconcileTriggers(func(o client.Object) string {
 			if ev := o.(*openaiv1alpha1.OpenAIBatch).Status.LastWebhookEvent; ev != nil {
 				return ev.ID

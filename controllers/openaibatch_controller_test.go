@@ -28,6 +28,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/openai/openai-go/v3"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -279,7 +280,10 @@ func TestBatchWaitsForMissingSecretThenRecovers(t *testing.T) {
 	f.g.Expect(f.condition(b, openaiv1alpha1.ConditionCredentialsReady)()).To(haveStatus(metav1.ConditionTrue))
 }
 
-func TestBatchInvalidKeyFailsTerminallyWithoutLeakingIt(t *testing.T) {
+// A key OpenAI refuses is an access problem, not a refusal of the work: the batch
+// waits (with backoff, saying why), never ends, never leaks the key, and goes on by
+// itself once the Secret holds a key OpenAI accepts.
+func TestBatchRefusedKeyWaitsWithoutEndingOrLeakingIt(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	const badKey = "sk-wrong-key-0123456789abcdef"
@@ -287,19 +291,33 @@ func TestBatchInvalidKeyFailsTerminallyWithoutLeakingIt(t *testing.T) {
 	b := f.batch("denied", 1, "text-embedding-3-small")
 	b.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "bad-credentials"}
 	f.create(b)
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionFailed), 10*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonRejected))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 50*time.Millisecond).Should(SatisfyAll(
+		haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonUnauthorized),
+		HaveField("Message", ContainSubstring("401 (invalid_api_key)")),
+	))
 	b = f.getBatch("denied")
-	f.g.Expect(b.Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseFailed))
-	f.g.Expect(b.Status.Message).To(ContainSubstring("401"))
-	f.g.Expect(b.Status.Message).To(ContainSubstring("invalid_api_key"))
+	f.g.Expect(b.Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseSubmitting), "it waits with its intent recorded")
+	f.g.Expect(meta.FindStatusCondition(b.Status.Conditions, openaiv1alpha1.ConditionFailed)).To(BeNil())
 	status, _ := json.Marshal(b.Status)
 	f.g.Expect(string(status)).NotTo(ContainSubstring(badKey[:12]), "status must not carry the key or a fragment of it")
 	for _, e := range f.events("denied") {
 		f.g.Expect(e.Note).NotTo(ContainSubstring(badKey[:12]))
 	}
-	// Terminal: it stays failed and stops calling OpenAI.
-	calls := f.emu.Stats().Calls
-	f.g.Consistently(func() map[string]int64 { return f.emu.Stats().Calls }, time.Second, 100*time.Millisecond).Should(Equal(calls))
+	f.g.Expect(eventReasons(f.events("denied"))).To(ContainElement(openaiv1alpha1.ReasonUnauthorized))
+
+	// It backs off: 50 ms doubling up to 1 s makes at most 6 calls in 2 s (a fixed
+	// retry every 50 ms would make 40).
+	before := f.emu.Stats().Faults.Unauthorized
+	time.Sleep(2 * time.Second)
+	f.g.Expect(f.emu.Stats().Faults.Unauthorized - before).To(BeNumerically("<=", 6))
+
+	s := &corev1.Secret{}
+	f.g.Expect(f.c.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "bad-credentials"}, s)).To(Succeed())
+	s.StringData = map[string]string{"apiKey": emulator.DefaultAPIKey}
+	f.g.Expect(f.c.Update(f.ctx, s)).To(Succeed())
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Expect(f.condition(b, openaiv1alpha1.ConditionCredentialsReady)()).To(haveStatus(metav1.ConditionTrue))
+	f.g.Expect(f.emu.Calls("batches.create")).To(Equal(int64(1)))
 }
 
 func TestBatchInvalidInputFailsBeforeAnythingIsSpent(t *testing.T) {

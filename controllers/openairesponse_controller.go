@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
@@ -93,9 +94,8 @@ func (r *ResponseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 	r.shared.sawWebhook(s.credentialsKey(&r.Deps), obj.Status.LastWebhookEvent)
 	defer func() {
-		if retErr == nil {
-			obj.Status.ObservedGeneration = obj.Generation
-		}
+		s.concludeCredentials(&r.Deps)
+		observeGeneration(retErr, &obj.Status.ObservedGeneration, obj.Generation)
 		s.settle(r.patchStatus(ctx, s), &result, &retErr)
 	}()
 	return runSteps(ctx, s, r.submit, r.requestCancel, r.track, r.storeResults)
@@ -119,8 +119,8 @@ func (r *ResponseReconciler) phaseChanged(s *responseScope) {
 	s.announcePhase(&r.Deps, "Response", st.ResponseID, string(st.Phase), "", st.Message, unsuccessful)
 }
 
-func (r *ResponseReconciler) apiError(s *responseScope, what string, err error) (ctrl.Result, error) {
-	return s.apiError(&r.Deps, what, err, func(reason, message string) { r.fail(s, reason, message) })
+func (r *ResponseReconciler) apiError(s *responseScope, kind callKind, what string, err error) (ctrl.Result, error) {
+	return s.apiError(&r.Deps, kind, what, err, func(reason, message string) { r.fail(s, reason, message) })
 }
 
 func (r *ResponseReconciler) fail(s *responseScope, reason, message string) {
@@ -201,6 +201,12 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		st.Phase = openaiv1alpha1.ResponsePhasePending
 	}
 	if obj.Spec.Cancel {
+		if st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !memo.clean {
+			// Responses cannot be listed: what an earlier attempt created cannot be found,
+			// nor cancelled.
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "OutcomeUnknown", "Cancel", "%s",
+				"An earlier attempt to create this response ended without an answer; if OpenAI created it, it runs on: responses cannot be listed, so it cannot be found and cancelled")
+		}
 		st.Phase = openaiv1alpha1.ResponsePhaseCancelled
 		st.Message = "Cancelled before it was submitted"
 		endUnsuccessfully(&st.Conditions, obj, openaiv1alpha1.ReasonCancelled, st.Message)
@@ -216,11 +222,11 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		if errors.Is(err, errCredentials) {
 			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Waiting for credentials")
 		}
-		return r.apiError(s, "loading credentials", err)
+		return r.apiError(s, submission, "loading credentials", err)
 	}
 
 	if st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !memo.clean {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PossibleDuplicate", "Submit",
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PossibleDuplicate", "Submit", "%s",
 			"An earlier attempt to create this response ended without an answer; creating it again, so OpenAI may run it twice")
 	} else if st.Phase != openaiv1alpha1.ResponsePhaseSubmitting {
 		st.Phase = openaiv1alpha1.ResponsePhaseSubmitting
@@ -236,7 +242,7 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		if c := openaiclient.Classify(err); c.Class == openaiclient.Transient && c.StatusCode != http.StatusConflict {
 			memo.clean = false // it may exist
 		}
-		return r.apiError(s, "creating the response", err)
+		return r.apiError(s, submission, "creating the response", err)
 	}
 	memo.created = resp
 	r.mirror(s, resp, time.Now())
@@ -251,18 +257,26 @@ func (r *ResponseReconciler) requestCancel(ctx context.Context, s *responseScope
 	if !s.obj.Spec.Cancel || st.ResponseID == "" || responseTerminal(st.Phase) {
 		return ctrl.Result{}, nil
 	}
+	effects := r.shared.effectsOf(s.obj.UID)
+	if effects.cancelAsked(st.ResponseID) {
+		// Asked in a pass whose status write did not land: read the response instead.
+		st.LastSyncTime = nil
+		return ctrl.Result{}, nil
+	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
-		return r.apiError(s, "loading credentials", err)
+		return r.apiError(s, aboutSubmitted, "loading credentials", err)
 	}
 	resp, err := api.Responses.Cancel(ctx, st.ResponseID)
 	if err != nil {
-		if c := openaiclient.Classify(err); c.Class == openaiclient.Terminal || c.Class == openaiclient.NotFound || c.StatusCode == http.StatusConflict {
+		var held *openaiclient.HeldError
+		if c := openaiclient.Classify(err); !errors.As(err, &held) && (c.Class == openaiclient.Terminal || c.Class == openaiclient.NotFound || c.StatusCode == http.StatusConflict) {
 			st.LastSyncTime = nil
 			return ctrl.Result{}, nil
 		}
-		return r.apiError(s, "cancelling the response", err)
+		return r.apiError(s, aboutSubmitted, "cancelling the response", err)
 	}
+	effects.askedCancel(st.ResponseID)
 	r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "CancelRequested", "Cancel", "Asked OpenAI to cancel response %s", st.ResponseID)
 	r.mirror(s, resp, time.Now())
 	return ctrl.Result{}, nil
@@ -280,16 +294,21 @@ func (r *ResponseReconciler) track(ctx context.Context, s *responseScope) (ctrl.
 	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
-		return r.apiError(s, "loading credentials", err)
+		return r.apiError(s, aboutSubmitted, "loading credentials", err)
 	}
 	resp, err := api.Responses.Get(ctx, st.ResponseID, responses.ResponseGetParams{})
 	if err != nil {
-		if c := openaiclient.Classify(err); c.Class == openaiclient.NotFound {
-			r.fail(s, openaiv1alpha1.ReasonFailed, fmt.Sprintf("Response %s no longer exists on OpenAI", st.ResponseID))
-			return ctrl.Result{}, nil
+		var held *openaiclient.HeldError
+		if !errors.As(err, &held) && openaiclient.Classify(err).Class == openaiclient.NotFound {
+			// Not an end: the key may belong to another project now. Keep reading.
+			s.noteNotFound(&r.Deps, "Response", st.ResponseID)
+			read := metav1.NewMicroTime(now)
+			st.LastSyncTime = &read
+			return plan.next(now), nil
 		}
-		return r.apiError(s, "reading the response", err)
+		return r.apiError(s, aboutSubmitted, "reading the response", err)
 	}
+	s.noteFound("Response", resp.ID)
 	if plan.webhook {
 		webhookToSync.WithLabelValues("OpenAIResponse").Observe(time.Since(st.LastWebhookEvent.ReceivedAt.Time).Seconds())
 	}
@@ -402,17 +421,30 @@ func (r *ResponseReconciler) storeResults(ctx context.Context, s *responseScope)
 	if target == nil || !responseTerminal(st.Phase) || st.ResponseID == "" {
 		return ctrl.Result{}, nil
 	}
-	if resultsDone(st.Conditions, obj.Generation) {
+	if resultsDone(st.Conditions, st.StoredResults, target, obj.Generation) {
+		return ctrl.Result{}, nil
+	}
+	key := resultsKey(target, st.ResponseID)
+	effects := r.shared.effectsOf(obj.UID)
+	if out, done := effects.resultsWritten(key); done {
+		// Written in a pass whose status write did not land.
+		recordResults(&st.Conditions, &st.StoredResults, obj, target, out)
 		return ctrl.Result{}, nil
 	}
 	resp := s.fetched
 	if resp == nil {
 		api, err := s.openAI(ctx, &r.Deps)
 		if err != nil {
-			return r.apiError(s, "loading credentials", err)
+			return r.apiError(s, aboutSubmitted, "loading credentials", err)
 		}
 		if resp, err = api.Responses.Get(ctx, st.ResponseID, responses.ResponseGetParams{}); err != nil {
-			return r.apiError(s, "reading the response", err)
+			var held *openaiclient.HeldError
+			if !errors.As(err, &held) && openaiclient.Classify(err).Class == openaiclient.NotFound {
+				resultsExpired(&r.Deps, &st.Conditions, &st.StoredResults, obj, target, "Response "+st.ResponseID)
+				return ctrl.Result{}, nil
+			}
+			resultsRefused(&st.Conditions, obj, err, s.apiKey)
+			return r.apiError(s, aboutSubmitted, "reading the response", err)
 		}
 	}
 	var pretty bytes.Buffer
@@ -427,10 +459,14 @@ func (r *ResponseReconciler) storeResults(ctx context.Context, s *responseScope)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	noteResults(&r.Deps, &st.Conditions, obj, out)
+	effects.wroteResults(key, out)
+	noteResults(&r.Deps, &st.Conditions, &st.StoredResults, obj, target, out)
 	return ctrl.Result{}, nil
 }
 
+// reconcileDelete cancels the response (when spec.cancelOnDelete) unless OpenAI has
+// ended it, then lets the resource go. A Failed resource whose response OpenAI did not
+// end is cancelled too.
 func (r *ResponseReconciler) reconcileDelete(ctx context.Context, s *responseScope) (ctrl.Result, error) {
 	obj, st := s.obj, &s.obj.Status
 	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
@@ -439,9 +475,15 @@ func (r *ResponseReconciler) reconcileDelete(ctx context.Context, s *responseSco
 	if m, ok := r.submissions.Load(obj.UID); ok && st.ResponseID == "" && m.(*responseSubmission).created != nil {
 		st.ResponseID = m.(*responseSubmission).created.ID
 	}
-	defer r.submissions.Delete(obj.UID)
+	defer func() {
+		if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+			r.submissions.Delete(obj.UID)
+			r.shared.forgetEffects(obj.UID)
+		}
+	}()
 	var failure error
-	if cancelOnDelete := obj.Spec.CancelOnDelete == nil || *obj.Spec.CancelOnDelete; cancelOnDelete && st.ResponseID != "" && !responseTerminal(st.Phase) {
+	ended := responseTerminal(st.Phase) && endedOnOpenAI(st.Conditions)
+	if cancelOnDelete := obj.Spec.CancelOnDelete == nil || *obj.Spec.CancelOnDelete; cancelOnDelete && st.ResponseID != "" && !ended {
 		failure = r.cancelForDelete(ctx, s)
 	}
 	return s.finishDeletion(ctx, &r.Deps, failure, "response "+st.ResponseID+" may still run")
@@ -453,22 +495,32 @@ func (r *ResponseReconciler) cancelForDelete(ctx context.Context, s *responseSco
 		return s.credentialsProblem(err)
 	}
 	if _, err := api.Responses.Cancel(ctx, s.obj.Status.ResponseID); err != nil {
+		var held *openaiclient.HeldError
 		c := openaiclient.Classify(err, s.apiKey)
-		if c.Class == openaiclient.NotFound || c.Class == openaiclient.Terminal || c.StatusCode == http.StatusConflict {
+		if !errors.As(err, &held) && (c.Class == openaiclient.NotFound || c.Class == openaiclient.Terminal || c.StatusCode == http.StatusConflict) {
 			return nil
 		}
-		return errors.New(c.Message)
+		return cleanupError(err, s.apiKey)
 	}
 	r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "CancelRequested", "Delete", "Cancelled response %s because the resource was deleted", s.obj.Status.ResponseID)
 	return nil
 }
 
 // SetupWithManager registers the reconciler.
+// Credentials Secrets are watched, metadata only: a change wakes the responses that use
+// the Secret.
 func (r *ResponseReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.fillBackoff()
 	if r.shared == nil {
-		r.shared = &sharedState{}
+		r.shared = newSharedState(r.Options)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &openaiv1alpha1.OpenAIResponse{}, credentialsIndex, func(o client.Object) []string {
+		return []string{credentialsName(o.(*openaiv1alpha1.OpenAIResponse).Spec.CredentialsRef, r.DefaultCredentialsSecret)}
+	}); err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.credentialsWatch(mgr.GetCache(), &openaiv1alpha1.OpenAIResponseList{})), builder.OnlyMetadata).
 		For(&openaiv1alpha1.OpenAIResponse{}, builder.WithPredicates(reconcileTriggers(func(o client.Object) string {
 			if ev := o.(*openaiv1alpha1.OpenAIResponse).Status.LastWebhookEvent; ev != nil {
 				return ev.ID

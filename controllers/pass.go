@@ -19,18 +19,24 @@ package controllers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/openai/openai-go/v3"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -46,8 +52,9 @@ import (
 // Deps are what both reconcilers work with.
 type Deps struct {
 	client.Client
-	// APIReader reads Secrets and ConfigMaps directly from the API server: the manager may
-	// get them but neither lists nor watches them.
+	// APIReader reads Secrets and ConfigMaps directly from the API server: the manager
+	// watches only the metadata of Secrets and neither lists nor watches ConfigMaps. It
+	// also reads a resource afresh when a status write lost its optimistic lock.
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
 	Recorder  recorder.EventRecorder
@@ -72,6 +79,9 @@ type pass[T client.Object] struct {
 	api    openai.Client
 	apiKey string
 	loaded bool
+	// accepted: OpenAI answered a call of this pass without refusing the key; refused:
+	// a call of this pass was refused (or held) because of the key or its quota.
+	accepted, refused bool
 }
 
 func newPass[T client.Object](ctx context.Context, obj T, creds *openaiv1alpha1.CredentialsReference, conds *[]metav1.Condition) pass[T] {
@@ -84,23 +94,31 @@ func (p *pass[T]) credentialsKey(d *Deps) string {
 }
 
 // openAI returns the OpenAI client for this resource, loading its credentials once per
-// pass; errCredentials means CredentialsReady now says what is missing.
-//
-// A pass that comes while OpenAI's Retry-After for this object runs (a webhook event, a
-// deletion or a spec change can start one at any time) gets a *rateLimitHold instead and
-// calls nothing.
+// pass; errCredentials means CredentialsReady now says what is missing. While OpenAI
+// has the project's calls on hold (a 429, a refused key), the client's calls return an
+// *openaiclient.HeldError without calling OpenAI, whichever step makes them.
 func (p *pass[T]) openAI(ctx context.Context, d *Deps) (openai.Client, error) {
-	if wait := d.shared.heldFor(p.obj.GetUID(), time.Now()); wait > 0 {
-		return openai.Client{}, &rateLimitHold{wait: wait}
-	}
 	if !p.loaded {
-		api, key, err := loadClient(ctx, d, p.obj, p.creds, p.conds)
+		api, key, err := loadClient(ctx, d, p.obj, p.creds, p.conds, &p.accepted)
 		if err != nil {
 			return openai.Client{}, err
 		}
 		p.api, p.apiKey, p.loaded = api, key, true
 	}
 	return p.api, nil
+}
+
+// concludeCredentials sets CredentialsReady back to True when OpenAI accepted the key
+// in this pass after refusing it before.
+func (p *pass[T]) concludeCredentials(d *Deps) {
+	c := meta.FindStatusCondition(*p.conds, openaiv1alpha1.ConditionCredentialsReady)
+	if !p.accepted || p.refused || c == nil || c.Status == metav1.ConditionTrue ||
+		c.Reason == openaiv1alpha1.ReasonSecretNotFound || c.Reason == openaiv1alpha1.ReasonKeyNotFound {
+		return
+	}
+	setCondition(p.conds, p.obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionTrue, openaiv1alpha1.ReasonFound,
+		fmt.Sprintf("OpenAI accepts the API key in Secret %q again", credentialsName(p.creds, d.DefaultCredentialsSecret)))
+	d.Recorder.Eventf(p.obj, nil, corev1.EventTypeNormal, "CredentialsAccepted", "Reconcile", "%s", "OpenAI accepts the API key again; continuing")
 }
 
 // credentialsProblem describes, for events, why the credentials could not be loaded.
@@ -113,19 +131,93 @@ func (p *pass[T]) credentialsProblem(err error) error {
 
 // patchStatus sends the status fields this pass changed, as a merge patch, so that the
 // fields other writers own (the receiver's lastWebhookEvent) are never touched. The patch
-// carries the resource version the pass read: if anyone wrote since (the receiver, or an
-// earlier pass whose write the cache had not shown yet), it fails with a conflict rather
-// than overwrite newer state with what this pass derived from older state.
+// carries the resource version the pass read. If someone wrote since, and it was only
+// another writer's fields (the receiver recording a webhook event), the pass's own
+// changes are applied again on the fresh object: rerunning the whole pass would repeat
+// its side effects (a cancel call, a results write, an Event). If anything else changed
+// (the spec, or the controller's own fields through a write the pass did not see), the
+// patch fails with a conflict and the pass runs again from fresh state.
 func (p *pass[T]) patchStatus(ctx context.Context, d *Deps) error {
-	if data, err := client.MergeFrom(p.base).Data(p.obj); err != nil || bytes.Equal(data, []byte("{}")) {
+	data, err := client.MergeFrom(p.base).Data(p.obj)
+	if err != nil || bytes.Equal(data, []byte("{}")) {
 		return err
 	}
-	patch := client.MergeFromWithOptions(p.base, client.MergeFromWithOptimisticLock{})
-	if err := d.Status().Patch(ctx, p.obj, patch, client.FieldOwner(FieldOwner)); err != nil {
+	err = d.Status().Patch(ctx, p.obj, client.MergeFromWithOptions(p.base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
+	for attempt := 0; apierrors.IsConflict(err) && attempt < 3; attempt++ {
+		var reapplied bool
+		if reapplied, err = p.reapply(ctx, d, data); !reapplied && err == nil {
+			return apierrors.NewConflict(schemaGroupResource(p.obj), p.obj.GetName(), errors.New("the resource changed during the pass"))
+		}
+	}
+	if err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	p.base = p.obj.DeepCopyObject().(T)
 	return nil
+}
+
+// othersFields are the status fields that writers other than the controller own.
+var othersFields = [][]string{{"status", "lastWebhookEvent"}}
+
+// reapply applies the pass's changes (data, a merge patch) to the resource as it is now,
+// if only other writers' fields changed since the pass read it.
+func (p *pass[T]) reapply(ctx context.Context, d *Deps, data []byte) (bool, error) {
+	fresh := p.obj.DeepCopyObject().(T)
+	if err := d.APIReader.Get(ctx, client.ObjectKeyFromObject(p.obj), fresh); err != nil {
+		return false, err
+	}
+	same, err := equalButOthers(p.base, fresh)
+	if err != nil || !same {
+		return false, err
+	}
+	var patch map[string]any
+	if err := json.Unmarshal(data, &patch); err != nil {
+		return false, err
+	}
+	md, _ := patch["metadata"].(map[string]any)
+	if md == nil {
+		md = map[string]any{}
+	}
+	md["resourceVersion"] = fresh.GetResourceVersion()
+	patch["metadata"] = md
+	raw, err := json.Marshal(patch)
+	if err != nil {
+		return false, err
+	}
+	if err := d.Status().Patch(ctx, fresh, client.RawPatch(types.MergePatchType, raw), client.FieldOwner(FieldOwner)); err != nil {
+		return false, err
+	}
+	p.log.V(1).Info("Applied the pass's status again over another writer's change")
+	reflect.ValueOf(p.obj).Elem().Set(reflect.ValueOf(fresh).Elem())
+	return true, nil
+}
+
+// equalButOthers reports whether a and b differ at most in othersFields and in the
+// bookkeeping of writes (resource version, managed fields, and the type meta that
+// cached objects carry and fresh reads do not).
+func equalButOthers(a, b client.Object) (bool, error) {
+	ua, err := runtime.DefaultUnstructuredConverter.ToUnstructured(a)
+	if err != nil {
+		return false, err
+	}
+	ub, err := runtime.DefaultUnstructuredConverter.ToUnstructured(b)
+	if err != nil {
+		return false, err
+	}
+	for _, u := range []map[string]any{ua, ub} {
+		unstructured.RemoveNestedField(u, "apiVersion")
+		unstructured.RemoveNestedField(u, "kind")
+		unstructured.RemoveNestedField(u, "metadata", "resourceVersion")
+		unstructured.RemoveNestedField(u, "metadata", "managedFields")
+		for _, f := range othersFields {
+			unstructured.RemoveNestedField(u, f...)
+		}
+	}
+	return equality.Semantic.DeepEqual(ua, ub), nil
+}
+
+func schemaGroupResource(obj client.Object) schema.GroupResource {
+	return schema.GroupResource{Group: openaiv1alpha1.GroupVersion.Group, Resource: strings.ToLower(reflect.TypeOf(obj).Elem().Name())}
 }
 
 // announcePhase counts a phase transition of the resource (a noun such as "Batch", for
@@ -146,25 +238,19 @@ func (p *pass[T]) announcePhase(d *Deps, noun, id, phase, progress, message stri
 			note += ": " + message
 		}
 	}
-	d.Recorder.Eventf(p.obj, nil, eventType, phase, "Reconcile", note)
+	// The note may hold OpenAI's words: never a format string.
+	d.Recorder.Eventf(p.obj, nil, eventType, phase, "Reconcile", "%s", note)
 	p.log.Info(noun+" phase changed", "phase", phase, strings.ToLower(noun)+"ID", id)
-}
-
-// rateLimitHold is the error of a pass that must not call OpenAI yet: a 429 for this
-// object asked to wait, and wait is what remains of it.
-type rateLimitHold struct{ wait time.Duration }
-
-func (h *rateLimitHold) Error() string {
-	return fmt.Sprintf("rate limited by OpenAI: waiting %s more, as its Retry-After asked", h.wait.Round(time.Millisecond))
 }
 
 // conflictRetryDelay is how soon a pass whose write lost its optimistic lock runs again.
 const conflictRetryDelay = 100 * time.Millisecond
 
 // settle decides a pass's outcome after its final status write. A write (or an earlier
-// one in the pass) that lost its optimistic lock means the pass worked from stale state:
-// its outcome is dropped and it runs again soon from fresh state. Nothing is lost: a
-// created object is remembered in memory and recorded by the next pass.
+// one in the pass) that lost its optimistic lock to a change patchStatus could not
+// absorb means the pass worked from stale state: its outcome is dropped and it runs
+// again soon from fresh state. Nothing is lost: a created object is remembered in
+// memory and recorded by the next pass.
 func (p *pass[T]) settle(writeErr error, result *ctrl.Result, retErr *error) {
 	if apierrors.IsConflict(writeErr) || apierrors.IsConflict(*retErr) {
 		p.log.V(1).Info("The resource changed during the pass; running it again")
@@ -173,6 +259,15 @@ func (p *pass[T]) settle(writeErr error, result *ctrl.Result, retErr *error) {
 	}
 	if writeErr != nil {
 		*retErr = errors.Join(*retErr, writeErr)
+	}
+}
+
+// observeGeneration records that the pass acted on the resource's generation: after a
+// pass that succeeded, or that ended in an error no retry can fix (so that kstatus-based
+// health checks see the terminal state), but not after a transient error.
+func observeGeneration(retErr error, observed *int64, generation int64) {
+	if retErr == nil || errors.Is(retErr, reconcile.TerminalError(nil)) {
+		*observed = generation
 	}
 }
 
@@ -197,12 +292,13 @@ func (p *pass[T]) finishDeletion(ctx context.Context, d *Deps, cleanupErr error,
 		if !errors.Is(cleanupErr, errCredentials) && time.Since(p.obj.GetDeletionTimestamp().Time) < d.DeletionTimeout {
 			p.log.Info("Cleaning up on OpenAI failed; retrying", "error", cleanupErr.Error())
 			retry := d.RetryInterval
-			if wait := d.shared.heldFor(p.obj.GetUID(), time.Now()); wait > retry {
-				retry = wait
+			var held *openaiclient.HeldError
+			if errors.As(cleanupErr, &held) {
+				retry = max(retry, held.Wait)
 			}
 			return ctrl.Result{RequeueAfter: retry}, nil
 		}
-		d.Recorder.Eventf(p.obj, nil, "Warning", "CleanupAbandoned", "Delete", "Gave up cleaning up on OpenAI (%s): %s", leftBehind, cleanupErr.Error())
+		d.Recorder.Eventf(p.obj, nil, corev1.EventTypeWarning, "CleanupAbandoned", "Delete", "Gave up cleaning up on OpenAI (%s): %s", leftBehind, cleanupErr.Error())
 	}
 	base := p.obj.DeepCopyObject().(T)
 	controllerutil.RemoveFinalizer(p.obj, Finalizer)
@@ -213,28 +309,136 @@ func (p *pass[T]) finishDeletion(ctx context.Context, d *Deps, cleanupErr error,
 	return ctrl.Result{}, client.IgnoreNotFound(err)
 }
 
-// apiError turns an error from calling OpenAI into the pass's outcome: missing
-// credentials and rate limits wait (Retry-After honoured), errors no retry can fix end
-// the resource through fail, and the rest back off.
-func (p *pass[T]) apiError(d *Deps, what string, err error, fail func(reason, message string)) (ctrl.Result, error) {
+// cleanupError keeps a HeldError's wait while making a cleanup failure's message safe.
+func cleanupError(err error, secrets ...string) error {
+	var held *openaiclient.HeldError
+	if errors.As(err, &held) {
+		return held
+	}
+	return errors.New(openaiclient.Classify(err, secrets...).Message)
+}
+
+// callKind says what an OpenAI call was about, for apiError.
+type callKind int
+
+const (
+	// aboutSubmitted calls are about work OpenAI already has, or might have: reads,
+	// cancels, downloads, deletes, the adoption search. No answer to them ends the
+	// resource: a refusal is about access, not about the work.
+	aboutSubmitted callKind = iota
+	// submission calls ask OpenAI to take the work (the input upload, the create call):
+	// a 400-class answer is OpenAI's refusal of the request itself, and ends it.
+	submission
+)
+
+// apiError turns an error from calling OpenAI into the pass's outcome:
+//
+//   - missing credentials wait for the Secret (its watch wakes the resource);
+//   - a call held by the project's gate, a 429, or a refused key (401, 403, wrong
+//     project, insufficient_quota) waits as long as the gate says, the refusal named in
+//     CredentialsReady (and, for a refusal of this pass's own call, a Warning Event when
+//     the condition changes): the resource keeps its phase and continues by itself;
+//   - another 4xx answer ends the resource through refuse (reason Rejected) only for a
+//     submission call; after submission it is a refusal of access (RequestRefused),
+//     retried after BackoffMax;
+//   - anything else (5xx, no answer) is returned for controller-runtime's backoff.
+func (p *pass[T]) apiError(d *Deps, kind callKind, what string, err error, refuse func(reason, message string)) (ctrl.Result, error) {
 	if errors.Is(err, errCredentials) {
 		return ctrl.Result{RequeueAfter: d.RetryInterval}, nil
 	}
-	var hold *rateLimitHold
-	if errors.As(err, &hold) {
-		p.log.V(1).Info("Waiting for OpenAI's Retry-After", "operation", what, "wait", hold.wait)
-		return ctrl.Result{RequeueAfter: hold.wait}, nil
+	project := p.credentialsKey(d)
+	var held *openaiclient.HeldError
+	if errors.As(err, &held) {
+		p.log.V(1).Info("Waiting before calling OpenAI again", "operation", what, "wait", held.Wait, "why", held.Refusal.Message)
+		if held.Refusal.Class.Refused() {
+			p.refused = true
+			p.noteRefusal(d, what, held.Refusal.Class, held.Refusal.Code, held.Refusal.Message, false)
+		}
+		return ctrl.Result{RequeueAfter: held.Wait}, nil
 	}
 	c := openaiclient.Classify(err, p.apiKey)
-	switch c.Class {
-	case openaiclient.RateLimited:
+	wait := func() time.Duration {
+		if h := d.shared.gateOf().Held(project, kind == submission); h != nil {
+			return h.Wait
+		}
+		return max(c.RetryAfter, d.BackoffMin)
+	}
+	switch {
+	case c.Class == openaiclient.RateLimited:
 		p.log.V(1).Info("Rate limited by OpenAI", "operation", what, "retryAfter", c.RetryAfter)
-		return ctrl.Result{RequeueAfter: max(c.RetryAfter, openaiclient.MinRateLimitWait)}, nil
-	case openaiclient.Terminal:
-		fail(openaiv1alpha1.ReasonRejected, fmt.Sprintf("%s: %s", what, c.Message))
+		return ctrl.Result{RequeueAfter: wait()}, nil
+	case c.Class.Refused():
+		p.refused = true
+		if c.Class == openaiclient.QuotaExceeded {
+			quotaExhausted.WithLabelValues(p.obj.GetNamespace(), credentialsName(p.creds, d.DefaultCredentialsSecret)).Inc()
+		}
+		p.noteRefusal(d, what, c.Class, c.Code, c.Message, true)
+		return ctrl.Result{RequeueAfter: wait()}, nil
+	case c.Class == openaiclient.Terminal && kind == submission:
+		refuse(openaiv1alpha1.ReasonRejected, fmt.Sprintf("%s: %s", what, c.Message))
 		return ctrl.Result{}, reconcile.TerminalError(errors.New(c.Message))
+	case c.Class == openaiclient.Terminal:
+		p.refused = true
+		p.noteRefusal(d, what, c.Class, c.Code, c.Message, true)
+		return ctrl.Result{RequeueAfter: d.BackoffMax}, nil
 	default:
 		return ctrl.Result{}, fmt.Errorf("%s: %s", what, c.Message)
+	}
+}
+
+// refusalReason is the CredentialsReady reason of a refusal.
+func refusalReason(class openaiclient.Class, code string) string {
+	switch {
+	case class == openaiclient.QuotaExceeded:
+		return openaiv1alpha1.ReasonInsufficientQuota
+	case strings.HasPrefix(code, "mismatched_") || code == "invalid_organization" || code == "invalid_project":
+		return openaiv1alpha1.ReasonWrongProject
+	case class == openaiclient.Unauthorized:
+		return openaiv1alpha1.ReasonUnauthorized
+	case class == openaiclient.Forbidden:
+		return openaiv1alpha1.ReasonForbidden
+	}
+	return openaiv1alpha1.ReasonRequestRefused
+}
+
+// noteRefusal records in CredentialsReady that OpenAI refused the project's key, and
+// emits a Warning Event when the condition changed by this pass's own call (own).
+func (p *pass[T]) noteRefusal(d *Deps, what string, class openaiclient.Class, code, message string, own bool) {
+	reason := refusalReason(class, code)
+	retry := "retrying with backoff"
+	if reason == openaiv1alpha1.ReasonInsufficientQuota {
+		retry = fmt.Sprintf("retrying every %s", d.QuotaRetryInterval)
+	}
+	msg := fmt.Sprintf("OpenAI refused the API key in Secret %q (%s): %s; %s, the resource keeps its phase",
+		credentialsName(p.creds, d.DefaultCredentialsSecret), what, message, retry)
+	before := meta.FindStatusCondition(*p.conds, openaiv1alpha1.ConditionCredentialsReady)
+	changed := before == nil || before.Status != metav1.ConditionFalse || before.Reason != reason
+	setCondition(p.conds, p.obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, reason, msg)
+	if changed && own {
+		d.Recorder.Eventf(p.obj, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", msg)
+	}
+	if changed {
+		p.log.Info("OpenAI refused the API key; waiting", "reason", reason, "operation", what)
+	}
+}
+
+// noteNotFound records that OpenAI answers 404 for the object whose id is in status,
+// with a Warning Event when that is new. The resource keeps its phase.
+func (p *pass[T]) noteNotFound(d *Deps, noun, id string) {
+	before := meta.FindStatusCondition(*p.conds, openaiv1alpha1.ConditionObjectFound)
+	msg := fmt.Sprintf("OpenAI answers 404 for %s %s with the API key in Secret %q: it was deleted, or the key belongs to another project; the resource keeps its phase and the %s is read again on the polling schedule (delete the resource to give up on it)",
+		noun, id, credentialsName(p.creds, d.DefaultCredentialsSecret), strings.ToLower(noun))
+	setCondition(p.conds, p.obj, openaiv1alpha1.ConditionObjectFound, metav1.ConditionFalse, openaiv1alpha1.ReasonNotFound, msg)
+	if before == nil || before.Status != metav1.ConditionFalse {
+		d.Recorder.Eventf(p.obj, nil, corev1.EventTypeWarning, openaiv1alpha1.ReasonNotFound, "Reconcile", "%s", msg)
+	}
+}
+
+// noteFound clears ObjectFound after a read that found the object.
+func (p *pass[T]) noteFound(noun, id string) {
+	if c := meta.FindStatusCondition(*p.conds, openaiv1alpha1.ConditionObjectFound); c != nil && c.Status != metav1.ConditionTrue {
+		setCondition(p.conds, p.obj, openaiv1alpha1.ConditionObjectFound, metav1.ConditionTrue, openaiv1alpha1.ReasonFound,
+			fmt.Sprintf("OpenAI shows %s %s again", noun, id))
 	}
 }
 
@@ -252,24 +456,98 @@ func runSteps[S any](ctx context.Context, s S, steps ...func(context.Context, S)
 func endUnsuccessfully(conds *[]metav1.Condition, obj client.Object, reason, message string) {
 	setCondition(conds, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, reason, message)
 	setCondition(conds, obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, message)
+	meta.RemoveStatusCondition(conds, openaiv1alpha1.ConditionComplete)
 }
 
-// resultsDone reports whether storing results is finished for this generation: stored,
-// or refused for a reason that only a spec change can fix.
-func resultsDone(conds []metav1.Condition, generation int64) bool {
-	c := meta.FindStatusCondition(conds, openaiv1alpha1.ConditionResultsStored)
-	return c != nil && c.ObservedGeneration == generation &&
-		(c.Status == metav1.ConditionTrue || c.Reason == openaiv1alpha1.ReasonTooLarge || c.Reason == openaiv1alpha1.ReasonTargetConflict)
-}
-
-// noteResults records the outcome of writing results as a condition and an Event.
-func noteResults(d *Deps, conds *[]metav1.Condition, obj client.Object, out resultsOutcome) {
-	setCondition(conds, obj, openaiv1alpha1.ConditionResultsStored, out.status, out.reason, out.message)
-	eventType, reason := "Normal", "ResultsStored"
-	if out.status != metav1.ConditionTrue {
-		eventType, reason = "Warning", out.reason
+// endedOnOpenAI reports whether the conditions say that OpenAI itself ended the work
+// (completed, failed, expired, cancelled, incomplete), as opposed to the operator ending
+// a resource that OpenAI may still be running.
+func endedOnOpenAI(conds []metav1.Condition) bool {
+	if meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionComplete) {
+		return true
 	}
-	d.Recorder.Eventf(obj, nil, eventType, reason, "StoreResults", out.message)
+	c := meta.FindStatusCondition(conds, openaiv1alpha1.ConditionFailed)
+	if c == nil || c.Status != metav1.ConditionTrue {
+		return false
+	}
+	switch c.Reason {
+	case openaiv1alpha1.ReasonFailed, openaiv1alpha1.ReasonExpired, openaiv1alpha1.ReasonCancelled, openaiv1alpha1.ReasonIncomplete:
+		return true
+	}
+	return false
+}
+
+// sameTarget reports whether two results targets name the same object.
+func sameTarget(a, b *openaiv1alpha1.ResultsTarget) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	kind := func(k openaiv1alpha1.ResultsKind) openaiv1alpha1.ResultsKind {
+		if k == "" {
+			return openaiv1alpha1.ResultsKindConfigMap
+		}
+		return k
+	}
+	return kind(a.Kind) == kind(b.Kind) && a.Name == b.Name
+}
+
+// resultsDone reports whether storing results is finished: stored (or found impossible:
+// too large, expired on OpenAI) in the target spec.results names now. Results are
+// stored once per finished object and target, whatever else of the spec changes. A
+// target that belongs to someone else is tried again after any spec change.
+func resultsDone(conds []metav1.Condition, stored, target *openaiv1alpha1.ResultsTarget, generation int64) bool {
+	c := meta.FindStatusCondition(conds, openaiv1alpha1.ConditionResultsStored)
+	if c == nil {
+		return false
+	}
+	final := c.Status == metav1.ConditionTrue || c.Reason == openaiv1alpha1.ReasonTooLarge || c.Reason == openaiv1alpha1.ReasonExpired
+	conflict := c.Reason == openaiv1alpha1.ReasonTargetConflict
+	if stored == nil {
+		// Written before storedResults existed: the generation stands for the target.
+		return c.ObservedGeneration == generation && (final || conflict)
+	}
+	return sameTarget(stored, target) && (final || (conflict && c.ObservedGeneration == generation))
+}
+
+// noteResults records the outcome of writing results as a condition and an Event, and
+// the target it was for.
+func noteResults(d *Deps, conds *[]metav1.Condition, stored **openaiv1alpha1.ResultsTarget, obj client.Object, target *openaiv1alpha1.ResultsTarget, out resultsOutcome) {
+	recordResults(conds, stored, obj, target, out)
+	eventType, reason := corev1.EventTypeNormal, "ResultsStored"
+	if out.status != metav1.ConditionTrue {
+		eventType, reason = corev1.EventTypeWarning, out.reason
+	}
+	d.Recorder.Eventf(obj, nil, eventType, reason, "StoreResults", "%s", out.message)
+}
+
+// recordResults records the outcome of writing results, without an Event.
+func recordResults(conds *[]metav1.Condition, stored **openaiv1alpha1.ResultsTarget, obj client.Object, target *openaiv1alpha1.ResultsTarget, out resultsOutcome) {
+	setCondition(conds, obj, openaiv1alpha1.ConditionResultsStored, out.status, out.reason, out.message)
+	*stored = target.DeepCopy()
+}
+
+// resultsExpired records that a result file is no longer on OpenAI.
+func resultsExpired(d *Deps, conds *[]metav1.Condition, stored **openaiv1alpha1.ResultsTarget, obj client.Object, target *openaiv1alpha1.ResultsTarget, what string) {
+	noteResults(d, conds, stored, obj, target, resultsOutcome{metav1.ConditionFalse, openaiv1alpha1.ReasonExpired,
+		fmt.Sprintf("%s is no longer on OpenAI (it expired or was deleted): the results cannot be stored", what)})
+}
+
+// resultsRefused records in ResultsStored why results cannot be fetched yet: OpenAI
+// refused the key. The finished resource keeps its phase and conditions.
+func resultsRefused(conds *[]metav1.Condition, obj client.Object, err error, apiKey string) {
+	var held *openaiclient.HeldError
+	class, code, msg := openaiclient.Transient, "", ""
+	if errors.As(err, &held) {
+		class, code, msg = held.Refusal.Class, held.Refusal.Code, held.Refusal.Message
+	} else {
+		c := openaiclient.Classify(err, apiKey)
+		class, code, msg = c.Class, c.Code, c.Message
+	}
+	if !class.Refused() && class != openaiclient.Terminal {
+		return
+	}
+	setCondition(conds, obj, openaiv1alpha1.ConditionResultsStored, metav1.ConditionFalse, refusalReason(class, code),
+		"Fetching the results from OpenAI was refused: "+msg+"; retrying")
 }
 
 // reconcileTriggers lets through the changes a reconciler must act on: a new spec

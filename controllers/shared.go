@@ -22,10 +22,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -33,6 +36,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/internal/openaiclient"
@@ -53,7 +57,8 @@ type Options struct {
 	// object follows after as long again as the object had existed at the last read.
 	PollIntervalMin time.Duration
 	PollIntervalMax time.Duration
-	// RetryInterval is how long to wait for a missing Secret, ConfigMap or key.
+	// RetryInterval is how long to wait for a missing Secret, ConfigMap or key (a change
+	// of the credentials Secret wakes the resources that use it at once).
 	RetryInterval time.Duration
 	// DeletionTimeout is how long deletion keeps retrying OpenAI before it gives up and
 	// removes the finalizer anyway (with a Warning event).
@@ -67,6 +72,15 @@ type Options struct {
 	WebhookPollIntervalMin time.Duration
 	WebhookPollIntervalMax time.Duration
 	WebhookTrustWindow     time.Duration
+	// BackoffMin and BackoffMax bound the per-project backoff after OpenAI refused a
+	// project's calls (429 without a wait, 401, 403): every resource of the project
+	// waits, BackoffMin doubling with each refusal in a row up to BackoffMax, with jitter,
+	// and never less than OpenAI asked (Retry-After, x-ratelimit-reset-*).
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+	// QuotaRetryInterval is how long a project's create calls wait after OpenAI answered
+	// 429 insufficient_quota.
+	QuotaRetryInterval time.Duration
 }
 
 // DefaultOptions are the manager's defaults.
@@ -81,6 +95,9 @@ func DefaultOptions() Options {
 		WebhookPollIntervalMin:   10 * time.Minute,
 		WebhookPollIntervalMax:   6 * time.Hour,
 		WebhookTrustWindow:       24 * time.Hour,
+		BackoffMin:               time.Second,
+		BackoffMax:               5 * time.Minute,
+		QuotaRetryInterval:       5 * time.Minute,
 	}
 }
 
@@ -88,8 +105,9 @@ func DefaultOptions() Options {
 // CredentialsReady condition says which.
 var errCredentials = errors.New("credentials unavailable")
 
-// credentialsTTL is how long a credentials Secret read is reused. It spares the API
-// server one read per OpenAI call; a rotated key takes effect within it.
+// credentialsTTL is how long a credentials Secret read is reused, found or not. It
+// spares the API server one read per OpenAI call, and one per waiting resource per
+// retry; a change of the Secret is seen at once through the watch.
 const credentialsTTL = 30 * time.Second
 
 // credentialsName is the name of the Secret a resource's credentials come from.
@@ -100,53 +118,161 @@ func credentialsName(ref *openaiv1alpha1.CredentialsReference, defaultName strin
 	return defaultName
 }
 
-// loadClient reads the credentials Secret (uncached by the manager's informers: it may
-// get Secrets but neither list nor watch them; the last read is reused for
-// credentialsTTL) and returns an API client. It sets CredentialsReady.
-func loadClient(ctx context.Context, d *Deps, obj client.Object, ref *openaiv1alpha1.CredentialsReference, conds *[]metav1.Condition) (openai.Client, string, error) {
+// credentialsFailure is why a credentials Secret could not be used.
+type credentialsFailure struct{ reason, message string }
+
+// loadClient reads the credentials Secret (uncached by the manager's informers: it
+// watches only Secrets' metadata; the last read, found or not, is reused for
+// credentialsTTL) and returns an API client behind the project's gate. It sets
+// CredentialsReady when the Secret is missing or incomplete, and back to True when a
+// Secret problem was fixed; a refusal by OpenAI is cleared only by an accepted call
+// (see pass.concludeCredentials). accepted is set by every call that OpenAI answered
+// without refusing the key.
+func loadClient(ctx context.Context, d *Deps, obj client.Object, ref *openaiv1alpha1.CredentialsReference, conds *[]metav1.Condition, accepted *bool) (openai.Client, string, error) {
 	name := credentialsName(ref, d.DefaultCredentialsSecret)
 	key := obj.GetNamespace() + "/" + name
-	creds, ok := d.shared.cachedCredentials(key, time.Now())
+	cached, ok := d.shared.cachedCredentials(key, time.Now())
 	if !ok {
 		secret := &corev1.Secret{}
 		err := d.APIReader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, secret)
 		switch {
 		case apierrors.IsNotFound(err):
-			setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, openaiv1alpha1.ReasonSecretNotFound,
-				fmt.Sprintf("Secret %q not found in namespace %q: create it with an %q key holding the OpenAI API key", name, obj.GetNamespace(), openaiclient.KeyAPIKey))
-			return openai.Client{}, "", errCredentials
+			cached.failure = &credentialsFailure{openaiv1alpha1.ReasonSecretNotFound,
+				fmt.Sprintf("Secret %q not found in namespace %q: create it with an %q key holding the OpenAI API key", name, obj.GetNamespace(), openaiclient.KeyAPIKey)}
 		case err != nil:
 			return openai.Client{}, "", fmt.Errorf("reading credentials Secret %q: %w", name, err)
+		default:
+			if cached.creds, err = openaiclient.CredentialsFromSecret(secret); err != nil {
+				cached.failure = &credentialsFailure{openaiv1alpha1.ReasonKeyNotFound,
+					fmt.Sprintf("Secret %q has no %q key: add the OpenAI API key under it", name, openaiclient.KeyAPIKey)}
+			}
 		}
-		if creds, err = openaiclient.CredentialsFromSecret(secret); err != nil {
-			setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, openaiv1alpha1.ReasonKeyNotFound,
-				fmt.Sprintf("Secret %q has no %q key: add the OpenAI API key under it", name, openaiclient.KeyAPIKey))
-			return openai.Client{}, "", errCredentials
-		}
-		d.shared.cacheCredentials(key, creds, time.Now())
+		d.shared.cacheCredentials(key, cached, time.Now())
 	}
-	setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionTrue, openaiv1alpha1.ReasonFound,
-		fmt.Sprintf("Using the API key in Secret %q", name))
-	uid := obj.GetUID()
-	hold := openaiclient.OnRateLimit(func(wait time.Duration) { d.shared.hold(uid, time.Now().Add(wait)) })
-	return d.OpenAI.New(creds, hold), creds.APIKey, nil
+	if f := cached.failure; f != nil {
+		setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionFalse, f.reason, f.message)
+		return openai.Client{}, "", errCredentials
+	}
+	if c := meta.FindStatusCondition(*conds, openaiv1alpha1.ConditionCredentialsReady); c == nil ||
+		c.Reason == openaiv1alpha1.ReasonSecretNotFound || c.Reason == openaiv1alpha1.ReasonKeyNotFound {
+		setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionTrue, openaiv1alpha1.ReasonFound,
+			fmt.Sprintf("Using the API key in Secret %q", name))
+	}
+	noteAccepted := option.WithMiddleware(func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		resp, err := next(req)
+		if err == nil && resp != nil && resp.StatusCode < 500 && resp.StatusCode != http.StatusUnauthorized &&
+			resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusTooManyRequests {
+			*accepted = true
+		}
+		return resp, err
+	})
+	return d.OpenAI.New(cached.creds, d.shared.gateOf().Option(key, cached.creds.APIKey), noteAccepted), cached.creds.APIKey, nil
 }
 
 // sharedState is what the reconcilers of one manager learn as they run, kept in memory
 // only: recent credentials reads, when webhook events last arrived for each OpenAI
-// project (a credentials Secret stands for one), and which objects OpenAI asked to wait
-// (a 429's Retry-After). A nil *sharedState keeps nothing.
+// project (a credentials Secret stands for one), and each project's gate (what OpenAI
+// refused, and how long to wait). A nil *sharedState keeps nothing.
 type sharedState struct {
 	credentials sync.Map // "namespace/secret" -> cachedCredentials
 	webhooks    sync.Map // "namespace/secret" -> time.Time of the newest event received
-	holds       sync.Map // object UID -> time.Time before which OpenAI asked it not to call
+	effects     sync.Map // resource UID -> *sideEffects
+	gate        *openaiclient.Gate
 }
 
-// hold notes that OpenAI rate limited a call for the object uid until until.
-func (s *sharedState) hold(uid types.UID, until time.Time) {
-	if s != nil {
-		storeLatest(&s.holds, uid, until)
+// sideEffects remembers what this process did about one resource outside its status
+// (a cancel asked of OpenAI, results written), so that a pass that runs again because
+// its status write lost to a write it had not seen (its own previous one, still on its
+// way to the cache) does not do it again.
+type sideEffects struct {
+	mu        sync.Mutex
+	cancelled string         // the OpenAI id a cancel was asked for
+	results   string         // the target and files whose results were written
+	outcome   resultsOutcome // what writing them did
+}
+
+// effectsOf returns what this process did about the resource uid (a throwaway record
+// for a nil state).
+func (s *sharedState) effectsOf(uid types.UID) *sideEffects {
+	if s == nil {
+		return &sideEffects{}
 	}
+	v, _ := s.effects.LoadOrStore(uid, &sideEffects{})
+	return v.(*sideEffects)
+}
+
+// forgetEffects drops the record of a resource that is gone.
+func (s *sharedState) forgetEffects(uid types.UID) {
+	if s != nil {
+		s.effects.Delete(uid)
+	}
+}
+
+// cancelAsked reports whether a cancel of id was asked already.
+func (e *sideEffects) cancelAsked(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cancelled == id
+}
+
+func (e *sideEffects) askedCancel(id string) {
+	e.mu.Lock()
+	e.cancelled = id
+	e.mu.Unlock()
+}
+
+// resultsWritten returns the outcome of writing the results known by key, if done.
+func (e *sideEffects) resultsWritten(key string) (resultsOutcome, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.outcome, e.results == key
+}
+
+func (e *sideEffects) wroteResults(key string, out resultsOutcome) {
+	if out.reason == openaiv1alpha1.ReasonTargetConflict {
+		return // nothing was written; a spec change tries again
+	}
+	e.mu.Lock()
+	e.results, e.outcome = key, out
+	e.mu.Unlock()
+}
+
+// resultsKey names results written to target from the given files.
+func resultsKey(target *openaiv1alpha1.ResultsTarget, files ...string) string {
+	kind := target.Kind
+	if kind == "" {
+		kind = openaiv1alpha1.ResultsKindConfigMap
+	}
+	return string(kind) + "/" + target.Name + "/" + strings.Join(files, "/")
+}
+
+func newSharedState(opts Options) *sharedState {
+	opts.fillBackoff()
+	return &sharedState{gate: openaiclient.NewGate(opts.BackoffMin, opts.BackoffMax, opts.QuotaRetryInterval)}
+}
+
+// fillBackoff sets the backoff knobs left zero to their defaults: zero would retry a
+// refused project at once.
+func (o *Options) fillBackoff() {
+	def := DefaultOptions()
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&o.BackoffMin, def.BackoffMin}, {&o.BackoffMax, def.BackoffMax}, {&o.QuotaRetryInterval, def.QuotaRetryInterval},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+}
+
+// gateOf returns the gate of every project, nil for a nil state.
+func (s *sharedState) gateOf() *openaiclient.Gate {
+	if s == nil {
+		return nil
+	}
+	return s.gate
 }
 
 // storeLatest stores t under key in m unless a later time is stored there already.
@@ -159,42 +285,36 @@ func storeLatest(m *sync.Map, key any, t time.Time) {
 	}
 }
 
-// heldFor returns how long the object uid must still wait before calling OpenAI, and
-// forgets holds that have passed.
-func (s *sharedState) heldFor(uid types.UID, now time.Time) time.Duration {
-	if s == nil {
-		return 0
-	}
-	v, ok := s.holds.Load(uid)
-	if !ok {
-		return 0
-	}
-	if wait := v.(time.Time).Sub(now); wait > 0 {
-		return wait
-	}
-	s.holds.CompareAndDelete(uid, v)
-	return 0
-}
-
 type cachedCredentials struct {
-	creds openaiclient.Credentials
-	at    time.Time
+	creds   openaiclient.Credentials
+	failure *credentialsFailure // non-nil: the Secret or its key is missing
+	at      time.Time
 }
 
-func (s *sharedState) cachedCredentials(key string, now time.Time) (openaiclient.Credentials, bool) {
+func (s *sharedState) cachedCredentials(key string, now time.Time) (cachedCredentials, bool) {
 	if s == nil {
-		return openaiclient.Credentials{}, false
+		return cachedCredentials{}, false
 	}
 	v, ok := s.credentials.Load(key)
 	if !ok || now.Sub(v.(cachedCredentials).at) > credentialsTTL {
-		return openaiclient.Credentials{}, false
+		return cachedCredentials{}, false
 	}
-	return v.(cachedCredentials).creds, true
+	return v.(cachedCredentials), true
 }
 
-func (s *sharedState) cacheCredentials(key string, creds openaiclient.Credentials, now time.Time) {
+func (s *sharedState) cacheCredentials(key string, c cachedCredentials, now time.Time) {
 	if s != nil {
-		s.credentials.Store(key, cachedCredentials{creds: creds, at: now})
+		c.at = now
+		s.credentials.Store(key, c)
+	}
+}
+
+// credentialsChanged forgets what was known of the credentials Secret key: its last
+// read, and what OpenAI refused to the key it held.
+func (s *sharedState) credentialsChanged(key string) {
+	if s != nil {
+		s.credentials.Delete(key)
+		s.gate.Reset(key)
 	}
 }
 
@@ -299,9 +419,9 @@ func withTag(user map[string]string, obj client.Object) map[string]string {
 }
 
 // SetupWithManager registers both reconcilers with mgr. Secrets and ConfigMaps are read
-// through mgr.GetAPIReader().
+// through mgr.GetAPIReader(); credentials Secrets are watched, metadata only.
 func SetupWithManager(mgr ctrl.Manager, factory *openaiclient.Factory, opts Options) error {
-	shared := &sharedState{}
+	shared := newSharedState(opts)
 	deps := func(name string) Deps {
 		return Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
 			Recorder: mgr.GetEventRecorder(name), OpenAI: factory, Options: opts, shared: shared}
@@ -318,4 +438,31 @@ func (d *Deps) pollBounds(key string, now time.Time) (time.Duration, time.Durati
 		return d.WebhookPollIntervalMin, max(d.WebhookPollIntervalMax, d.WebhookPollIntervalMin)
 	}
 	return d.PollIntervalMin, d.PollIntervalMax
+}
+
+// credentialsIndex indexes both kinds by the name of their credentials Secret.
+const credentialsIndex = "spec.credentialsRef.name"
+
+// credentialsWatch returns the function that maps a change of a Secret to the resources
+// of one kind (listed into list) that take their credentials from it: the Secret's last
+// read and its project's gate are forgotten, and those resources run at once.
+func (d *Deps) credentialsWatch(c client.Reader, list client.ObjectList) func(context.Context, client.Object) []reconcile.Request {
+	return func(ctx context.Context, secret client.Object) []reconcile.Request {
+		l := list.DeepCopyObject().(client.ObjectList)
+		if err := c.List(ctx, l, client.InNamespace(secret.GetNamespace()), client.MatchingFields{credentialsIndex: secret.GetName()}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing the resources that use a credentials Secret", "secret", client.ObjectKeyFromObject(secret))
+			return nil
+		}
+		items, _ := meta.ExtractList(l)
+		if len(items) == 0 {
+			return nil
+		}
+		d.shared.credentialsChanged(secret.GetNamespace() + "/" + secret.GetName())
+		out := make([]reconcile.Request, 0, len(items))
+		for _, it := range items {
+			o := it.(client.Object)
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+		}
+		return out
+	}
 }

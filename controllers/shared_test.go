@@ -18,39 +18,65 @@ package controllers
 
 import (
 	"testing"
-	"time"
 
-	"k8s.io/apimachinery/pkg/types"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+	"github.com/openai-operator/openai-operator/internal/openaiclient"
 )
 
-func TestRateLimitHoldKeepsTheLatestWaitAndForgetsPassedOnes(t *testing.T) {
-	s := &sharedState{}
-	now := time.Now()
-	const uid, other = types.UID("a"), types.UID("b")
-	if got := s.heldFor(uid, now); got != 0 {
-		t.Fatalf("an object never rate limited is held for %v", got)
+func TestRefusalReasons(t *testing.T) {
+	cases := map[string]struct {
+		class openaiclient.Class
+		code  string
+		want  string
+	}{
+		"revoked key":      {openaiclient.Unauthorized, "invalid_api_key", openaiv1alpha1.ReasonUnauthorized},
+		"missing scope":    {openaiclient.Unauthorized, "", openaiv1alpha1.ReasonUnauthorized},
+		"wrong project":    {openaiclient.Unauthorized, "mismatched_project", openaiv1alpha1.ReasonWrongProject},
+		"wrong org":        {openaiclient.Unauthorized, "invalid_organization", openaiv1alpha1.ReasonWrongProject},
+		"forbidden":        {openaiclient.Forbidden, "unsupported_country_region_territory", openaiv1alpha1.ReasonForbidden},
+		"quota":            {openaiclient.QuotaExceeded, "insufficient_quota", openaiv1alpha1.ReasonInsufficientQuota},
+		"another 4xx read": {openaiclient.Terminal, "invalid_value", openaiv1alpha1.ReasonRequestRefused},
 	}
-	s.hold(uid, now.Add(2*time.Second))
-	s.hold(uid, now.Add(time.Second)) // an earlier end never shortens the wait
-	if got := s.heldFor(uid, now); got != 2*time.Second {
-		t.Fatalf("held for %v, want 2s", got)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := refusalReason(tc.class, tc.code); got != tc.want {
+				t.Fatalf("refusalReason(%v, %q) = %q, want %q", tc.class, tc.code, got, tc.want)
+			}
+		})
 	}
-	if got := s.heldFor(other, now); got != 0 {
-		t.Fatalf("another object is held for %v", got)
+}
+
+func TestResultsAreStoredOncePerTarget(t *testing.T) {
+	cm := func(name string) *openaiv1alpha1.ResultsTarget {
+		return &openaiv1alpha1.ResultsTarget{Kind: openaiv1alpha1.ResultsKindConfigMap, Name: name}
 	}
-	s.hold(uid, now.Add(3*time.Second)) // a later one extends it
-	if got := s.heldFor(uid, now); got != 3*time.Second {
-		t.Fatalf("held for %v, want 3s", got)
+	cond := func(status metav1.ConditionStatus, reason string, gen int64) []metav1.Condition {
+		return []metav1.Condition{{Type: openaiv1alpha1.ConditionResultsStored, Status: status, Reason: reason, ObservedGeneration: gen}}
 	}
-	if got := s.heldFor(uid, now.Add(3*time.Second)); got != 0 {
-		t.Fatalf("held for %v once the wait has passed", got)
+	cases := map[string]struct {
+		conds  []metav1.Condition
+		stored *openaiv1alpha1.ResultsTarget
+		target *openaiv1alpha1.ResultsTarget
+		gen    int64
+		want   bool
+	}{
+		"not yet":                          {target: cm("out"), gen: 1, want: false},
+		"stored, spec edited since":        {conds: cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 1), stored: cm("out"), target: cm("out"), gen: 2, want: true},
+		"stored, kind defaulted":           {conds: cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 1), stored: &openaiv1alpha1.ResultsTarget{Name: "out"}, target: cm("out"), gen: 1, want: true},
+		"stored elsewhere: target changed": {conds: cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 1), stored: cm("old"), target: cm("new"), gen: 2, want: false},
+		"expired on OpenAI":                {conds: cond(metav1.ConditionFalse, openaiv1alpha1.ReasonExpired, 1), stored: cm("out"), target: cm("out"), gen: 3, want: true},
+		"too large":                        {conds: cond(metav1.ConditionFalse, openaiv1alpha1.ReasonTooLarge, 1), stored: cm("out"), target: cm("out"), gen: 3, want: true},
+		"conflict, same generation":        {conds: cond(metav1.ConditionFalse, openaiv1alpha1.ReasonTargetConflict, 2), stored: cm("out"), target: cm("out"), gen: 2, want: true},
+		"conflict, spec edited: try again": {conds: cond(metav1.ConditionFalse, openaiv1alpha1.ReasonTargetConflict, 2), stored: cm("out"), target: cm("out"), gen: 3, want: false},
+		"refused key: not done":            {conds: cond(metav1.ConditionFalse, openaiv1alpha1.ReasonUnauthorized, 1), stored: nil, target: cm("out"), gen: 1, want: false},
+		"written before storedResults":     {conds: cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 4), target: cm("out"), gen: 4, want: true},
 	}
-	if _, ok := s.holds.Load(uid); ok {
-		t.Fatal("a passed hold is still remembered")
-	}
-	var none *sharedState
-	none.hold(uid, now.Add(time.Hour))
-	if got := none.heldFor(uid, now); got != 0 {
-		t.Fatalf("a nil state holds for %v", got)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			NewWithT(t).Expect(resultsDone(tc.conds, tc.stored, tc.target, tc.gen)).To(Equal(tc.want))
+		})
 	}
 }

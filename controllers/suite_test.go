@@ -77,6 +77,9 @@ func testOptions() Options {
 		RetryInterval:            200 * time.Millisecond,
 		DeletionTimeout:          3 * time.Second,
 		MaxConcurrentReconciles:  4,
+		BackoffMin:               50 * time.Millisecond,
+		BackoffMax:               time.Second,
+		QuotaRetryInterval:       2 * time.Second,
 	}
 }
 
@@ -88,6 +91,8 @@ type fixture struct {
 	ns  string
 	emu *emulator.Server
 	c   client.Client
+	// wrapReader, when set, wraps the managers' direct reader (Secrets, ConfigMaps).
+	wrapReader func(client.Reader) client.Reader
 }
 
 type fixtureOptions struct {
@@ -104,6 +109,9 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 	t.Cleanup(cancel)
 	if fo.emulator.TimeScale == 0 {
 		fo.emulator.TimeScale = 0.05
+	}
+	if len(fo.emulator.APIKeys) == 0 {
+		fo.emulator.APIKeys = []string{emulator.DefaultAPIKey, observerKey}
 	}
 	emu, err := emulator.Start(fo.emulator)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -140,8 +148,13 @@ func (f *fixture) startManager(opts Options, wrap func(client.Client) client.Cli
 		c = wrap(c)
 	}
 	factory := &openaiclient.Factory{BaseURL: f.emu.URL(), Observe: ObserveAPICall}
+	shared := newSharedState(opts)
+	reader := mgr.GetAPIReader()
+	if f.wrapReader != nil {
+		reader = f.wrapReader(reader)
+	}
 	deps := func(name string) Deps {
-		return Deps{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder(name), OpenAI: factory, Options: opts}
+		return Deps{Client: c, APIReader: reader, Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder(name), OpenAI: factory, Options: opts, shared: shared}
 	}
 	f.g.Expect((&BatchReconciler{Deps: deps("openaibatch-controller")}).SetupWithManager(mgr)).To(Succeed())
 	f.g.Expect((&ResponseReconciler{Deps: deps("openairesponse-controller")}).SetupWithManager(mgr)).To(Succeed())
@@ -174,9 +187,13 @@ func (f *fixture) createConfigMap(name string, data map[string]string) {
 	f.g.Expect(f.c.Create(f.ctx, cm)).To(Succeed())
 }
 
+// observerKey is the emulator key of the tests' own client: it keeps working while the
+// managers' key (emulator.DefaultAPIKey) is revoked.
+const observerKey = "sk-test-observer-key"
+
 // sdk is an OpenAI client on the emulator, for arranging and checking state.
 func (f *fixture) sdk() *openai.Client {
-	c := openai.NewClient(option.WithBaseURL(f.emu.URL()), option.WithAPIKey(emulator.DefaultAPIKey), option.WithMaxRetries(0))
+	c := openai.NewClient(option.WithBaseURL(f.emu.URL()), option.WithAPIKey(observerKey), option.WithMaxRetries(0))
 	return &c
 }
 

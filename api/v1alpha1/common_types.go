@@ -32,8 +32,12 @@ const MaxUserMetadataPairs = 15
 
 // Condition types shared by OpenAIBatch and OpenAIResponse.
 const (
-	// ConditionCredentialsReady is True when the credentials Secret exists and holds an
-	// API key. When False, its message names the missing Secret or key.
+	// ConditionCredentialsReady is True when the credentials Secret holds an API key and
+	// OpenAI accepts it. When False, the reason says why: the Secret or its key is
+	// missing (SecretNotFound, KeyNotFound), or OpenAI refused the key (Unauthorized,
+	// Forbidden, WrongProject, InsufficientQuota, RequestRefused). A refusal never ends
+	// the resource: it keeps its phase, the controller retries with backoff, and
+	// continues by itself once OpenAI accepts the key again.
 	ConditionCredentialsReady = "CredentialsReady"
 
 	// ConditionSubmitted is True once OpenAI has accepted the work and its id is in status.
@@ -50,6 +54,15 @@ const (
 	// ConditionResultsStored is True once the results are in the object spec.results names.
 	// It is absent when spec.results is not set.
 	ConditionResultsStored = "ResultsStored"
+
+	// ConditionObjectFound is False (reason NotFound) when OpenAI answers 404 for the
+	// batch or response whose id is in status: it was deleted, or the API key now
+	// belongs to another project. The resource keeps its phase and the controller keeps
+	// reading the object on the polling schedule; it is True again once OpenAI shows
+	// the object. The resource does not end by itself: a 404 is also what a key of
+	// another project sees. Delete the resource to give up on the object. Absent until
+	// a 404 first happens.
+	ConditionObjectFound = "ObjectFound"
 )
 
 // Condition reasons.
@@ -58,8 +71,25 @@ const (
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonKeyNotFound means the credentials Secret lacks the apiKey key.
 	ReasonKeyNotFound = "KeyNotFound"
-	// ReasonFound means the credentials were found.
+	// ReasonFound means the credentials were found (CredentialsReady), or the OpenAI
+	// object is visible again (ObjectFound).
 	ReasonFound = "Found"
+	// ReasonUnauthorized means OpenAI answered 401: the key is wrong, revoked, or lacks a
+	// permission the call needs.
+	ReasonUnauthorized = "Unauthorized"
+	// ReasonForbidden means OpenAI answered 403: the key may not make the call.
+	ReasonForbidden = "Forbidden"
+	// ReasonWrongProject means OpenAI refused the key for the organization or project
+	// the credentials Secret names (mismatched_project, mismatched_organization, ...).
+	ReasonWrongProject = "WrongProject"
+	// ReasonInsufficientQuota means OpenAI answered 429 insufficient_quota: the account
+	// has no credit left. The controller retries every few minutes.
+	ReasonInsufficientQuota = "InsufficientQuota"
+	// ReasonRequestRefused means OpenAI refused a call about work it already has (a read,
+	// a cancel, a download) with another 4xx answer.
+	ReasonRequestRefused = "RequestRefused"
+	// ReasonNotFound means OpenAI answers 404 for the object whose id is in status.
+	ReasonNotFound = "NotFound"
 
 	// ReasonPending means the work has not been sent to OpenAI yet.
 	ReasonPending = "Pending"
@@ -69,6 +99,10 @@ const (
 	ReasonRejected = "Rejected"
 	// ReasonInputNotFound means the ConfigMap, Secret or key holding the input is missing.
 	ReasonInputNotFound = "InputNotFound"
+	// ReasonSearchIncomplete means the controller has not finished looking, on OpenAI,
+	// for a batch that an interrupted earlier attempt may have created; it creates
+	// nothing until it has.
+	ReasonSearchIncomplete = "SearchIncomplete"
 	// ReasonInvalidInput means the input could not be turned into a valid request.
 	ReasonInvalidInput = "InvalidInput"
 
@@ -78,7 +112,8 @@ const (
 	ReasonCompleted = "Completed"
 	// ReasonFailed means OpenAI reports the work as failed.
 	ReasonFailed = "Failed"
-	// ReasonExpired means a batch did not finish within its completion window.
+	// ReasonExpired means a batch did not finish within its completion window (Failed),
+	// or a result file is no longer on OpenAI (ResultsStored).
 	ReasonExpired = "Expired"
 	// ReasonCancelled means the work was cancelled.
 	ReasonCancelled = "Cancelled"

@@ -218,9 +218,16 @@ type OpenAIBatchStatus struct {
 	// +optional
 	ErrorFileID string `json:"errorFileID,omitempty"`
 
+	// submittingSince is when the controller recorded its intent to submit (phase
+	// Submitting). After an interruption it looks on OpenAI for a batch created since
+	// then (less a clock skew allowance) before it creates one.
+	// +optional
+	SubmittingSince *metav1.Time `json:"submittingSince,omitempty"`
+
 	// inputFileDeleted is true once the operator has deleted the input file it uploaded
-	// (it does so when the batch ends, and when the resource is deleted). Files given as
-	// spec.input.fileID are never deleted.
+	// (it does so when the batch ends, and when the resource is deleted while the batch
+	// is cancelled or was never created). Files given as spec.input.fileID are never
+	// deleted.
 	// +optional
 	InputFileDeleted bool `json:"inputFileDeleted,omitempty"`
 
@@ -278,6 +285,12 @@ type OpenAIBatchStatus struct {
 	// +optional
 	CancelledAt *metav1.Time `json:"cancelledAt,omitempty"`
 
+	// storedResults is the ConfigMap or Secret the results were stored in (or found
+	// unable to store in), so that they are stored once per finished batch and target,
+	// not again on other spec changes.
+	// +optional
+	StoredResults *ResultsTarget `json:"storedResults,omitempty"`
+
 	// lastWebhookEvent is the newest verified webhook event for this batch, written by
 	// the webhook receiver.
 	// +optional
@@ -289,7 +302,8 @@ type OpenAIBatchStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are CredentialsReady, Submitted, Complete, Failed and ResultsStored.
+	// conditions are CredentialsReady, Submitted, Complete, Failed, ResultsStored and
+	// ObjectFound.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

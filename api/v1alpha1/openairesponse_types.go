@@ -190,6 +190,12 @@ type OpenAIResponseStatus struct {
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
 
+	// storedResults is the ConfigMap or Secret the results were stored in (or found
+	// unable to store in), so that they are stored once per finished response and
+	// target, not again on other spec changes.
+	// +optional
+	StoredResults *ResultsTarget `json:"storedResults,omitempty"`
+
 	// lastWebhookEvent is the newest verified webhook event for this response, written by
 	// the webhook receiver.
 	// +optional
@@ -201,7 +207,8 @@ type OpenAIResponseStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are CredentialsReady, Submitted, Complete, Failed and ResultsStored.
+	// conditions are CredentialsReady, Submitted, Complete, Failed, ResultsStored and
+	// ObjectFound.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -70,6 +70,9 @@ func main() {
 	flag.DurationVar(&opts.WebhookPollIntervalMin, "webhook-poll-interval-min", opts.WebhookPollIntervalMin, "First polling interval for resources of an OpenAI project (credentials Secret) whose webhook events arrive; 0 polls them like the others.")
 	flag.DurationVar(&opts.WebhookPollIntervalMax, "webhook-poll-interval-max", opts.WebhookPollIntervalMax, "Longest polling interval for resources of a project whose webhook events arrive.")
 	flag.DurationVar(&opts.WebhookTrustWindow, "webhook-trust-window", opts.WebhookTrustWindow, "How recent a project's last webhook event must be for its resources to poll on the webhook schedule.")
+	flag.DurationVar(&opts.BackoffMin, "openai-backoff-min", opts.BackoffMin, "First wait of a project's calls after OpenAI refused one (429 without a wait, 401, 403); it doubles with each refusal in a row. Never shorter than OpenAI's Retry-After or x-ratelimit-reset-*.")
+	flag.DurationVar(&opts.BackoffMax, "openai-backoff-max", opts.BackoffMax, "Longest wait of a project's calls after refusals.")
+	flag.DurationVar(&opts.QuotaRetryInterval, "quota-retry-interval", opts.QuotaRetryInterval, "Wait of a project's create calls after OpenAI answered 429 insufficient_quota.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

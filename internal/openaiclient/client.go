@@ -116,22 +116,6 @@ func (f *Factory) New(c Credentials, extra ...option.RequestOption) openai.Clien
 	return openai.NewClient(append(opts, extra...)...)
 }
 
-// OnRateLimit returns a client option that calls held with the wait OpenAI asked for
-// (Retry-After or Retry-After-Ms, at least MinRateLimitWait) whenever a call is
-// answered 429, whichever code path made it.
-func OnRateLimit(held func(wait time.Duration)) option.RequestOption {
-	return option.WithMiddleware(func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-		resp, err := next(req)
-		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
-			held(max(retryAfter(resp.Header), MinRateLimitWait))
-		}
-		return resp, err
-	})
-}
-
-// MinRateLimitWait is the shortest wait after a 429, for answers without Retry-After.
-const MinRateLimitWait = time.Second
-
 func (f *Factory) observe(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 	start := time.Now()
 	resp, err := next(req)

@@ -63,15 +63,35 @@ func TestClassifyAgainstAServer(t *testing.T) {
 		message    string
 	}{
 		"bad key": {status: 401, body: `{"error":{"message":"Incorrect API key provided: sk-proj-ab***op.","type":"invalid_request_error","code":"invalid_api_key"}}`,
-			want: Terminal, message: "OpenAI answered 401 (invalid_api_key): Incorrect API key provided: [redacted]."},
+			want: Unauthorized, message: "OpenAI answered 401 (invalid_api_key): Incorrect API key provided: [redacted]."},
+		"missing scope": {status: 401, body: `{"error":{"message":"You have insufficient permissions for this operation. Missing scopes: api.batch.write.","type":"invalid_request_error","code":null}}`,
+			want: Unauthorized},
+		"wrong project": {status: 401, body: `{"error":{"message":"OpenAI-Project header should match project for API key","type":"invalid_request_error","code":"mismatched_project"}}`,
+			want: Unauthorized},
+		"forbidden": {status: 403, body: `{"error":{"message":"Country, region, or territory not supported","type":"request_forbidden","code":"unsupported_country_region_territory"}}`,
+			want: Forbidden},
 		"rate limited with seconds": {status: 429, header: map[string]string{"Retry-After": "3"}, body: `{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}`,
 			want: RateLimited, retryAfter: 3 * time.Second},
 		"rate limited with ms": {status: 429, header: map[string]string{"Retry-After-Ms": "250", "Retry-After": "9"}, body: `{}`,
 			want: RateLimited, retryAfter: 250 * time.Millisecond},
-		"not found":   {status: 404, body: `{"error":{"message":"No batch found","code":null}}`, want: NotFound},
-		"conflict":    {status: 409, body: `{}`, want: Transient},
-		"server":      {status: 503, body: `{}`, want: Transient},
-		"bad request": {status: 400, body: `{"error":{"message":"bad endpoint","code":"invalid_value"}}`, want: Terminal, message: "OpenAI answered 400 (invalid_value): bad endpoint"},
+		"rate limited on tokens, reset headers only": {status: 429,
+			header: map[string]string{"X-Ratelimit-Reset-Requests": "20ms", "X-Ratelimit-Reset-Tokens": "6m0s", "X-Ratelimit-Remaining-Tokens": "0"},
+			body:   `{"error":{"message":"Rate limit reached on tokens per min (TPM)","type":"tokens","code":"rate_limit_exceeded"}}`,
+			want:   RateLimited, retryAfter: 6 * time.Minute},
+		"rate limited on requests, reset headers only": {status: 429,
+			header: map[string]string{"X-Ratelimit-Reset-Requests": "1.5s", "X-Ratelimit-Reset-Tokens": "6m0s", "X-Ratelimit-Remaining-Requests": "0"},
+			body:   `{"error":{"message":"Rate limit reached on requests per min (RPM)","type":"requests","code":"rate_limit_exceeded"}}`,
+			want:   RateLimited, retryAfter: 1500 * time.Millisecond},
+		"rate limited, untyped: the exhausted limit's reset": {status: 429,
+			header: map[string]string{"X-Ratelimit-Reset-Requests": "20ms", "X-Ratelimit-Remaining-Requests": "0", "X-Ratelimit-Reset-Tokens": "6m0s", "X-Ratelimit-Remaining-Tokens": "500"},
+			body:   `{}`, want: RateLimited, retryAfter: 20 * time.Millisecond},
+		"insufficient quota": {status: 429, body: `{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","code":"insufficient_quota"}}`,
+			want: QuotaExceeded, message: "OpenAI answered 429 (insufficient_quota): You exceeded your current quota, please check your plan and billing details."},
+		"not found":     {status: 404, body: `{"error":{"message":"No batch found","code":null}}`, want: NotFound},
+		"conflict":      {status: 409, body: `{}`, want: Transient},
+		"server":        {status: 503, body: `{}`, want: Transient},
+		"bad request":   {status: 400, body: `{"error":{"message":"bad endpoint","code":"invalid_value"}}`, want: Terminal, message: "OpenAI answered 400 (invalid_value): bad endpoint"},
+		"unprocessable": {status: 422, body: `{"error":{"message":"cannot process","code":null}}`, want: Terminal},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -88,8 +108,7 @@ func TestClassifyAgainstAServer(t *testing.T) {
 			f := &Factory{BaseURL: srv.URL + "/v1", Observe: func(op string, code int, _ time.Duration) {
 				observed = append(observed, op)
 			}}
-			var held []time.Duration
-			api := f.New(Credentials{APIKey: key}, OnRateLimit(func(wait time.Duration) { held = append(held, wait) }))
+			api := f.New(Credentials{APIKey: key})
 			_, err := api.Batches.Get(context.Background(), "batch_1")
 			if err == nil {
 				t.Fatal("expected an error")
@@ -104,12 +123,8 @@ func TestClassifyAgainstAServer(t *testing.T) {
 			if strings.Contains(c.Message, "sk-proj") {
 				t.Fatalf("message leaks the key: %q", c.Message)
 			}
-			// OnRateLimit sees every 429, with the wait asked for (at least a second).
-			switch {
-			case tc.want == RateLimited && (len(held) != 1 || held[0] != max(tc.retryAfter, MinRateLimitWait)):
-				t.Fatalf("OnRateLimit saw %v, want one wait of %v", held, max(tc.retryAfter, MinRateLimitWait))
-			case tc.want != RateLimited && len(held) != 0:
-				t.Fatalf("OnRateLimit saw %v for a %d answer", held, tc.status)
+			if got := c.Class.Refused(); got != (tc.want == Unauthorized || tc.want == Forbidden || tc.want == QuotaExceeded) {
+				t.Fatalf("Refused() = %v for %v", got, c.Class)
 			}
 			if len(observed) != 1 || observed[0] != "batches.retrieve" {
 				t.Fatalf("observed calls %v, want exactly one batches.retrieve (no SDK retries)", observed)

@@ -33,15 +33,26 @@ import (
 type Class int
 
 const (
-	// Transient errors (5xx, timeouts, connection failures) are retried with backoff.
-	// For a create call they are ambiguous: the object may exist.
+	// Transient errors (5xx, 408, 409, timeouts, connection failures) are retried with
+	// backoff. For a create call they are ambiguous: the object may exist.
 	Transient Class = iota
-	// RateLimited errors (429) are retried after RetryAfter. The request was not done.
+	// RateLimited errors (429 rate_limit_exceeded, of type requests or tokens) are
+	// retried after RetryAfter. The request was not done.
 	RateLimited
-	// NotFound means the object does not exist (404).
+	// NotFound means the object does not exist, or not for this key's project (404).
 	NotFound
-	// Terminal errors are 4xx answers that no retry can fix (bad key, invalid request).
+	// Terminal errors are the other 4xx answers, which no retry can fix: on a create
+	// call, OpenAI refused the request itself (a bad parameter, a bad input file).
 	Terminal
+	// Unauthorized (401) means OpenAI refused the key: wrong, revoked, lacking a scope,
+	// or of another organization or project than the request names. Nothing was done.
+	Unauthorized
+	// Forbidden (403) means the key may not do this (for example from a region OpenAI
+	// does not serve). Nothing was done.
+	Forbidden
+	// QuotaExceeded (429 insufficient_quota) means the account has no credit left:
+	// retrying soon does not help. Nothing was done.
+	QuotaExceeded
 )
 
 func (c Class) String() string {
@@ -54,8 +65,21 @@ func (c Class) String() string {
 		return "not_found"
 	case Terminal:
 		return "terminal"
+	case Unauthorized:
+		return "unauthorized"
+	case Forbidden:
+		return "forbidden"
+	case QuotaExceeded:
+		return "quota_exceeded"
 	}
 	return "unknown"
+}
+
+// Refused reports whether the class means OpenAI refused the caller rather than the
+// request: the key, its permissions or its quota. Retrying later, or with another
+// key, can succeed; the request itself was not judged.
+func (c Class) Refused() bool {
+	return c == Unauthorized || c == Forbidden || c == QuotaExceeded
 }
 
 // Classified describes an API error.
@@ -63,7 +87,12 @@ type Classified struct {
 	Class Class
 	// StatusCode is the HTTP status, 0 when no answer arrived.
 	StatusCode int
-	// RetryAfter is the server's Retry-After (or Retry-After-Ms), when it sent one.
+	// Code and Type are OpenAI's error code and type ("invalid_api_key",
+	// "insufficient_quota"; "requests", "tokens"), when it sent them.
+	Code, Type string
+	// RetryAfter is how long OpenAI asked to wait: Retry-After-Ms, Retry-After, or for a
+	// 429 without them the x-ratelimit-reset-* of the exhausted limit. Zero when it
+	// said nothing.
 	RetryAfter time.Duration
 	// Message is safe to show users: OpenAI's error code and message with anything that
 	// looks like an API key removed.
@@ -72,6 +101,11 @@ type Classified struct {
 
 // Classify sorts err. secrets are strings to scrub from the message (the API key).
 func Classify(err error, secrets ...string) Classified {
+	var held *HeldError
+	if errors.As(err, &held) {
+		return Classified{Class: held.Refusal.Class, StatusCode: held.Refusal.StatusCode, Code: held.Refusal.Code,
+			RetryAfter: held.Wait, Message: Scrub(held.Error(), secrets...)}
+	}
 	var apiErr *openai.Error
 	if !errors.As(err, &apiErr) {
 		msg := "calling the OpenAI API: " + err.Error()
@@ -80,24 +114,38 @@ func Classify(err error, secrets ...string) Classified {
 		}
 		return Classified{Class: Transient, Message: Scrub(msg, secrets...)}
 	}
-	c := Classified{StatusCode: apiErr.StatusCode, Message: Scrub(apiMessage(apiErr), secrets...)}
+	c := Classified{StatusCode: apiErr.StatusCode, Code: apiErr.Code, Type: apiErr.Type, Message: Scrub(apiMessage(apiErr), secrets...)}
 	if apiErr.Response != nil {
-		c.RetryAfter = retryAfter(apiErr.Response.Header)
+		c.RetryAfter = retryAfter(apiErr.Response.Header, apiErr.Type)
 	}
-	switch code := apiErr.StatusCode; {
-	case code == http.StatusTooManyRequests:
-		c.Class = RateLimited
-	case code == http.StatusNotFound:
-		c.Class = NotFound
-	case code == http.StatusRequestTimeout || code == http.StatusConflict || code >= 500:
-		c.Class = Transient
-	case code >= 400:
-		c.Class = Terminal
-	default:
-		c.Class = Transient
-	}
+	c.Class = classOf(apiErr.StatusCode, apiErr.Code, apiErr.Type)
 	return c
 }
+
+// classOf sorts an answer by its status and OpenAI's error code and type.
+func classOf(status int, code, typ string) Class {
+	switch {
+	case status == http.StatusTooManyRequests && (code == CodeInsufficientQuota || typ == CodeInsufficientQuota):
+		return QuotaExceeded
+	case status == http.StatusTooManyRequests:
+		return RateLimited
+	case status == http.StatusUnauthorized:
+		return Unauthorized
+	case status == http.StatusForbidden:
+		return Forbidden
+	case status == http.StatusNotFound:
+		return NotFound
+	case status == http.StatusRequestTimeout || status == http.StatusConflict || status >= 500:
+		return Transient
+	case status >= 400:
+		return Terminal
+	}
+	return Transient
+}
+
+// CodeInsufficientQuota is OpenAI's error code (and type) of a 429 that says the
+// account has no credit left.
+const CodeInsufficientQuota = "insufficient_quota"
 
 func apiMessage(e *openai.Error) string {
 	var b strings.Builder
@@ -112,10 +160,15 @@ func apiMessage(e *openai.Error) string {
 	return b.String()
 }
 
-// retryAfter reads Retry-After-Ms or Retry-After (seconds or an HTTP date), capped at
-// ten minutes.
-func retryAfter(h http.Header) time.Duration {
-	const maxWait = 10 * time.Minute
+// maxRetryAfter caps what a server may ask a client to wait.
+const maxRetryAfter = 10 * time.Minute
+
+// retryAfter reads how long to wait from an answer's headers: Retry-After-Ms, else
+// Retry-After (seconds or an HTTP date), else, for a rate limit of type typ
+// ("requests" or "tokens"), x-ratelimit-reset-<typ>; without a type, the reset of
+// whichever limit has nothing remaining. OpenAI writes resets as durations ("1s",
+// "6m0s", "20ms"). Capped at ten minutes; zero when nothing says.
+func retryAfter(h http.Header, typ string) time.Duration {
 	var d time.Duration
 	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
 		d = time.Duration(ms * float64(time.Millisecond))
@@ -125,11 +178,24 @@ func retryAfter(h http.Header) time.Duration {
 		} else if t, err := http.ParseTime(v); err == nil {
 			d = time.Until(t)
 		}
+	} else {
+		limits := []string{"requests", "tokens"}
+		if typ == "requests" || typ == "tokens" {
+			limits = []string{typ}
+		}
+		for _, limit := range limits {
+			if len(limits) > 1 && h.Get("X-Ratelimit-Remaining-"+limit) != "0" {
+				continue
+			}
+			if reset, err := time.ParseDuration(h.Get("X-Ratelimit-Reset-" + limit)); err == nil {
+				d = max(d, reset)
+			}
+		}
 	}
 	if d < 0 {
 		return 0
 	}
-	return min(d, maxWait)
+	return min(d, maxRetryAfter)
 }
 
 // keyPattern matches OpenAI API keys, whole or masked the way OpenAI echoes them
