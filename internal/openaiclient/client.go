@@ -110,10 +110,13 @@ func (f *Factory) New(c Credentials, extra ...option.RequestOption) openai.Clien
 	if c.Project != "" {
 		opts = append(opts, option.WithProject(c.Project))
 	}
+	// Observe innermost: a call that a middleware of extra answers itself (a gate's
+	// *HeldError) never reached OpenAI and is not counted.
+	opts = append(opts, extra...)
 	if f.Observe != nil {
 		opts = append(opts, option.WithMiddleware(f.observe))
 	}
-	return openai.NewClient(append(opts, extra...)...)
+	return openai.NewClient(opts...)
 }
 
 func (f *Factory) observe(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {

@@ -16,9 +16,10 @@ import (
 
 // fakeOpenAI answers each call with what answer decides, counting calls by path.
 type fakeOpenAI struct {
-	srv    *httptest.Server
-	calls  atomic.Int64
-	answer atomic.Value // func(w http.ResponseWriter, r *http.Request)
+	srv      *httptest.Server
+	calls    atomic.Int64
+	observed atomic.Int64
+	answer   atomic.Value // func(w http.ResponseWriter, r *http.Request)
 }
 
 func newFakeOpenAI(t *testing.T) *fakeOpenAI {
@@ -71,8 +72,11 @@ func newTestGate() (*Gate, *fakeClock) {
 }
 
 func (f *fakeOpenAI) client(g *Gate, project string) openai.Client {
-	return (&Factory{BaseURL: f.srv.URL + "/v1"}).New(Credentials{APIKey: "sk-test-key-123456"}, g.Option(project, "sk-test-key-123456"))
+	return (&Factory{BaseURL: f.srv.URL + "/v1", Observe: f.observe}).New(Credentials{APIKey: "sk-test-key-123456"}, g.Option(project, "sk-test-key-123456"))
 }
+
+// observe counts the calls the factory's Observe hook sees: only those made.
+func (f *fakeOpenAI) observe(string, int, time.Duration) { f.observed.Add(1) }
 
 func held(t *testing.T, err error) *HeldError {
 	t.Helper()
@@ -125,6 +129,9 @@ func TestGateLetsOneCallOfFiveThousandThroughAfterARateLimit(t *testing.T) {
 	heldErrs, _ := callAll(objects)
 	if got := fake.calls.Load(); got != 1 {
 		t.Fatalf("%d calls reached OpenAI during the Retry-After, want only the first", got)
+	}
+	if got := fake.observed.Load(); got != 1 {
+		t.Fatalf("the Observe hook counted %d calls, want only the one made", got)
 	}
 	lo, hi := time.Hour, time.Duration(0)
 	for _, h := range heldErrs {
