@@ -276,6 +276,10 @@ func (r *BatchReconciler) resumeSubmission(ctx context.Context, s *batchScope, m
 			return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 		}
 		if found := r.concludeSearch(s, memo); found != nil {
+			// Remembered like a batch this process created: a rerun of this pass (its
+			// status write lost to a write it had not seen) records it again rather
+			// than create one.
+			memo.created = found
 			s.log.Info("Adopting the batch an earlier attempt created", "batchID", found.ID)
 			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Adopted", "Reconcile", "Adopted batch %s created by an earlier attempt", found.ID)
 			r.mirror(s, found, time.Now())

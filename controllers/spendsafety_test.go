@@ -462,12 +462,12 @@ func (f *fixture) createOtherBatches(n int) {
 func TestRateLimitHoldsEveryResourceOfTheProject(t *testing.T) {
 	t.Parallel()
 	opts := testOptions()
-	opts.PollIntervalMin, opts.PollIntervalMax = 50*time.Millisecond, 100*time.Millisecond
+	opts.PollIntervalMin, opts.PollIntervalMax = 250*time.Millisecond, 250*time.Millisecond
 	f := newFixture(t, fixtureOptions{opts: opts})
-	for i := range 20 {
+	for i := range 10 {
 		f.create(f.batch(fmt.Sprintf("busy-%02d", i), 1, emulator.ModelHang))
 	}
-	for i := range 20 {
+	for i := range 10 {
 		f.waitPhase(fmt.Sprintf("busy-%02d", i), openaiv1alpha1.BatchPhaseInProgress)
 	}
 	f.inject(emulator.Injection{Op: emulator.OpBatchesRetrieve, Fault: emulator.FaultRateLimitRequests, RetryAfter: 3 * time.Second})
@@ -475,7 +475,7 @@ func TestRateLimitHoldsEveryResourceOfTheProject(t *testing.T) {
 	before := totalCalls(f.emu.Stats().Calls)
 	time.Sleep(2 * time.Second)
 	// Calls already in flight when the 429 came may land; nothing after.
-	f.g.Expect(totalCalls(f.emu.Stats().Calls)-before).To(BeNumerically("<=", 4), "20 resources polling every 100 ms made calls during a 3 s Retry-After")
+	f.g.Expect(totalCalls(f.emu.Stats().Calls)-before).To(BeNumerically("<=", 4), "10 resources polling every 250 ms made calls during a 3 s Retry-After")
 }
 
 func TestInsufficientQuotaSaysSoAndRetriesSlowly(t *testing.T) {
@@ -789,4 +789,31 @@ func TestResponseRefusalsAfterSubmissionNeverEndIt(t *testing.T) {
 			f.g.Expect(f.emu.Calls("responses.create")).To(Equal(int64(1)))
 		})
 	}
+}
+
+// An adoption whose status write is lost to another change reruns the pass: the rerun
+// must record the adopted batch, not create a second one.
+func TestAdoptionSurvivesALostStatusWrite(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noManager: true})
+	b := f.batch("adopted", 1, "text-embedding-3-small")
+	f.create(b)
+	_, batchID := f.earlierAttempt(b, true)
+	f.emu.ResetStats()
+	var once sync.Once
+	f.startManager(testOptions(), func(c client.Client) client.Client {
+		return interferingClient{Client: c, configMapWrites: &atomic.Int64{}, before: func(obj client.Object, patch client.Patch) {
+			if data, err := patch.Data(obj); err != nil || !bytes.Contains(data, []byte(batchID)) {
+				return
+			}
+			once.Do(func() {
+				// Someone labels the resource meanwhile: a change the pass must not write over.
+				target := &openaiv1alpha1.OpenAIBatch{ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: obj.GetName()}}
+				f.g.Expect(f.c.Patch(f.ctx, target, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"team":"search"}}}`)))).To(Succeed())
+			})
+		}}
+	})
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Expect(f.getBatch("adopted").Status.BatchID).To(Equal(batchID))
+	f.g.Expect(f.emu.Calls("batches.create")).To(BeZero(), "the adopted batch is recorded, not created again")
 }
