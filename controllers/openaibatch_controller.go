@@ -347,7 +347,7 @@ func (r *BatchReconciler) create(ctx context.Context, s *batchScope, memo *batch
 		case c.Class == openaiclient.Terminal && obj.Spec.Input.FileID == "":
 			// OpenAI refused the batch: no batch will use the upload.
 			if _, derr := api.Files.Delete(ctx, inputFileID); derr == nil || openaiclient.Classify(derr).Class == openaiclient.NotFound {
-				st.InputFileDeleted = true
+				st.InputFileDeleted, memo.inputFileID = true, ""
 			}
 		}
 		st.InputFileID = inputFileID
