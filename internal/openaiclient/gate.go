@@ -67,6 +67,7 @@ const (
 // lane is the state of one kind of call of one project.
 type lane struct {
 	failures   int       // refusals in a row
+	refusedAt  time.Time // when the last refusal was observed
 	until      time.Time // no call before
 	probeSince time.Time // a call let through after the wait is in flight since then
 	refusal    Refusal
@@ -134,11 +135,12 @@ func (g *Gate) Option(project string, secrets ...string) option.RequestOption {
 		}
 		op := Operation(req.Method, req.URL.Path)
 		create := isCreate(op)
-		if held := g.admit(project, create); held != nil {
+		admitted, held := g.admit(project, create)
+		if held != nil {
 			return nil, held
 		}
 		resp, err := next(req)
-		g.observe(project, op, create, resp, err, secrets)
+		g.observe(project, op, create, admitted, resp, err, secrets)
 		return resp, err
 	})
 }
@@ -178,8 +180,8 @@ func (g *Gate) lanesLocked(project string, create bool) []*lane {
 	return []*lane{&p[laneAll]}
 }
 
-// admit lets a call through, or returns why it must wait.
-func (g *Gate) admit(project string, create bool) *HeldError {
+// admit lets a call through (and says when), or returns why it must wait.
+func (g *Gate) admit(project string, create bool) (time.Time, *HeldError) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.init()
@@ -191,10 +193,10 @@ func (g *Gate) admit(project string, create bool) *HeldError {
 		case now.Before(l.until):
 			// Spread the returns of the waiting callers over half the wait again.
 			wait := l.until.Sub(now)
-			return &HeldError{Wait: wait + g.jitter(wait/2) + time.Millisecond, Refusal: l.refusal}
+			return now, &HeldError{Wait: wait + g.jitter(wait/2) + time.Millisecond, Refusal: l.refusal}
 		case !l.probeSince.IsZero() && now.Sub(l.probeSince) < probeTimeout:
 			// The wait is over and one call is finding out whether OpenAI agrees.
-			return &HeldError{Wait: g.Min + g.jitter(g.Min), Refusal: l.refusal}
+			return now, &HeldError{Wait: g.Min + g.jitter(g.Min), Refusal: l.refusal}
 		}
 	}
 	for _, l := range lanes {
@@ -202,11 +204,13 @@ func (g *Gate) admit(project string, create bool) *HeldError {
 			l.probeSince = now
 		}
 	}
-	return nil
+	return now, nil
 }
 
-// observe updates the project's lanes with the outcome of a call.
-func (g *Gate) observe(project, op string, create bool, resp *http.Response, err error, secrets []string) {
+// observe updates the project's lanes with the outcome of a call admitted at admitted.
+// An acceptance opens only the lanes it could speak for: a call that set out before
+// the lane's last refusal says nothing about the key since.
+func (g *Gate) observe(project, op string, create bool, admitted time.Time, resp *http.Response, err error, secrets []string) {
 	var refusal *Refusal
 	var wait time.Duration
 	if err == nil && resp != nil {
@@ -225,7 +229,9 @@ func (g *Gate) observe(project, op string, create bool, resp *http.Response, err
 	case refusal == nil:
 		// OpenAI accepted the key for this kind of call.
 		for _, l := range lanes {
-			*l = lane{}
+			if !admitted.Before(l.refusedAt) {
+				*l = lane{}
+			}
 		}
 	default:
 		l := lanes[laneAll]
@@ -236,6 +242,7 @@ func (g *Gate) observe(project, op string, create bool, resp *http.Response, err
 			other.probeSince = time.Time{}
 		}
 		l.failures++
+		l.refusedAt = g.now()
 		backoff := min(g.Min<<min(l.failures-1, 30), g.Max)
 		if refusal.Class == QuotaExceeded {
 			backoff = g.Quota

@@ -284,3 +284,42 @@ func TestGateFreesTheProbeWhenNoAnswerCame(t *testing.T) {
 		t.Fatal("a nil gate holds")
 	}
 }
+
+// A call that set out before a refusal and succeeds after it says nothing about the key
+// since: it must not open the gate.
+func TestGateIgnoresAcceptancesOlderThanTheRefusal(t *testing.T) {
+	fake := newFakeOpenAI(t)
+	g, clock := newTestGate()
+	ctx := context.Background()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	var n atomic.Int64
+	fake.respond(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			close(started)
+			<-release
+			ok(w)
+			return
+		}
+		refuse(http.StatusTooManyRequests, rateLimited, map[string]string{"Retry-After": "20"})(w, r)
+	})
+	slow := make(chan error)
+	go func() {
+		c := fake.client(g, "ns/creds")
+		_, err := c.Batches.Get(ctx, "batch_1")
+		slow <- err
+	}()
+	<-started
+	clock.add(time.Second)
+	c := fake.client(g, "ns/creds")
+	if _, err := c.Batches.Get(ctx, "batch_2"); Classify(err).Class != RateLimited {
+		t.Fatalf("second call: %v", err)
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	if h := g.Held("ns/creds", false); h == nil {
+		t.Fatal("a success that set out before the 429 opened the gate")
+	}
+}
