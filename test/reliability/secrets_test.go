@@ -33,6 +33,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
@@ -269,13 +270,24 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 
-	// Outcomes: the good ones complete, the others fail or wait, the deleted one goes.
+	// Outcomes: the good ones complete, the one OpenAI fails fails, those with a wrong
+	// key wait (OpenAI refused the key, not the work), the deleted one goes.
 	waitFor(t, 2*time.Minute, "the outcomes", func() (bool, string) {
 		p, err := readProgress(c, ns)
 		if err != nil {
 			return false, err.Error()
 		}
-		return p.complete >= len(good)+1 && p.failed >= 3, p.String()
+		refused := 0
+		for _, o := range []client.Object{&openaiv1alpha1.OpenAIBatch{}, &openaiv1alpha1.OpenAIResponse{}} {
+			key := client.ObjectKeyFromObject(wrongBatch)
+			if _, ok := o.(*openaiv1alpha1.OpenAIResponse); ok {
+				key = client.ObjectKeyFromObject(wrongResponse)
+			}
+			if c.Get(context.Background(), key, o) == nil && credentialsRefused(o) {
+				refused++
+			}
+		}
+		return p.complete >= len(good)+1 && p.failed >= 1 && refused == 2, fmt.Sprintf("%s, %d of 2 refused keys reported", p, refused)
 	})
 	waitFor(t, time.Minute, "the hanging batch to be submitted", func() (bool, string) {
 		err := c.Get(context.Background(), client.ObjectKeyFromObject(hang), hang)
@@ -292,8 +304,12 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err := c.Get(context.Background(), client.ObjectKeyFromObject(wrongBatch), &wrong); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(wrong.Status.Message, "401") {
-		t.Errorf("the batch with a wrong key does not say OpenAI refused it: %q", wrong.Status.Message)
+	wrongKeyMessage := ""
+	if cond := meta.FindStatusCondition(wrong.Status.Conditions, openaiv1alpha1.ConditionCredentialsReady); cond != nil {
+		wrongKeyMessage = cond.Message
+	}
+	if !strings.Contains(wrongKeyMessage, "401") {
+		t.Errorf("the batch with a wrong key does not say OpenAI refused it: %q", wrongKeyMessage)
 	}
 
 	hy := h.scanForSecrets(map[string]string{"the wrong API key": wrongKey})
@@ -304,7 +320,20 @@ func TestSecretsNeverLeak(t *testing.T) {
 	rec.add("lines searched", hy.lines)
 	rec.add("bytes searched", hy.bytes)
 	rec.add("leaks found", len(hy.leaks))
-	rec.add("message of the batch with a wrong key", wrong.Status.Message)
+	rec.add("CredentialsReady message of the batch with a wrong key", wrongKeyMessage)
+}
+
+// credentialsRefused reports whether a resource says OpenAI refused its key.
+func credentialsRefused(o client.Object) bool {
+	var conds []metav1.Condition
+	switch r := o.(type) {
+	case *openaiv1alpha1.OpenAIBatch:
+		conds = r.Status.Conditions
+	case *openaiv1alpha1.OpenAIResponse:
+		conds = r.Status.Conditions
+	}
+	c := meta.FindStatusCondition(conds, openaiv1alpha1.ConditionCredentialsReady)
+	return c != nil && c.Status == metav1.ConditionFalse && c.Reason == openaiv1alpha1.ReasonUnauthorized
 }
 
 // waitFor polls cond until it holds or timeout passes; cond also describes the state.
