@@ -309,6 +309,7 @@ func TestBatchRefusedKeyWaitsWithoutEndingOrLeakingIt(t *testing.T) {
 	// retry every 50 ms would make 40).
 	before := f.emu.Stats().Faults.Unauthorized
 	time.Sleep(2 * time.Second)
+	t.Logf("401 answers in 2 s of backoff: %d", f.emu.Stats().Faults.Unauthorized-before)
 	f.g.Expect(f.emu.Stats().Faults.Unauthorized - before).To(BeNumerically("<=", 6))
 
 	s := &corev1.Secret{}

@@ -408,8 +408,10 @@ func TestAdoptionSearchReadsPastFiveThousandNewerBatches(t *testing.T) {
 	f.createOtherBatches(5000)
 	f.emu.ResetStats()
 
+	began := time.Now()
 	f.startManager(testOptions(), nil)
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionSubmitted), 60*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	t.Logf("adopted after %s and %d batches.list calls", time.Since(began).Round(time.Millisecond), f.emu.Calls("batches.list"))
 	f.g.Expect(f.emu.Calls("batches.create")).To(BeZero(), "no second batch")
 	f.g.Expect(f.getBatch("needle").Status.BatchID).To(Equal(batchID))
 	f.g.Expect(f.emu.Calls("batches.list")).To(BeNumerically(">=", 5001/100), "the search read every page")
@@ -475,6 +477,7 @@ func TestRateLimitHoldsEveryResourceOfTheProject(t *testing.T) {
 	before := totalCalls(f.emu.Stats().Calls)
 	time.Sleep(2 * time.Second)
 	// Calls already in flight when the 429 came may land; nothing after.
+	t.Logf("API calls during the 2 s after the 429: %d", totalCalls(f.emu.Stats().Calls)-before)
 	f.g.Expect(totalCalls(f.emu.Stats().Calls)-before).To(BeNumerically("<=", 4), "10 resources polling every 250 ms made calls during a 3 s Retry-After")
 }
 
@@ -654,6 +657,7 @@ func TestWaitingResourcesDoNotEachReadTheirMissingSecret(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	// At most one read per credentialsTTL (30 s) for the project; 20 resources retrying
 	// every 200 ms would have read it about 200 times.
+	t.Logf("Secret reads by 20 waiting resources in 2 s: %d", counter.secretGets.Load()-before)
 	f.g.Expect(counter.secretGets.Load() - before).To(BeNumerically("<=", 1))
 }
 
