@@ -1,7 +1,19 @@
 # openai-operator Makefile, in kubebuilder's shape.
 
-# Image URL to use for building and deploying the operator.
-IMG ?= ghcr.io/openai-operator/openai-operator:latest
+# The version stamped into the binaries (--version, the start-up log line) and the
+# image: `git describe` of this tree, e.g. v0.1.0, v0.1.0-3-gabc1234 or abc1234-dirty.
+# `make release VERSION=vX.Y.Z` sets it explicitly.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+VERSION := $(VERSION)
+GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+GIT_COMMIT := $(GIT_COMMIT)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+BUILD_DATE := $(BUILD_DATE)
+
+# Image URL to use for building and deploying the operator: always a version's tag, never
+# a moving one.
+IMAGE_REPO ?= ghcr.io/openai-operator/openai-operator
+IMG ?= $(IMAGE_REPO):$(VERSION)
 
 # Get the currently used golang install path (in GOPATH/bin, unless GOBIN is set).
 ifeq (,$(shell go env GOBIN))
@@ -77,7 +89,8 @@ test-reliability: build envtest ## The long fault-injection runs (crashes, lost 
 
 ##@ Build
 
-LDFLAGS ?= -s -w
+VERSION_PKG := github.com/openai-operator/openai-operator/internal/version
+LDFLAGS ?= -s -w -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(GIT_COMMIT) -X $(VERSION_PKG).buildDate=$(BUILD_DATE)
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager, webhook-receiver and openai-emulator binaries into bin/.
@@ -91,20 +104,41 @@ run: manifests generate fmt vet ## Run the manager from your host against the cl
 
 CONTAINER_TOOL ?= docker
 
+DOCKER_BUILD_ARGS = --build-arg VERSION=$(VERSION) --build-arg GIT_COMMIT=$(GIT_COMMIT) --build-arg BUILD_DATE=$(BUILD_DATE)
+
 .PHONY: docker-build
-docker-build: ## Build the image holding manager and webhook-receiver.
-	$(CONTAINER_TOOL) build -t ${IMG} .
+docker-build: ## Build the image holding manager and webhook-receiver (stamped with VERSION).
+	$(CONTAINER_TOOL) build $(DOCKER_BUILD_ARGS) -t ${IMG} .
 
 .PHONY: docker-push
 docker-push: ## Push the image.
 	$(CONTAINER_TOOL) push ${IMG}
 
+# PLATFORMS lists the platforms `docker-buildx` builds for. The Dockerfile compiles on the
+# build host and cross-compiles for each (its builder stage is FROM --platform=$$BUILDPLATFORM),
+# so no emulation is needed; the distroless base exists for each of these.
+PLATFORMS ?= linux/amd64,linux/arm64,linux/s390x,linux/ppc64le
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push the image for every platform in PLATFORMS (docker buildx).
+	- $(CONTAINER_TOOL) buildx create --name openai-operator-builder
+	$(CONTAINER_TOOL) buildx use openai-operator-builder
+	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) $(DOCKER_BUILD_ARGS) --tag ${IMG} .
+	- $(CONTAINER_TOOL) buildx rm openai-operator-builder
+
+# render-install writes config/default with the image set to $(IMG) to $(1), through a
+# throwaway overlay in dist/, so that the checked-in kustomization is never edited.
+define render-install
+@set -e; mkdir -p dist; overlay=$$(mktemp -d dist/overlay.XXXXXX); trap 'rm -rf "$$overlay"' EXIT; \
+printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../config/default\n' > "$$overlay/kustomization.yaml"; \
+(cd "$$overlay" && $(KUSTOMIZE) edit set image controller=$(IMG)); \
+$(KUSTOMIZE) build "$$overlay" > $(1)
+endef
+
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Write dist/install.yaml: CRDs and the whole deployment in one file.
+build-installer: manifests generate kustomize ## Write dist/install.yaml: CRDs and the whole deployment in one file, with the image IMG.
 	mkdir -p dist
-	cd config/default && $(KUSTOMIZE) edit set image controller=${IMG}
-	$(KUSTOMIZE) build config/default > dist/install.yaml
-	cd config/default && $(KUSTOMIZE) edit set image controller=controller:latest
+	$(call render-install,dist/install.yaml)
 
 ##@ Deployment
 
@@ -121,10 +155,10 @@ uninstall: manifests kustomize ## Uninstall CRDs. Call with ignore-not-found=tru
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
 
 .PHONY: deploy
-deploy: manifests kustomize ## Deploy the operator to the cluster in ~/.kube/config.
-	cd config/default && $(KUSTOMIZE) edit set image controller=${IMG}
-	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
-	cd config/default && $(KUSTOMIZE) edit set image controller=controller:latest
+deploy: manifests kustomize ## Deploy the operator (image IMG) to the cluster in ~/.kube/config.
+	mkdir -p dist
+	$(call render-install,dist/deploy.yaml)
+	$(KUBECTL) apply --server-side -f dist/deploy.yaml
 
 .PHONY: undeploy
 undeploy: kustomize ## Remove the operator. Call with ignore-not-found=true to ignore missing resources.
@@ -159,8 +193,18 @@ KUBECTL ?= kubectl
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+PROMTOOL ?= $(LOCALBIN)/promtool-$(PROMETHEUS_VERSION)
+CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
+
 KUSTOMIZE_VERSION ?= v5.8.0
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+HELM_VERSION ?= v3.22.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+# Prometheus' Go module versions are v0.<minor>.<patch> for release v3.<minor>.<patch>.
+PROMETHEUS_VERSION ?= v0.316.0
+CRD_REF_DOCS_VERSION ?= v0.3.0
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Download kustomize locally if necessary.
@@ -171,6 +215,26 @@ $(KUSTOMIZE): | $(LOCALBIN)
 controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.
 $(CONTROLLER_GEN): | $(LOCALBIN)
 	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Download helm locally if necessary.
+$(HELM): | $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Download golangci-lint locally if necessary.
+$(GOLANGCI_LINT): | $(LOCALBIN)
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Download promtool (Prometheus' rule checker) locally if necessary.
+$(PROMTOOL): | $(LOCALBIN)
+	$(call go-install-tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMETHEUS_VERSION))
+
+.PHONY: crd-ref-docs
+crd-ref-docs: $(CRD_REF_DOCS) ## Download crd-ref-docs (the API reference generator) locally if necessary.
+$(CRD_REF_DOCS): | $(LOCALBIN)
+	$(call go-install-tool,$(CRD_REF_DOCS),github.com/elastic/crd-ref-docs,$(CRD_REF_DOCS_VERSION))
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary (ideally with version)

@@ -20,6 +20,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"time"
@@ -39,6 +40,7 @@ import (
 	"github.com/openai-operator/openai-operator/controllers"
 	"github.com/openai-operator/openai-operator/internal/metricsauth"
 	"github.com/openai-operator/openai-operator/internal/openaiclient"
+	"github.com/openai-operator/openai-operator/internal/version"
 )
 
 func main() {
@@ -75,9 +77,15 @@ func main() {
 	flag.DurationVar(&opts.QuotaRetryInterval, "quota-retry-interval", opts.QuotaRetryInterval, "Wait of a project's create calls after OpenAI answered 429 insufficient_quota.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
+	showVersion := version.BindFlag(flag.CommandLine)
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Line("manager"))
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	log.Info("Version", version.Get().KeysAndValues()...)
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/openai-operator/openai-operator/emulator"
+	"github.com/openai-operator/openai-operator/internal/version"
 )
 
 // stringList is a repeatable string flag.
@@ -74,7 +75,12 @@ func run() error {
 	flag.Float64Var(&opts.Faults.WebhookDelayRate, "webhook-delay-rate", 0, "Share (0..1) of webhook deliveries held back by --webhook-delay.")
 	flag.DurationVar(&opts.Faults.WebhookDelay, "webhook-delay", 10*time.Second, "Extra delay of delayed webhook deliveries.")
 	flag.BoolVar(&opts.Faults.WebhookReorder, "webhook-reorder", false, "Shuffle each endpoint's webhook deliveries within a short window.")
+	showVersion := version.BindFlag(flag.CommandLine)
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Line("openai-emulator"))
+		return nil
+	}
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", flag.Args())
 	}
@@ -84,6 +90,7 @@ func run() error {
 		return fmt.Errorf("invalid --log-level %q", *logLevel)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log.Info("Version", version.Get().KeysAndValues()...)
 	opts.Logger = log
 	opts.APIKeys = keys
 	opts.WebhookURLs = hooks

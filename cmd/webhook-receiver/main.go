@@ -21,11 +21,13 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/openai-operator/openai-operator/internal/version"
 	receiver "github.com/openai-operator/openai-operator/webhook-receiver"
 )
 
@@ -34,10 +36,16 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
+	showVersion := version.BindFlag(flag.CommandLine)
 	flag.Parse() // --kubeconfig is registered by controller-runtime
+	if *showVersion {
+		fmt.Println(version.Line("webhook-receiver"))
+		return
+	}
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	log.Info("Version", version.Get().KeysAndValues()...)
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
