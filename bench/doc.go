@@ -20,6 +20,7 @@ limitations under the License.
 // tests (`go test -bench`), then the scenarios of the benchrun command against a real
 // API server (envtest), the OpenAI emulator, the webhook receiver and the controllers.
 //
-// Every figure is measured next to a baseline in the same run, because the machine is
-// shared and noisy: ratios travel, lone absolute times do not.
+// Scenarios 1, 2, 3a and 4 measure each figure next to a baseline in the same run,
+// because the machine is shared and noisy: ratios travel, lone absolute times do not.
+// Scenarios 3b (event to Complete) and 5 (scale) have no baseline.
 package bench

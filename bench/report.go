@@ -172,10 +172,15 @@ func Report(res *Results) string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	m := res.Machine
 	w("# Performance\n\n")
-	w("Measured by `make bench` (hack/bench.sh, bench/cmd/benchrun) on %s; the figures below\n", res.StartedAt.UTC().Format("2006-01-02 15:04 MST"))
+	commit := "a commit that bench/results.json does not record"
+	if res.Commit != "" {
+		commit = "commit `" + res.Commit + "`"
+	}
+	w("Measured by `make bench` (hack/bench.sh, bench/cmd/benchrun) on %s at %s; the figures below\n", res.StartedAt.UTC().Format("2006-01-02 15:04 MST"), commit)
 	w("are generated from `bench/results.json` (re-render with `go run ./bench/cmd/benchrun -report-only`).\n")
-	w("Every figure is measured next to a baseline in the same run; read the ratios, not the\n")
-	w("absolute times: the machine is small and shared.\n\n")
+	w("Scenarios 1, 2, 3a and 4 measure each figure next to a baseline in the same run; read\n")
+	w("their ratios rather than the absolute times, which depend on this small, shared machine.\n")
+	w("Scenarios 3b and 5 have no baseline: their figures are absolute.\n\n")
 
 	w("## Targets\n\n| target | measured | met |\n| --- | --- | --- |\n")
 	for _, c := range Checks(res) {
@@ -266,9 +271,9 @@ func scenarioOf(v any) *Scenario {
 const methodText = `Method. Micro-benchmarks (scenario 1) are ` + "`go test -bench -benchmem -count N`" + ` and the table
 shows medians of the N runs with their spread. The other scenarios run against a real
 kube-apiserver and etcd (envtest) on the same machine, with the OpenAI emulator standing
-in for OpenAI. Each measurement has its baseline in the same run, interleaved where it
-can be (ABBA rounds for throughput, alternating sides for latency, both polling modes at
-once), so that a burst of load from another process hits both sides. Latency percentiles
+in for OpenAI. Scenarios 2, 3a and 4 run their baseline in the same run, interleaved
+(ABBA rounds for throughput, alternating sides for latency, both polling modes at once),
+so that a burst of load from another process hits both sides; 3b and 5 have none. Latency percentiles
 are nearest-rank over every event of a run. Memory is VmHWM (peak resident set) from
 /proc/PID/status of the real binaries started by internal/devenv.
 `
@@ -300,7 +305,7 @@ func reportVerify(b *strings.Builder, v *VerifyResults) {
 			w(" %s %.1fx time, %s memory;", lib, ratio(rows[1].NsPerOp, rows[0].NsPerOp), growth(rows[0].BytesPerOp, rows[1].BytesPerOp))
 		}
 	}
-	w(" the receiver hashes the body in place, the other two copy it\n(into a formatted string) before hashing, so their memory grows with the body.\n\n")
+	w(" the receiver hashes the body in place, the other two copy it\n(into a formatted string) before hashing.\n\n")
 }
 
 func growth(a, b float64) string {

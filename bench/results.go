@@ -28,6 +28,9 @@ type Results struct {
 	// StartedAt and FinishedAt bound the run.
 	StartedAt  time.Time `json:"startedAt"`
 	FinishedAt time.Time `json:"finishedAt"`
+	// Commit is the tree measured: `git describe --always --dirty` of the repository
+	// the run started in (empty in results written before it was recorded).
+	Commit string `json:"commit,omitempty"`
 	// Machine describes where it ran, with the load before and after.
 	Machine Machine `json:"machine"`
 	// Verify is scenario 1: signature verification, three libraries.

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"os/exec"
 	"strings"
 	"time"
 )
@@ -97,7 +98,7 @@ type RunOptions struct {
 // Run runs the plan's scenarios and returns what they measured. A failing scenario is
 // recorded in Results.Errors and the others still run.
 func Run(ctx context.Context, plan Plan, opts RunOptions) *Results {
-	res := &Results{StartedAt: time.Now(), Machine: DescribeMachine()}
+	res := &Results{StartedAt: time.Now(), Commit: describeCommit(), Machine: DescribeMachine()}
 	res.Machine.LoadWaited = opts.LoadWaited
 	want := func(s string) bool { return len(opts.Scenarios) == 0 || slices.Contains(opts.Scenarios, s) }
 	logf := func(format string, args ...any) {
@@ -239,4 +240,13 @@ func ParseScenarios(s string) ([]string, error) {
 		out = append(out, name)
 	}
 	return out, nil
+}
+
+// describeCommit names the tree being measured, or "" outside a git checkout.
+func describeCommit() string {
+	out, err := exec.Command("git", "describe", "--tags", "--always", "--dirty", "--abbrev=12").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
