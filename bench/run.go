@@ -21,9 +21,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
-	"os/exec"
 	"strings"
 	"time"
 )
