@@ -75,6 +75,13 @@ test: manifests generate vet envtest ## Run all tests (unit, integration against
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" go test -race -count=1 $(GOTESTFLAGS) ./...
 	./hack/fuzz.sh $(FUZZTIME)
 
+.PHONY: test-alerts
+test-alerts: promtool ## Check the PrometheusRule's alerts and run their promtool unit tests.
+	mkdir -p bin/prometheus-rules
+	go run ./hack/promrules config/prometheus/alerts.yaml > bin/prometheus-rules/alerts.rules.yaml
+	$(PROMTOOL) check rules bin/prometheus-rules/alerts.rules.yaml
+	$(PROMTOOL) test rules config/prometheus/tests/alerts_test.yaml
+
 .PHONY: test-e2e
 test-e2e: envtest ## Run only the end-to-end tests (real binaries, real API server, the emulator).
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" go test -count=1 $(GOTESTFLAGS) ./test/e2e/...

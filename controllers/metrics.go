@@ -62,3 +62,9 @@ func ObserveAPICall(operation string, code int, d time.Duration) {
 	apiCalls.WithLabelValues(operation, strconv.Itoa(code)).Inc()
 	apiDuration.WithLabelValues(operation).Observe(d.Seconds())
 }
+
+// Collectors returns the manager's own metrics (registered in controller-runtime's
+// registry at init), so that tests can check the names alerts and dashboards use.
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{apiCalls, apiDuration, phaseTransitions, webhookToSync}
+}
