@@ -147,6 +147,16 @@ build-installer: manifests generate kustomize ## Write dist/install.yaml: CRDs a
 	mkdir -p dist
 	$(call render-install,dist/install.yaml)
 
+.PHONY: release
+release: manifests generate kustomize ## Write release VERSION=vX.Y.Z: dist/install.yaml (image $(IMAGE_REPO):VERSION), dist/crds.yaml, dist/checksums.txt (sha256) and its CHANGELOG.md entry.
+	@[[ "$(VERSION)" =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$$ ]] || { echo "make release needs VERSION=vX.Y.Z (got $(VERSION))" >&2; exit 1; }
+	mkdir -p dist
+	$(MAKE) --no-print-directory build-installer VERSION=$(VERSION) IMG=$(IMAGE_REPO):$(VERSION)
+	$(KUSTOMIZE) build config/crd > dist/crds.yaml
+	cd dist && sha256sum install.yaml crds.yaml > checksums.txt
+	./hack/changelog.sh $(VERSION)
+	@echo "release $(VERSION): dist/install.yaml, dist/crds.yaml, dist/checksums.txt; build and push the image with: make docker-buildx VERSION=$(VERSION)"
+
 ##@ Deployment
 
 ifndef ignore-not-found

@@ -141,4 +141,3 @@ func TestAlertsUseExportedMetrics(t *testing.T) {
 		t.Errorf("only %d alerts found", n)
 	}
 }
-
