@@ -53,12 +53,24 @@ fmt: ## Run go fmt against code.
 vet: ## Run go vet against code.
 	go vet ./...
 
-.PHONY: lint
-lint: vet ## Check formatting and vet.
+.PHONY: fmt-check
+fmt-check: vet ## Check formatting and vet.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (.golangci.yml: kubebuilder's linters plus errorlint).
+	$(GOLANGCI_LINT) run
+
+.PHONY: lint-fix
+lint-fix: golangci-lint ## Run golangci-lint and fix what it can.
+	$(GOLANGCI_LINT) run --fix
+
+.PHONY: lint-config
+lint-config: golangci-lint ## Verify the golangci-lint configuration.
+	$(GOLANGCI_LINT) config verify
+
 .PHONY: verify
-verify: manifests generate fmt lint ## Regenerate everything and fail if the tree is not clean.
+verify: manifests generate fmt fmt-check lint-config ## Regenerate everything and fail if the tree is not clean.
 	@if [ -n "$$(git status --porcelain)" ]; then echo "generated files or formatting are out of date:"; git status --porcelain; git --no-pager diff --stat; exit 1; fi
 
 .PHONY: envtest
