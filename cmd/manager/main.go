@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,6 +32,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -52,9 +54,14 @@ func main() {
 		leaderElectionID, leaderElectNS   string
 		baseURL                           string
 		requestTimeout                    time.Duration
+		metricsCertPath, metricsCertName  string
+		metricsCertKey                    string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview).")
+	flag.StringVar(&metricsCertPath, "metrics-cert-path", "", "Directory of the metrics server's certificate (e.g. a cert-manager Secret's mount); empty serves a self-signed one.")
+	flag.StringVar(&metricsCertName, "metrics-cert-name", "tls.crt", "File name of the metrics server's certificate in --metrics-cert-path.")
+	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "File name of the metrics server's key in --metrics-cert-path.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go profiler (net/http/pprof), e.g. 127.0.0.1:8082; empty disables it. Keep it off a public interface.")
@@ -98,6 +105,19 @@ func main() {
 	if !enableHTTP2 {
 		metricsOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
 	}
+	// A certificate from files (cert-manager), reloaded when they change; without one the
+	// metrics server generates a self-signed certificate.
+	var metricsCertWatcher *certwatcher.CertWatcher
+	if metricsCertPath != "" {
+		log.Info("Watching the metrics server's certificate", "path", metricsCertPath, "cert", metricsCertName, "key", metricsCertKey)
+		var err error
+		metricsCertWatcher, err = certwatcher.New(filepath.Join(metricsCertPath, metricsCertName), filepath.Join(metricsCertPath, metricsCertKey))
+		if err != nil {
+			log.Error(err, "Unable to load the metrics server's certificate")
+			os.Exit(1)
+		}
+		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, func(c *tls.Config) { c.GetCertificate = metricsCertWatcher.GetCertificate })
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsOpts,
@@ -118,6 +138,10 @@ func main() {
 	if err != nil {
 		log.Error(err, "Unable to create the manager")
 		os.Exit(1)
+	}
+
+	if metricsCertWatcher != nil {
+		utilruntime.Must(mgr.Add(metricsCertWatcher))
 	}
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
