@@ -69,8 +69,12 @@ lint-fix: golangci-lint ## Run golangci-lint and fix what it can.
 lint-config: golangci-lint ## Verify the golangci-lint configuration.
 	$(GOLANGCI_LINT) config verify
 
+.PHONY: docs
+docs: crd-ref-docs ## Generate the API reference docs/API.md from the Go types (crd-ref-docs).
+	$(CRD_REF_DOCS) --source-path=./api/v1alpha1 --config=hack/api-docs/config.yaml --renderer=markdown --output-path=docs/API.md
+
 .PHONY: verify
-verify: manifests generate fmt fmt-check lint-config ## Regenerate everything and fail if the tree is not clean.
+verify: manifests generate docs fmt fmt-check lint-config test-alerts ## Regenerate everything (code, manifests, docs/API.md), check the alerts; fail if the tree is not clean.
 	@if [ -n "$$(git status --porcelain)" ]; then echo "generated files or formatting are out of date:"; git status --porcelain; git --no-pager diff --stat; exit 1; fi
 
 .PHONY: envtest
