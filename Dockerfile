@@ -37,14 +37,10 @@ COPY . .
 # the image is built for (docker buildx sets TARGETOS and TARGETARCH).
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    LDFLAGS="-s -w \
-      -X github.com/openai-operator/openai-operator/internal/version.version=${VERSION} \
-      -X github.com/openai-operator/openai-operator/internal/version.commit=${GIT_COMMIT} \
-      -X github.com/openai-operator/openai-operator/internal/version.buildDate=${BUILD_DATE}" && \
     CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags="${LDFLAGS}" -o /out/manager ./cmd/manager && \
+    go build -trimpath -ldflags="-s -w -X github.com/openai-operator/openai-operator/internal/version.version=${VERSION} -X github.com/openai-operator/openai-operator/internal/version.commit=${GIT_COMMIT} -X github.com/openai-operator/openai-operator/internal/version.buildDate=${BUILD_DATE}" -o /out/manager ./cmd/manager && \
     CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags="${LDFLAGS}" -o /out/webhook-receiver ./cmd/webhook-receiver
+    go build -trimpath -ldflags="-s -w -X github.com/openai-operator/openai-operator/internal/version.version=${VERSION} -X github.com/openai-operator/openai-operator/internal/version.commit=${GIT_COMMIT} -X github.com/openai-operator/openai-operator/internal/version.buildDate=${BUILD_DATE}" -o /out/webhook-receiver ./cmd/webhook-receiver
 
 # Use distroless as minimal base image to package the binaries.
 # Refer to https://github.com/GoogleContainerTools/distroless for more details.
@@ -52,15 +48,13 @@ FROM gcr.io/distroless/static:nonroot@sha256:1c2c046bc09ed40fad370b599a0b1ae7987
 ARG VERSION=unknown
 ARG GIT_COMMIT=unknown
 ARG BUILD_DATE=unknown
-LABEL org.opencontainers.image.title="openai-operator" \
-      org.opencontainers.image.description="OpenAI's long-running work (Batch jobs, background Responses) as Kubernetes resources: the manager and the webhook receiver" \
-      org.opencontainers.image.source="https://github.com/openai-operator/openai-operator" \
-      org.opencontainers.image.url="https://github.com/openai-operator/openai-operator" \
-      org.opencontainers.image.documentation="https://github.com/openai-operator/openai-operator/blob/main/README.md" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${GIT_COMMIT}" \
-      org.opencontainers.image.created="${BUILD_DATE}"
+LABEL org.opencontainers.image.title="openai-operator"
+LABEL org.opencontainers.image.description="OpenAI's long-running work as Kubernetes resources: the manager and the webhook receiver"
+LABEL org.opencontainers.image.source="https://github.com/openai-operator/openai-operator"
+LABEL org.opencontainers.image.licenses="Apache-2.0"
+LABEL org.opencontainers.image.version="${VERSION}"
+LABEL org.opencontainers.image.revision="${GIT_COMMIT}"
+LABEL org.opencontainers.image.created="${BUILD_DATE}"
 WORKDIR /
 COPY --from=builder /out/manager /manager
 COPY --from=builder /out/webhook-receiver /webhook-receiver

@@ -207,6 +207,9 @@ func PlanFor(stages []Stage, goarch string) (*Plan, error) {
 	if !strings.HasPrefix(p.BuilderBase, "golang:") {
 		return nil, fmt.Errorf("the builder stage starts from %q, not a golang image", p.BuilderBase)
 	}
+	// A base pinned by digest (name:tag@sha256:...) stands in as its name and tag.
+	p.Base, _, _ = strings.Cut(p.Base, "@sha256:")
+	p.BuilderBase, _, _ = strings.Cut(p.BuilderBase, "@sha256:")
 	if _, ok := BaseImages[p.Base]; !ok {
 		return nil, fmt.Errorf("no local stand-in for the base image %q (known: %s)", p.Base, knownBases())
 	}
@@ -241,6 +244,10 @@ func PlanFor(stages []Stage, goarch string) (*Plan, error) {
 	}
 	for _, in := range final.Instructions {
 		switch in.Keyword {
+		case "ARG":
+			// The final stage's build arguments (label values such as the version).
+			name, value, _ := strings.Cut(in.Args, "=")
+			args[name] = value
 		case "WORKDIR":
 			p.WorkDir = in.Args
 		case "USER":
@@ -266,7 +273,11 @@ func PlanFor(stages []Stage, goarch string) (*Plan, error) {
 			if !ok {
 				return nil, fmt.Errorf("line %d: LABEL must use the name=value form", in.Line)
 			}
-			p.Labels[strings.Trim(name, `"`)] = strings.Trim(value, `"`)
+			value, err := expand(strings.Trim(value, `"`), args)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %v", in.Line, err)
+			}
+			p.Labels[strings.Trim(name, `"`)] = value
 		case "COPY":
 			from := in.Flags["from"]
 			if len(from) != 1 || (from[0] != builder.Name && from[0] != "0") {
