@@ -20,6 +20,7 @@ limitations under the License.
 package release
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -190,5 +191,68 @@ func TestAlertsUseExportedMetrics(t *testing.T) {
 	}
 	if n < 6 {
 		t.Errorf("only %d alerts found", n)
+	}
+}
+
+// TestDashboardUsesExportedMetrics reads every query of the Grafana dashboards in
+// config/grafana and checks each metric name against the binaries' registries.
+func TestDashboardUsesExportedMetrics(t *testing.T) {
+	exported := exported(t)
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "grafana", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboard in config/grafana (%v)", err)
+	}
+	type panel struct {
+		Title   string  `json:"title"`
+		Type    string  `json:"type"`
+		Panels  []panel `json:"panels"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dash struct {
+			UID    string  `json:"uid"`
+			Panels []panel `json:"panels"`
+		}
+		if err := json.Unmarshal(b, &dash); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if dash.UID == "" {
+			t.Errorf("%s: no uid", f)
+		}
+		queries := 0
+		var walk func([]panel)
+		walk = func(ps []panel) {
+			for _, p := range ps {
+				walk(p.Panels)
+				if p.Type == "row" {
+					continue
+				}
+				if len(p.Targets) == 0 {
+					t.Errorf("%s: panel %q has no query", filepath.Base(f), p.Title)
+				}
+				for _, q := range p.Targets {
+					queries++
+					used := promQLNames(q.Expr)
+					if len(used) == 0 {
+						t.Errorf("%s: panel %q: no metric found in %q", filepath.Base(f), p.Title, q.Expr)
+					}
+					for _, name := range used {
+						if !exported(name) {
+							t.Errorf("%s: panel %q uses %s, which neither binary exports", filepath.Base(f), p.Title, name)
+						}
+					}
+				}
+			}
+		}
+		walk(dash.Panels)
+		if queries == 0 {
+			t.Errorf("%s: no query found", f)
+		}
 	}
 }
