@@ -73,8 +73,24 @@ lint-config: golangci-lint ## Verify the golangci-lint configuration.
 docs: crd-ref-docs ## Generate the API reference docs/API.md from the Go types (crd-ref-docs).
 	$(CRD_REF_DOCS) --source-path=./api/v1alpha1 --config=hack/api-docs/config.yaml --renderer=markdown --output-path=docs/API.md
 
+.PHONY: helm-chart
+helm-chart: manifests ## Regenerate the Helm chart's CRDs, RBAC, alerts and dashboard (charts/openai-operator) from config/.
+	go run ./hack/helmchart .
+
+# HELM_KUBE_VERSION is the Kubernetes version `helm template` renders for (the chart
+# needs 1.30 or newer; helm's default is older).
+HELM_KUBE_VERSION ?= 1.37.2
+HELM_ALL_ON = --set prometheus.enable=true,metrics.certManager.enable=true,networkPolicy.enable=true,grafana.dashboard.enable=true,webhookReceiver.ingress.enable=true,webhookReceiver.ingress.tls.secretName=tls
+
+.PHONY: helm-lint
+helm-lint: helm ## helm lint and helm template the chart, with the default values and with every option on.
+	$(HELM) lint --strict charts/openai-operator
+	$(HELM) lint --strict charts/openai-operator $(HELM_ALL_ON)
+	$(HELM) template openai-operator charts/openai-operator --namespace openai-operator-system --kube-version $(HELM_KUBE_VERSION) >/dev/null
+	$(HELM) template openai-operator charts/openai-operator --namespace openai-operator-system --kube-version $(HELM_KUBE_VERSION) $(HELM_ALL_ON) >/dev/null
+
 .PHONY: verify
-verify: manifests generate docs fmt fmt-check lint-config test-alerts ## Regenerate everything (code, manifests, docs/API.md), check the alerts; fail if the tree is not clean.
+verify: manifests generate docs helm-chart fmt fmt-check lint-config test-alerts helm-lint ## Regenerate everything (code, manifests, docs/API.md, the chart's copies), check the alerts and the chart; fail if the tree is not clean.
 	@if [ -n "$$(git status --porcelain)" ]; then echo "generated files or formatting are out of date:"; git status --porcelain; git --no-pager diff --stat; exit 1; fi
 
 .PHONY: envtest
@@ -87,8 +103,8 @@ GOTESTFLAGS ?=
 FUZZTIME ?= 10s
 
 .PHONY: test
-test: manifests generate vet envtest ## Run all tests (unit, integration against a real API server, e2e) with -race.
-	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" go test -race -count=1 $(GOTESTFLAGS) ./...
+test: manifests generate vet envtest helm kustomize ## Run all tests (unit, integration against a real API server, e2e) with -race.
+	HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" go test -race -count=1 $(GOTESTFLAGS) ./...
 	./hack/fuzz.sh $(FUZZTIME)
 
 .PHONY: test-alerts
@@ -164,14 +180,15 @@ build-installer: manifests generate kustomize ## Write dist/install.yaml: CRDs a
 	$(call render-install,dist/install.yaml)
 
 .PHONY: release
-release: manifests generate kustomize ## Write release VERSION=vX.Y.Z: dist/install.yaml (image $(IMAGE_REPO):VERSION), dist/crds.yaml, dist/checksums.txt (sha256) and its CHANGELOG.md entry.
+release: manifests generate kustomize helm ## Write release VERSION=vX.Y.Z: dist/install.yaml (image $(IMAGE_REPO):VERSION), dist/crds.yaml, the Helm chart's package, dist/checksums.txt (sha256) and its CHANGELOG.md entry.
 	@[[ "$(VERSION)" =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$$ ]] || { echo "make release needs VERSION=vX.Y.Z (got $(VERSION))" >&2; exit 1; }
 	mkdir -p dist
 	$(MAKE) --no-print-directory build-installer VERSION=$(VERSION) IMG=$(IMAGE_REPO):$(VERSION)
 	$(KUSTOMIZE) build config/crd > dist/crds.yaml
-	cd dist && sha256sum install.yaml crds.yaml > checksums.txt
+	$(HELM) package charts/openai-operator --version $(VERSION:v%=%) --app-version $(VERSION) --destination dist
+	cd dist && sha256sum install.yaml crds.yaml openai-operator-$(VERSION:v%=%).tgz > checksums.txt
 	./hack/changelog.sh $(VERSION)
-	@echo "release $(VERSION): dist/install.yaml, dist/crds.yaml, dist/checksums.txt; build and push the image with: make docker-buildx VERSION=$(VERSION)"
+	@echo "release $(VERSION): dist/install.yaml, dist/crds.yaml, dist/openai-operator-$(VERSION:v%=%).tgz, dist/checksums.txt; build and push the image with: make docker-buildx VERSION=$(VERSION)"
 
 ##@ Deployment
 
