@@ -92,7 +92,8 @@ func objects(t *testing.T, b []byte) []*unstructured.Unstructured {
 
 func helmTemplate(t *testing.T, set ...string) []*unstructured.Unstructured {
 	t.Helper()
-	args := []string{"template", releaseName, chartDir, "--namespace", releaseNamespace, "--kube-version", "1.37.2"}
+	args := make([]string, 0, 7+2*len(set))
+	args = append(args, "template", releaseName, chartDir, "--namespace", releaseNamespace, "--kube-version", "1.37.2")
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
@@ -208,7 +209,7 @@ func compare(t *testing.T, kustomize, chart []*unstructured.Unstructured, ignore
 		return m
 	}
 	k, c := index(kustomize), index(chart)
-	var keys []string
+	keys := make([]string, 0, len(k))
 	for n := range k {
 		keys = append(keys, n)
 	}
