@@ -379,3 +379,89 @@ func TestChartOptionsMatchKustomizeComponents(t *testing.T) {
 	chart := helmTemplate(t, "prometheus.enable=true", "metrics.certManager.enable=true", "networkPolicy.enable=true")
 	compare(t, kust, chart, "Namespace")
 }
+
+// TestChartSwitches renders the chart with each part switched off or changed and checks
+// what the value promises: nothing of the part is left, and nothing refers to it.
+func TestChartSwitches(t *testing.T) {
+	args := func(objs []*unstructured.Unstructured, deployment string) []string {
+		for _, o := range objs {
+			if o.GetKind() == "Deployment" && strings.HasSuffix(o.GetName(), deployment) {
+				containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+				a, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+				return a
+			}
+		}
+		return nil
+	}
+	tests := map[string]struct {
+		set   []string
+		check func(t *testing.T, objs []*unstructured.Unstructured)
+	}{
+		"receiver off": {
+			set: []string{"webhookReceiver.enable=false", "prometheus.enable=true", "networkPolicy.enable=true"},
+			check: func(t *testing.T, objs []*unstructured.Unstructured) {
+				for _, o := range objs {
+					if strings.Contains(o.GetName(), "webhook-receiver") {
+						t.Errorf("%s is installed with the receiver off", key(o))
+					}
+				}
+				if args(objs, "controller-manager") == nil {
+					t.Error("no manager Deployment")
+				}
+			},
+		},
+		"metrics off": {
+			set: []string{"metrics.enable=false", "prometheus.enable=true", "metrics.certManager.enable=true"},
+			check: func(t *testing.T, objs []*unstructured.Unstructured) {
+				if a := args(objs, "controller-manager"); !containsString(a, "--metrics-bind-address=0") {
+					t.Errorf("manager args %v do not disable metrics", a)
+				}
+				for _, o := range objs {
+					switch {
+					case strings.Contains(o.GetName(), "controller-manager-metrics"), strings.Contains(o.GetName(), "metrics-auth"),
+						strings.Contains(o.GetName(), "metrics-reader"), strings.Contains(o.GetName(), "metrics-scraper"),
+						o.GetKind() == "Certificate", o.GetKind() == "Issuer":
+						t.Errorf("%s is installed with metrics off", key(o))
+					}
+				}
+			},
+		},
+		"receiver watches one namespace, CRDs not installed": {
+			set: []string{"webhookReceiver.watchNamespace=team-a", "crd.enable=false", "webhookReceiver.extraArgs={--tolerance=2m}"},
+			check: func(t *testing.T, objs []*unstructured.Unstructured) {
+				a := args(objs, "webhook-receiver")
+				if !containsString(a, "--namespace=team-a") || !containsString(a, "--tolerance=2m") {
+					t.Errorf("receiver args %v", a)
+				}
+				for _, o := range objs {
+					if o.GetKind() == "CustomResourceDefinition" {
+						t.Errorf("%s is installed with crd.enable=false", key(o))
+					}
+				}
+			},
+		},
+		"image": {
+			set: []string{"image.repository=registry.example.com/oo", "image.tag=v9.9.9"},
+			check: func(t *testing.T, objs []*unstructured.Unstructured) {
+				n := 0
+				for _, o := range objs {
+					containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+					for _, c := range containers {
+						n++
+						if img := c.(map[string]any)["image"]; img != "registry.example.com/oo:v9.9.9" {
+							t.Errorf("%s runs %v", key(o), img)
+						}
+					}
+				}
+				if n != 2 {
+					t.Errorf("%d containers, want 2", n)
+				}
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			tc.check(t, helmTemplate(t, tc.set...))
+		})
+	}
+}
