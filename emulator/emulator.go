@@ -15,8 +15,9 @@ limitations under the License.
 */
 
 // Package emulator is a faithful, deterministic stand-in for the parts of the OpenAI API
-// that the operator uses: Files, Batches and Responses (including background mode), and
-// the signed webhook events OpenAI sends when batches and background responses end.
+// that the operator uses: Files, Batches, Responses (including background mode) and
+// fine-tuning jobs, and the signed webhook events OpenAI sends when batches, background
+// responses and fine-tuning jobs end.
 //
 // The official Go SDK cannot tell it from OpenAI: routes, JSON shapes, error bodies and
 // retry headers follow OpenAI's. Lifecycles run on a fixed timetable scaled by
@@ -117,6 +118,8 @@ type Emulator struct {
 	batches   map[string]*batch
 	batchSeq  []*batch
 	responses map[string]*response
+	ftJobs    map[string]*ftJob
+	ftJobSeq  []*ftJob
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -148,6 +151,7 @@ func New(opts Options) (*Emulator, error) {
 		files:     map[string]*file{},
 		batches:   map[string]*batch{},
 		responses: map[string]*response{},
+		ftJobs:    map[string]*ftJob{},
 		closed:    make(chan struct{}),
 	}
 	if e.log == nil {

@@ -186,6 +186,8 @@ func route(e *Emulator, method, path string) (op string, h apiHandler, allowed [
 		table = m{http.MethodGet: {OpResponsesRetrieve, e.getResponse}, http.MethodDelete: {OpResponsesDelete, e.deleteResponse}}
 	case len(seg) == 3 && seg[0] == "responses" && seg[2] == "cancel":
 		table = m{http.MethodPost: {OpResponsesCancel, e.cancelResponse}}
+	case len(seg) >= 2 && seg[0] == "fine_tuning" && seg[1] == "jobs":
+		table = e.fineTuningRoutes(seg[2:])
 	}
 	if table == nil {
 		return "", nil, nil
@@ -200,9 +202,13 @@ func route(e *Emulator, method, path string) (op string, h apiHandler, allowed [
 	return "", nil, allowed
 }
 
-// routeID returns the object id of /v1/<kind>/<id>[/...] paths.
+// routeID returns the object id of /v1/<kind>/<id>[/...] and
+// /v1/fine_tuning/jobs/<id>[/...] paths.
 func routeID(path string) string {
 	seg := strings.Split(strings.Trim(strings.TrimPrefix(path, "/v1/"), "/"), "/")
+	if len(seg) >= 3 && seg[0] == "fine_tuning" {
+		return seg[2]
+	}
 	if len(seg) >= 2 {
 		return seg[1]
 	}

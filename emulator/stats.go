@@ -36,12 +36,23 @@ const (
 	OpResponsesRetrieve = "responses.retrieve"
 	OpResponsesCancel   = "responses.cancel"
 	OpResponsesDelete   = "responses.delete"
+
+	OpFineTuningJobsCreate      = "fine_tuning.jobs.create"
+	OpFineTuningJobsRetrieve    = "fine_tuning.jobs.retrieve"
+	OpFineTuningJobsList        = "fine_tuning.jobs.list"
+	OpFineTuningJobsCancel      = "fine_tuning.jobs.cancel"
+	OpFineTuningJobsPause       = "fine_tuning.jobs.pause"
+	OpFineTuningJobsResume      = "fine_tuning.jobs.resume"
+	OpFineTuningJobsEvents      = "fine_tuning.jobs.events"
+	OpFineTuningJobsCheckpoints = "fine_tuning.jobs.checkpoints"
 )
 
 var allOps = []string{
 	OpFilesCreate, OpFilesRetrieve, OpFilesContent, OpFilesDelete, OpFilesList,
 	OpBatchesCreate, OpBatchesRetrieve, OpBatchesCancel, OpBatchesList,
 	OpResponsesCreate, OpResponsesRetrieve, OpResponsesCancel, OpResponsesDelete,
+	OpFineTuningJobsCreate, OpFineTuningJobsRetrieve, OpFineTuningJobsList, OpFineTuningJobsCancel,
+	OpFineTuningJobsPause, OpFineTuningJobsResume, OpFineTuningJobsEvents, OpFineTuningJobsCheckpoints,
 }
 
 // Stats is a snapshot of what the emulator saw and did.
