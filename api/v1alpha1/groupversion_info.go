@@ -14,8 +14,8 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package v1alpha1 contains the API of openai-operator: OpenAIBatch and OpenAIResponse,
-// OpenAI's long-running work as Kubernetes resources.
+// Package v1alpha1 contains the API of openai-operator: OpenAIBatch, OpenAIResponse and
+// OpenAIFineTuningJob, OpenAI's long-running work as Kubernetes resources.
 // +kubebuilder:object:generate=true
 // +groupName=openai.operator.dev
 package v1alpha1

@@ -398,6 +398,12 @@ func TestCRDsCarryDocsAndPrinterColumns(t *testing.T) {
 			wideOnly:   []string{"Tokens", "Output", "Message"},
 			specFields: []string{"model", "instructions", "input", "parameters", "metadata", "credentialsRef", "results", "cancel", "cancelOnDelete"},
 		},
+		"OpenAIFineTuningJob": {
+			crd: "openaifinetuningjobs.openai.operator.dev", shortName: "oaift",
+			columns:    []string{"Phase", "Job", "Model", "Age"},
+			wideOnly:   []string{"Base", "Tokens", "Message"},
+			specFields: []string{"model", "trainingData", "validationData", "method", "suffix", "seed", "metadata", "credentialsRef", "results", "paused", "cancel", "cancelOnDelete"},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
