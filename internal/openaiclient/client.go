@@ -130,8 +130,9 @@ func (f *Factory) observe(req *http.Request, next option.MiddlewareNext) (*http.
 	return resp, err
 }
 
-// Operation names an API call by method and path, e.g. "batches.create" or
-// "files.content", with ids removed so the name can be a metric label.
+// Operation names an API call by method and path, e.g. "batches.create",
+// "files.content" or "fine_tuning.jobs.pause", with ids removed so the name can be a
+// metric label.
 func Operation(method, path string) string {
 	i := strings.Index(path, "/v1/")
 	if i < 0 {
@@ -139,12 +140,19 @@ func Operation(method, path string) string {
 	}
 	parts := strings.Split(strings.Trim(path[i+len("/v1/"):], "/"), "/")
 	resource := parts[0]
-	switch resource {
-	case "files", "batches", "responses":
+	switch {
+	case resource == "files", resource == "batches", resource == "responses":
+	case resource == "fine_tuning" && len(parts) > 1 && parts[1] == "jobs":
+		// fine_tuning/jobs/{id}/... reads as one resource, "fine_tuning.jobs".
+		resource, parts = "fine_tuning.jobs", parts[1:]
 	default:
 		return "other"
 	}
 	switch {
+	case len(parts) == 3 && method == http.MethodPost && (parts[2] == "pause" || parts[2] == "resume"):
+		return resource + "." + parts[2]
+	case len(parts) == 3 && method == http.MethodGet && (parts[2] == "events" || parts[2] == "checkpoints"):
+		return resource + "." + parts[2]
 	case len(parts) == 1 && method == http.MethodPost:
 		return resource + ".create"
 	case len(parts) == 1 && method == http.MethodGet:

@@ -16,16 +16,25 @@ import (
 
 func TestOperation(t *testing.T) {
 	cases := map[string]struct{ method, path, want string }{
-		"upload":          {http.MethodPost, "/v1/files", "files.create"},
-		"file content":    {http.MethodGet, "/v1/files/file-abc/content", "files.content"},
-		"file delete":     {http.MethodDelete, "/v1/files/file-abc", "files.delete"},
-		"batch list":      {http.MethodGet, "/v1/batches", "batches.list"},
-		"batch get":       {http.MethodGet, "/v1/batches/batch_1", "batches.retrieve"},
-		"batch cancel":    {http.MethodPost, "/v1/batches/batch_1/cancel", "batches.cancel"},
-		"response create": {http.MethodPost, "/v1/responses", "responses.create"},
-		"behind a proxy":  {http.MethodGet, "/openai/v1/responses/resp_1", "responses.retrieve"},
-		"other resource":  {http.MethodGet, "/v1/models", "other"},
-		"no version":      {http.MethodGet, "/batches", "other"},
+		"upload":           {http.MethodPost, "/v1/files", "files.create"},
+		"file content":     {http.MethodGet, "/v1/files/file-abc/content", "files.content"},
+		"file delete":      {http.MethodDelete, "/v1/files/file-abc", "files.delete"},
+		"batch list":       {http.MethodGet, "/v1/batches", "batches.list"},
+		"batch get":        {http.MethodGet, "/v1/batches/batch_1", "batches.retrieve"},
+		"batch cancel":     {http.MethodPost, "/v1/batches/batch_1/cancel", "batches.cancel"},
+		"response create":  {http.MethodPost, "/v1/responses", "responses.create"},
+		"behind a proxy":   {http.MethodGet, "/openai/v1/responses/resp_1", "responses.retrieve"},
+		"other resource":   {http.MethodGet, "/v1/models", "other"},
+		"job create":       {http.MethodPost, "/v1/fine_tuning/jobs", "fine_tuning.jobs.create"},
+		"job list":         {http.MethodGet, "/v1/fine_tuning/jobs", "fine_tuning.jobs.list"},
+		"job get":          {http.MethodGet, "/v1/fine_tuning/jobs/ftjob-1", "fine_tuning.jobs.retrieve"},
+		"job cancel":       {http.MethodPost, "/v1/fine_tuning/jobs/ftjob-1/cancel", "fine_tuning.jobs.cancel"},
+		"job pause":        {http.MethodPost, "/v1/fine_tuning/jobs/ftjob-1/pause", "fine_tuning.jobs.pause"},
+		"job resume":       {http.MethodPost, "/v1/fine_tuning/jobs/ftjob-1/resume", "fine_tuning.jobs.resume"},
+		"job events":       {http.MethodGet, "/v1/fine_tuning/jobs/ftjob-1/events", "fine_tuning.jobs.events"},
+		"job checkpoints":  {http.MethodGet, "/v1/fine_tuning/jobs/ftjob-1/checkpoints", "fine_tuning.jobs.checkpoints"},
+		"checkpoint perms": {http.MethodGet, "/v1/fine_tuning/checkpoints/ft:x/permissions", "other"},
+		"no version":       {http.MethodGet, "/batches", "other"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
