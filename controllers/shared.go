@@ -14,8 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package controllers holds the reconcilers of OpenAIBatch and OpenAIResponse: they
-// submit work to OpenAI, track it to the end, store results and clean up.
+// Package controllers holds the reconcilers of OpenAIBatch, OpenAIResponse and
+// OpenAIFineTuningJob: they submit work to OpenAI, track it to the end, store results
+// and clean up.
 package controllers
 
 import (
@@ -418,7 +419,7 @@ func withTag(user map[string]string, obj client.Object) map[string]string {
 	return out
 }
 
-// SetupWithManager registers both reconcilers with mgr. Secrets and ConfigMaps are read
+// SetupWithManager registers the reconcilers with mgr. Secrets and ConfigMaps are read
 // through mgr.GetAPIReader(); credentials Secrets are watched, metadata only.
 func SetupWithManager(mgr ctrl.Manager, factory *openaiclient.Factory, opts Options) error {
 	shared := newSharedState(opts)
@@ -427,6 +428,9 @@ func SetupWithManager(mgr ctrl.Manager, factory *openaiclient.Factory, opts Opti
 			Recorder: mgr.GetEventRecorder(name), OpenAI: factory, Options: opts, shared: shared}
 	}
 	if err := (&BatchReconciler{Deps: deps("openaibatch-controller")}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&FineTuningJobReconciler{Deps: deps("openaifinetuningjob-controller")}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	return (&ResponseReconciler{Deps: deps("openairesponse-controller")}).SetupWithManager(mgr)

@@ -158,6 +158,7 @@ func (f *fixture) startManager(opts Options, wrap func(client.Client) client.Cli
 	}
 	f.g.Expect((&BatchReconciler{Deps: deps("openaibatch-controller")}).SetupWithManager(mgr)).To(Succeed())
 	f.g.Expect((&ResponseReconciler{Deps: deps("openairesponse-controller")}).SetupWithManager(mgr)).To(Succeed())
+	f.g.Expect((&FineTuningJobReconciler{Deps: deps("openaifinetuningjob-controller")}).SetupWithManager(mgr)).To(Succeed())
 	ctx, cancel := context.WithCancel(f.ctx)
 	done := make(chan struct{})
 	go func() {
@@ -249,6 +250,8 @@ func (f *fixture) condition(obj client.Object, typ string) func() *metav1.Condit
 			return meta.FindStatusCondition(o.Status.Conditions, typ)
 		case *openaiv1alpha1.OpenAIResponse:
 			return meta.FindStatusCondition(o.Status.Conditions, typ)
+		case *openaiv1alpha1.OpenAIFineTuningJob:
+			return meta.FindStatusCondition(o.Status.Conditions, typ)
 		}
 		return nil
 	}
@@ -331,6 +334,13 @@ func (f *fixture) startMiniReceiver() *miniReceiver {
 		for i := range responses.Items {
 			if responses.Items[i].Status.ResponseID == ev.Data.ID {
 				target = &responses.Items[i]
+			}
+		}
+		jobs := &openaiv1alpha1.OpenAIFineTuningJobList{}
+		_ = f.c.List(r.Context(), jobs, client.InNamespace(f.ns))
+		for i := range jobs.Items {
+			if jobs.Items[i].Status.JobID == ev.Data.ID {
+				target = &jobs.Items[i]
 			}
 		}
 		if target == nil {

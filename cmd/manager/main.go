@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command manager runs the OpenAIBatch and OpenAIResponse controllers.
+// Command manager runs the OpenAIBatch, OpenAIResponse and OpenAIFineTuningJob controllers.
 package main
 
 import (
