@@ -33,6 +33,8 @@ const (
 	IndexBatchID = "status.batchID"
 	// IndexResponseID indexes OpenAIResponses by status.responseID.
 	IndexResponseID = "status.responseID"
+	// IndexJobID indexes OpenAIFineTuningJobs by status.jobID.
+	IndexJobID = "status.jobID"
 )
 
 // AddIndexes registers the field indexes the receiver routes by.
@@ -42,6 +44,16 @@ func AddIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	}
 	if err := indexer.IndexField(ctx, &openaiv1alpha1.OpenAIResponse{}, IndexResponseID, responseIDOf); err != nil {
 		return fmt.Errorf("indexing OpenAIResponse by %s: %w", IndexResponseID, err)
+	}
+	if err := indexer.IndexField(ctx, &openaiv1alpha1.OpenAIFineTuningJob{}, IndexJobID, jobIDOf); err != nil {
+		return fmt.Errorf("indexing OpenAIFineTuningJob by %s: %w", IndexJobID, err)
+	}
+	return nil
+}
+
+func jobIDOf(o client.Object) []string {
+	if j, ok := o.(*openaiv1alpha1.OpenAIFineTuningJob); ok && j.Status.JobID != "" {
+		return []string{j.Status.JobID}
 	}
 	return nil
 }
@@ -60,15 +72,16 @@ func responseIDOf(o client.Object) []string {
 	return nil
 }
 
-// CacheOptions returns cache options for the receiver: only OpenAIBatch and
-// OpenAIResponse, in namespace (all namespaces when empty), stripped of everything
-// routing and recording do not read (spec, managed fields, labels, annotations and all
-// of status but the OpenAI id and lastWebhookEvent).
+// CacheOptions returns cache options for the receiver: only OpenAIBatch,
+// OpenAIResponse and OpenAIFineTuningJob, in namespace (all namespaces when empty),
+// stripped of everything routing and recording do not read (spec, managed fields,
+// labels, annotations and all of status but the OpenAI id and lastWebhookEvent).
 func CacheOptions(namespace string) cache.Options {
 	opts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&openaiv1alpha1.OpenAIBatch{}:    {Transform: StripForRouting},
-			&openaiv1alpha1.OpenAIResponse{}: {Transform: StripForRouting},
+			&openaiv1alpha1.OpenAIBatch{}:         {Transform: StripForRouting},
+			&openaiv1alpha1.OpenAIResponse{}:      {Transform: StripForRouting},
+			&openaiv1alpha1.OpenAIFineTuningJob{}: {Transform: StripForRouting},
 		},
 		DefaultTransform: cache.TransformStripManagedFields(),
 	}
@@ -78,8 +91,8 @@ func CacheOptions(namespace string) cache.Options {
 	return opts
 }
 
-// StripForRouting is a cache transform that keeps of an OpenAIBatch or OpenAIResponse
-// only what the receiver reads. Other objects pass unchanged.
+// StripForRouting is a cache transform that keeps of an OpenAIBatch, OpenAIResponse or
+// OpenAIFineTuningJob only what the receiver reads. Other objects pass unchanged.
 func StripForRouting(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *openaiv1alpha1.OpenAIBatch:
@@ -97,6 +110,15 @@ func StripForRouting(obj any) (any, error) {
 			ObjectMeta: routingMeta(&o.ObjectMeta),
 			Status: openaiv1alpha1.OpenAIResponseStatus{
 				ResponseID:       o.Status.ResponseID,
+				LastWebhookEvent: o.Status.LastWebhookEvent,
+			},
+		}, nil
+	case *openaiv1alpha1.OpenAIFineTuningJob:
+		return &openaiv1alpha1.OpenAIFineTuningJob{
+			TypeMeta:   o.TypeMeta,
+			ObjectMeta: routingMeta(&o.ObjectMeta),
+			Status: openaiv1alpha1.OpenAIFineTuningJobStatus{
+				JobID:            o.Status.JobID,
 				LastWebhookEvent: o.Status.LastWebhookEvent,
 			},
 		}, nil

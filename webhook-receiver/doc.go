@@ -16,7 +16,8 @@ limitations under the License.
 
 // Package receiver is the webhook receiver of openai-operator: an HTTP endpoint that
 // verifies OpenAI's signed webhook events (Standard Webhooks), drops duplicates, finds
-// the OpenAIBatch or OpenAIResponse whose status carries the event's object id (through
+// the OpenAIBatch, OpenAIResponse or OpenAIFineTuningJob whose status carries the
+// event's object id (through
 // a field index of an informer cache, never a list call per request) and records the
 // event in that resource's status.lastWebhookEvent. The controller treats the record as
 // a trigger to read the object from the OpenAI API; the receiver does no other work.
@@ -26,5 +27,6 @@ limitations under the License.
 // carries its id is held in bounded memory and applied as soon as the id appears.
 //
 // The receiver holds only webhook signing secrets, never an OpenAI API key. Its RBAC is
-// get, list and watch on openaibatches and openairesponses, and patch on their status.
+// get, list and watch on openaibatches, openairesponses and openaifinetuningjobs, and
+// patch on their status.
 package receiver

@@ -50,7 +50,7 @@ func (r *Receiver) hold(d delivery) bool {
 // WatchInformers makes the receiver apply held events as soon as a resource whose
 // status carries their object id appears in the cache.
 func (r *Receiver) WatchInformers(ctx context.Context, informers cache.Informers) error {
-	for _, obj := range []client.Object{&openaiv1alpha1.OpenAIBatch{}, &openaiv1alpha1.OpenAIResponse{}} {
+	for _, obj := range []client.Object{&openaiv1alpha1.OpenAIBatch{}, &openaiv1alpha1.OpenAIResponse{}, &openaiv1alpha1.OpenAIFineTuningJob{}} {
 		inf, err := informers.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
 		if err != nil {
 			return err
@@ -65,7 +65,8 @@ func (r *Receiver) WatchInformers(ctx context.Context, informers cache.Informers
 	return nil
 }
 
-// ObjectChanged is called with an OpenAIBatch or OpenAIResponse that was added or
+// ObjectChanged is called with an OpenAIBatch, OpenAIResponse or OpenAIFineTuningJob
+// that was added or
 // updated; if an event is held for its OpenAI id, it is queued to be applied. It does
 // no I/O, so it never slows the informer down.
 func (r *Receiver) ObjectChanged(obj any) {
@@ -75,6 +76,8 @@ func (r *Receiver) ObjectChanged(obj any) {
 		k = routeKey{kind: kindBatch, objectID: o.Status.BatchID}
 	case *openaiv1alpha1.OpenAIResponse:
 		k = routeKey{kind: kindResponse, objectID: o.Status.ResponseID}
+	case *openaiv1alpha1.OpenAIFineTuningJob:
+		k = routeKey{kind: kindFineTuningJob, objectID: o.Status.JobID}
 	default:
 		return
 	}

@@ -141,6 +141,8 @@ func setStatus(t *testing.T, c client.Client, obj, from client.Object) {
 		o.Status = from.(*openaiv1alpha1.OpenAIBatch).Status
 	case *openaiv1alpha1.OpenAIResponse:
 		o.Status = from.(*openaiv1alpha1.OpenAIResponse).Status
+	case *openaiv1alpha1.OpenAIFineTuningJob:
+		o.Status = from.(*openaiv1alpha1.OpenAIFineTuningJob).Status
 	}
 	if err := c.Status().Patch(context.Background(), obj, client.MergeFrom(base), client.FieldOwner("openai-operator")); err != nil {
 		t.Fatalf("writing the status of %s: %v", obj.GetName(), err)
@@ -153,6 +155,8 @@ func lastEvent(g Gomega, c client.Client, obj client.Object) *openaiv1alpha1.Web
 	case *openaiv1alpha1.OpenAIBatch:
 		return o.Status.LastWebhookEvent
 	case *openaiv1alpha1.OpenAIResponse:
+		return o.Status.LastWebhookEvent
+	case *openaiv1alpha1.OpenAIFineTuningJob:
 		return o.Status.LastWebhookEvent
 	}
 	return nil
@@ -332,8 +336,8 @@ func TestConcurrentReplicasNeverMoveBackwards(t *testing.T) {
 func TestRBAC(t *testing.T) {
 	e := apiServer(t)
 	ctx := context.Background()
-	read := rbacv1.PolicyRule{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches", "openairesponses"}, Verbs: []string{"get", "list", "watch"}}
-	patch := rbacv1.PolicyRule{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches/status", "openairesponses/status"}, Verbs: []string{"patch"}}
+	read := rbacv1.PolicyRule{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches", "openairesponses", "openaifinetuningjobs"}, Verbs: []string{"get", "list", "watch"}}
+	patch := rbacv1.PolicyRule{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches/status", "openairesponses/status", "openaifinetuningjobs/status"}, Verbs: []string{"patch"}}
 	cases := map[string]struct {
 		rules    []rbacv1.PolicyRule
 		wantCode int

@@ -79,6 +79,8 @@ const (
 	kindBatch
 	// kindResponse routes by OpenAIResponse status.responseID.
 	kindResponse
+	// kindFineTuningJob routes by OpenAIFineTuningJob status.jobID.
+	kindFineTuningJob
 )
 
 // String names the kind for logs.
@@ -88,6 +90,8 @@ func (k targetKind) String() string {
 		return "OpenAIBatch"
 	case kindResponse:
 		return "OpenAIResponse"
+	case kindFineTuningJob:
+		return "OpenAIFineTuningJob"
 	default:
 		return "none"
 	}
@@ -100,6 +104,8 @@ func kindOf(eventType string) targetKind {
 		return kindBatch
 	case strings.HasPrefix(eventType, "response."):
 		return kindResponse
+	case strings.HasPrefix(eventType, "fine_tuning.job."):
+		return kindFineTuningJob
 	default:
 		return kindNone
 	}
@@ -113,7 +119,8 @@ type event struct {
 	Type string
 	// CreatedAt is when OpenAI created the event, to the second.
 	CreatedAt time.Time
-	// ObjectID is data.id: the batch or response id. It is empty for unmanaged types.
+	// ObjectID is data.id: the batch, response or fine-tuning job id. It is empty for
+	// unmanaged types.
 	ObjectID string
 }
 

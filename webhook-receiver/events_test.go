@@ -82,7 +82,9 @@ func TestKindOf(t *testing.T) {
 	g := NewWithT(t)
 	g.Expect(kindOf("batch.expired")).To(Equal(kindBatch))
 	g.Expect(kindOf("response.cancelled")).To(Equal(kindResponse))
-	g.Expect(kindOf("fine_tuning.job.succeeded")).To(Equal(kindNone))
+	g.Expect(kindOf("fine_tuning.job.succeeded")).To(Equal(kindFineTuningJob))
+	g.Expect(kindOf("fine_tuning.job.cancelled")).To(Equal(kindFineTuningJob))
+	g.Expect(kindOf("eval.run.succeeded")).To(Equal(kindNone))
 	g.Expect(kindOf("responses.completed")).To(Equal(kindNone))
 	g.Expect(kindOf("batch")).To(Equal(kindNone))
 }

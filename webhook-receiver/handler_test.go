@@ -87,7 +87,9 @@ func TestHostileAndMalformedRequests(t *testing.T) {
 		"signed, negative created_at":     {req: signedWith(`{"id":"evt_1","type":"batch.completed","created_at":-5,"data":{"id":"batch_known"}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
 		"signed, created_at past 9999":    {req: signedWith(`{"id":"evt_1","type":"batch.completed","created_at":1e12,"data":{"id":"batch_known"}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
 		"signed, event id too long":       {req: signedWith(`{"id":"` + strings.Repeat("e", 257) + `","type":"batch.completed","created_at":1,"data":{"id":"batch_known"}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"fine-tuning event":               {req: signedWith(string(eventBody("evt_1", "fine_tuning.job.succeeded", now, "ftjob_1"))), wantCode: 200, wantType: "fine_tuning.job.succeeded", wantOut: OutcomeUnmanaged},
+		"known fine-tuning job":           {req: signedWith(string(eventBody("evt_1", "fine_tuning.job.succeeded", now, "ftjob-known"))), wantCode: 200, wantType: "fine_tuning.job.succeeded", wantOut: OutcomeAccepted},
+		"unknown fine-tuning job is held": {req: signedWith(string(eventBody("evt_1", "fine_tuning.job.failed", now, "ftjob-unseen"))), wantCode: 202, wantType: "fine_tuning.job.failed", wantOut: OutcomeEarly},
+		"fine-tuning event, no data.id":   {req: signedWith(`{"id":"evt_1","type":"fine_tuning.job.cancelled","created_at":1,"data":{}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
 		"eval event":                      {req: signedWith(string(eventBody("evt_1", "eval.run.canceled", now, "evalrun_1"))), wantCode: 200, wantType: "eval.run.canceled", wantOut: OutcomeUnmanaged},
 		"realtime event without data.id":  {req: signedWith(`{"id":"evt_1","object":"event","created_at":1,"type":"realtime.call.incoming","data":{"call_id":"rtc_1","sip_headers":[]}}`), wantCode: 200, wantType: "realtime.call.incoming", wantOut: OutcomeUnmanaged},
 		"unknown event type":              {req: signedWith(string(eventBody("evt_1", "quantum.job.entangled", now, "q_1"))), wantCode: 200, wantType: typeOther, wantOut: OutcomeUnmanaged},
@@ -101,7 +103,7 @@ func TestHostileAndMalformedRequests(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
 			clock := func() time.Time { return now }
-			r, _ := newFakeReceiver(t, Options{MaxBodyBytes: tc.maxBody, Now: clock}, nil, newBatch("ns", "b", "batch_known"))
+			r, _ := newFakeReceiver(t, Options{MaxBodyBytes: tc.maxBody, Now: clock}, nil, newBatch("ns", "b", "batch_known"), newFineTuningJob("ns", "ft", "ftjob-known"))
 			rec := tc.req.serve(r)
 			g.Expect(rec.Code).To(Equal(tc.wantCode), "body: %s", rec.Body.String())
 			if tc.wantAllow {

@@ -186,15 +186,28 @@ func newResponse(namespace, name, responseID string) *openaiv1alpha1.OpenAIRespo
 	}
 }
 
+// newFineTuningJob returns an OpenAIFineTuningJob whose status carries jobID.
+func newFineTuningJob(namespace, name, jobID string) *openaiv1alpha1.OpenAIFineTuningJob {
+	return &openaiv1alpha1.OpenAIFineTuningJob{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: openaiv1alpha1.OpenAIFineTuningJobSpec{
+			Model:        "gpt-4o-mini",
+			TrainingData: openaiv1alpha1.TrainingData{FileID: "file-train"},
+		},
+		Status: openaiv1alpha1.OpenAIFineTuningJobStatus{JobID: jobID, Phase: openaiv1alpha1.FineTuningPhaseRunning},
+	}
+}
+
 // newFakeReceiver returns a receiver over a fake client holding objs, verifying with
 // the secrets of opts (testSecret 0 when unset) and counting into a fresh registry.
 func newFakeReceiver(t testing.TB, opts Options, funcs *interceptor.Funcs, objs ...client.Object) (*Receiver, client.Client) {
 	t.Helper()
 	var c client.WithWatch = fake.NewClientBuilder().
 		WithScheme(Scheme).
-		WithStatusSubresource(&openaiv1alpha1.OpenAIBatch{}, &openaiv1alpha1.OpenAIResponse{}).
+		WithStatusSubresource(&openaiv1alpha1.OpenAIBatch{}, &openaiv1alpha1.OpenAIResponse{}, &openaiv1alpha1.OpenAIFineTuningJob{}).
 		WithIndex(&openaiv1alpha1.OpenAIBatch{}, IndexBatchID, batchIDOf).
 		WithIndex(&openaiv1alpha1.OpenAIResponse{}, IndexResponseID, responseIDOf).
+		WithIndex(&openaiv1alpha1.OpenAIFineTuningJob{}, IndexJobID, jobIDOf).
 		WithObjects(objs...).
 		Build()
 	if funcs != nil {

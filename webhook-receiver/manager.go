@@ -46,8 +46,9 @@ func mustAdd(err error) {
 }
 
 // ManagerOptions returns the controller-runtime manager options of the receiver: no
-// leader election (every replica serves), a cache of OpenAIBatch and OpenAIResponse
-// stripped to what routing reads, plain-HTTP metrics and the health probes.
+// leader election (every replica serves), a cache of OpenAIBatch, OpenAIResponse and
+// OpenAIFineTuningJob stripped to what routing reads, plain-HTTP metrics and the health
+// probes.
 func ManagerOptions(opts Options) ctrl.Options {
 	opts = opts.withDefaults()
 	return ctrl.Options{

@@ -314,6 +314,14 @@ func (r *Receiver) lookup(ctx context.Context, k routeKey) ([]target, error) {
 		for i := range list.Items {
 			out = append(out, targetOf(kindResponse, &list.Items[i]))
 		}
+	case kindFineTuningJob:
+		var list openaiv1alpha1.OpenAIFineTuningJobList
+		if err := r.deps.Cache.List(ctx, &list, client.MatchingFields{IndexJobID: k.objectID}); err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			out = append(out, targetOf(kindFineTuningJob, &list.Items[i]))
+		}
 	}
 	return out, nil
 }
@@ -325,14 +333,19 @@ func targetOf(kind targetKind, obj client.Object) target {
 		t.last = o.Status.LastWebhookEvent
 	case *openaiv1alpha1.OpenAIResponse:
 		t.last = o.Status.LastWebhookEvent
+	case *openaiv1alpha1.OpenAIFineTuningJob:
+		t.last = o.Status.LastWebhookEvent
 	}
 	return t
 }
 
 func (t target) newObject() client.Object {
 	meta := metav1.ObjectMeta{Namespace: t.key.Namespace, Name: t.key.Name}
-	if t.kind == kindResponse {
+	switch t.kind {
+	case kindResponse:
 		return &openaiv1alpha1.OpenAIResponse{ObjectMeta: meta}
+	case kindFineTuningJob:
+		return &openaiv1alpha1.OpenAIFineTuningJob{ObjectMeta: meta}
 	}
 	return &openaiv1alpha1.OpenAIBatch{ObjectMeta: meta}
 }

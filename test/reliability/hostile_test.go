@@ -449,7 +449,7 @@ func planHostile(r *mrand.Rand, secret standardwebhooks.Secret, n, k int, create
 		case x < 0.095: // 2% garbage
 			q = garbage(r, secret, i, now)
 		case x < 0.1: // 0.5% verified events of a type the operator does not manage
-			q = signed(secret, fmt.Sprintf("wh_ft_%d", i), now, eventBody("evt_ft_"+strconv.Itoa(i), "fine_tuning.job.succeeded", created, "ftjob_1"))
+			q = signed(secret, fmt.Sprintf("wh_eval_%d", i), now, eventBody("evt_eval_"+strconv.Itoa(i), "eval.run.succeeded", created, "evalrun_1"))
 			q.category, q.wantCode, q.wantOutcome = catUnmanaged, http.StatusOK, receiver.OutcomeUnmanaged
 		case x < 0.105: // 0.5% verified events for an object no resource carries
 			q = signed(secret, fmt.Sprintf("wh_unknown_%d", i), now, eventBody("evt_unknown_"+strconv.Itoa(i), "batch.completed", created, fmt.Sprintf("batch_unknown_%d", i)))
