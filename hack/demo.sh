@@ -42,7 +42,7 @@ while :; do
   fi
   phases="$(kubectl get openai -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}')"
   total=$(grep -c . <<<"$phases" || true)
-  done_=$(grep -cE '^(Completed|Failed|Expired|Cancelled|Incomplete)$' <<<"$phases" || true)
+  done_=$(grep -cE '^(Completed|Succeeded|Failed|Expired|Cancelled|Incomplete)$' <<<"$phases" || true)
   if [ "$total" -gt 0 ] && [ "$done_" -eq "$total" ]; then
     break
   fi
@@ -50,16 +50,19 @@ while :; do
   sleep 0.5
 done
 
-notdone="$(kubectl get openai -o jsonpath='{range .items[?(@.status.phase!="Completed")]}{.kind}/{.metadata.name}: {.status.phase} {.status.message}{"\n"}{end}')"
+notdone="$(kubectl get openai -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}: {.status.phase} {.status.message}{"\n"}{end}' | grep -vE ': (Completed|Succeeded) ' || true)"
 [ -z "$notdone" ] || fail "some samples did not complete: $notdone"
 
 echo
-echo "demo: kubectl wait --for=condition=Complete openaibatch,openairesponse --all"
-kubectl wait --for=condition=Complete openaibatch,openairesponse --all --timeout=30s || fail "kubectl wait"
+echo "demo: kubectl wait --for=condition=Complete openaibatch,openairesponse,openaifinetuningjob --all"
+kubectl wait --for=condition=Complete openaibatch,openairesponse,openaifinetuningjob --all --timeout=30s || fail "kubectl wait"
 
 echo
 echo "demo: the response's output (status.outputText of openairesponse/release-notes-summary):"
 echo "  $(kubectl get openairesponse release-notes-summary -o jsonpath='{.status.outputText}')"
+echo
+echo "demo: the fine-tuned model (ConfigMap support-assistant-model, key model):"
+echo "  $(kubectl get configmap support-assistant-model -o jsonpath='{.data.model}')"
 echo
 echo "demo: the first embedding result (ConfigMap embeddings-results, key output.jsonl):"
 kubectl get configmap embeddings-results -o jsonpath='{.data.output\.jsonl}' | head -n 1 | cut -c1-240
@@ -68,4 +71,4 @@ echo "demo: how the batch learned it was done (status.lastWebhookEvent of openai
 kubectl get openaibatch nightly-embeddings -o jsonpath='{.status.lastWebhookEvent}'
 echo
 echo
-echo "demo: OK, all samples Completed"
+echo "demo: OK, all samples completed"

@@ -125,14 +125,21 @@ func TestSamplesCompleteEndToEnd(t *testing.T) {
 	root := testenv.RepoRoot()
 	kubectl(t, "apply", "-n", "default", "-k", filepath.Join(root, "config", "samples"))
 	out := kubectl(t, "wait", "-n", "default", "--for=condition=Complete", "--timeout=90s",
-		"openaibatch/nightly-embeddings", "openaibatch/support-triage", "openairesponse/release-notes-summary")
-	g.Expect(strings.Count(out, "condition met")).To(Equal(3), out)
+		"openaibatch/nightly-embeddings", "openaibatch/support-triage", "openairesponse/release-notes-summary",
+		"openaifinetuningjob/support-assistant")
+	g.Expect(strings.Count(out, "condition met")).To(Equal(4), out)
 
 	// kubectl get shows the printer columns of both kinds through the category.
 	table := kubectl(t, "get", "openai", "-n", "default")
 	g.Expect(table).To(ContainSubstring("PROGRESS"))
 	g.Expect(table).To(MatchRegexp(`nightly-embeddings\s+Completed\s+batch_\S+\s+3/3`))
 	g.Expect(table).To(MatchRegexp(`release-notes-summary\s+Completed\s+resp_\S+\s+gpt-5-mini`))
+	g.Expect(table).To(MatchRegexp(`support-assistant\s+Succeeded\s+ftjob-\S+\s+ft:gpt-4o-mini-2024-07-18:\S+:support:\S+`))
+
+	// The fine-tuned model's name, where a Deployment reads it.
+	model := kubectl(t, "get", "configmap", "support-assistant-model", "-n", "default", "-o", "jsonpath={.data.model}")
+	g.Expect(model).To(Equal(kubectl(t, "get", "openaifinetuningjob", "support-assistant", "-n", "default", "-o", "jsonpath={.status.fineTunedModel}")))
+	g.Expect(model).To(HavePrefix("ft:gpt-4o-mini-2024-07-18:"))
 
 	// Results where the specs asked: a ConfigMap and a Secret owned by their batches.
 	lines := kubectl(t, "get", "configmap", "embeddings-results", "-n", "default", "-o", `jsonpath={.data.output\.jsonl}`)
@@ -146,16 +153,18 @@ func TestSamplesCompleteEndToEnd(t *testing.T) {
 	g.Expect(text).To(HavePrefix("echo: Summarise"))
 
 	// The receiver, running under its own ServiceAccount, recorded the signed events.
-	for _, obj := range []string{"openaibatch/nightly-embeddings", "openaibatch/support-triage", "openairesponse/release-notes-summary"} {
+	for _, obj := range []string{"openaibatch/nightly-embeddings", "openaibatch/support-triage", "openairesponse/release-notes-summary", "openaifinetuningjob/support-assistant"} {
 		ev := kubectl(t, "get", obj, "-n", "default", "-o", "jsonpath={.status.lastWebhookEvent.type}")
-		g.Expect(ev).To(BeElementOf("batch.completed", "response.completed"), obj)
+		g.Expect(ev).To(BeElementOf("batch.completed", "response.completed", "fine_tuning.job.succeeded"), obj)
 	}
 	metrics, err := http.Get(env.ReceiverMetricsURL())
 	g.Expect(err).NotTo(HaveOccurred())
 	body, _ := io.ReadAll(metrics.Body)
 	_ = metrics.Body.Close()
 	g.Expect(string(body)).To(MatchRegexp(`openai_webhook_events_total\{outcome="accepted",type="batch.completed"\} [1-9]`))
+	g.Expect(string(body)).To(MatchRegexp(`openai_webhook_events_total\{outcome="accepted",type="fine_tuning.job.succeeded"\} [1-9]`))
 	g.Expect(emulatorCalls(t)["batches.create"]).To(BeNumerically(">=", 2))
+	g.Expect(emulatorCalls(t)["fine_tuning.jobs.create"]).To(BeNumerically(">=", 1))
 }
 
 func TestDeleteMidFlightCancelsOnOpenAI(t *testing.T) {
@@ -206,34 +215,42 @@ func TestServiceAccountsHaveLeastPrivilege(t *testing.T) {
 		allowed bool
 	}{
 		// The receiver: read the two kinds, patch their status; nothing else.
-		"receiver lists batches":             {sa(devenv.ReceiverServiceAccount), "list", "openaibatches.openai.operator.dev", "", true},
-		"receiver watches responses":         {sa(devenv.ReceiverServiceAccount), "watch", "openairesponses.openai.operator.dev", "", true},
-		"receiver patches batch status":      {sa(devenv.ReceiverServiceAccount), "patch", "openaibatches.openai.operator.dev/status", "default", true},
-		"receiver patches response status":   {sa(devenv.ReceiverServiceAccount), "patch", "openairesponses.openai.operator.dev/status", "default", true},
-		"receiver cannot update status":      {sa(devenv.ReceiverServiceAccount), "update", "openaibatches.openai.operator.dev/status", "default", false},
-		"receiver cannot write specs":        {sa(devenv.ReceiverServiceAccount), "patch", "openaibatches.openai.operator.dev", "default", false},
-		"receiver cannot create batches":     {sa(devenv.ReceiverServiceAccount), "create", "openaibatches.openai.operator.dev", "default", false},
-		"receiver cannot delete batches":     {sa(devenv.ReceiverServiceAccount), "delete", "openaibatches.openai.operator.dev", "default", false},
-		"receiver cannot read Secrets":       {sa(devenv.ReceiverServiceAccount), "get", "secrets", "default", false},
-		"receiver cannot read its own ns":    {sa(devenv.ReceiverServiceAccount), "get", "secrets", devenv.Namespace, false},
-		"receiver cannot read ConfigMaps":    {sa(devenv.ReceiverServiceAccount), "get", "configmaps", "default", false},
-		"receiver cannot create events":      {sa(devenv.ReceiverServiceAccount), "create", "events.events.k8s.io", "default", false},
-		"receiver cannot take leases":        {sa(devenv.ReceiverServiceAccount), "create", "leases.coordination.k8s.io", devenv.Namespace, false},
-		"manager reads credentials Secrets":  {sa(devenv.ManagerServiceAccount), "get", "secrets", "default", true},
-		"manager lists Secrets' metadata":    {sa(devenv.ManagerServiceAccount), "list", "secrets", "default", true},  // RBAC has no metadata-only verb; no Secret data is cached
-		"manager watches Secrets' metadata":  {sa(devenv.ManagerServiceAccount), "watch", "secrets", "default", true}, // a changed credentials Secret wakes its resources
-		"manager cannot delete Secrets":      {sa(devenv.ManagerServiceAccount), "delete", "secrets", "default", false},
-		"manager writes results ConfigMaps":  {sa(devenv.ManagerServiceAccount), "create", "configmaps", "default", true},
-		"manager cannot list ConfigMaps":     {sa(devenv.ManagerServiceAccount), "list", "configmaps", "default", false},
-		"manager patches batch status":       {sa(devenv.ManagerServiceAccount), "patch", "openaibatches.openai.operator.dev/status", "default", true},
-		"manager updates finalizers":         {sa(devenv.ManagerServiceAccount), "update", "openaibatches.openai.operator.dev/finalizers", "default", true},
-		"manager cannot create batches":      {sa(devenv.ManagerServiceAccount), "create", "openaibatches.openai.operator.dev", "default", false},
-		"manager cannot delete batches":      {sa(devenv.ManagerServiceAccount), "delete", "openaibatches.openai.operator.dev", "default", false},
-		"manager emits events":               {sa(devenv.ManagerServiceAccount), "create", "events.events.k8s.io", "default", true},
-		"manager takes its lease":            {sa(devenv.ManagerServiceAccount), "update", "leases.coordination.k8s.io", devenv.Namespace, true},
-		"manager cannot take leases outside": {sa(devenv.ManagerServiceAccount), "update", "leases.coordination.k8s.io", "default", false},
-		"manager cannot create pods":         {sa(devenv.ManagerServiceAccount), "create", "pods", "default", false},
-		"manager cannot touch RBAC":          {sa(devenv.ManagerServiceAccount), "create", "clusterrolebindings.rbac.authorization.k8s.io", "", false},
+		"receiver lists batches":                 {sa(devenv.ReceiverServiceAccount), "list", "openaibatches.openai.operator.dev", "", true},
+		"receiver watches responses":             {sa(devenv.ReceiverServiceAccount), "watch", "openairesponses.openai.operator.dev", "", true},
+		"receiver patches batch status":          {sa(devenv.ReceiverServiceAccount), "patch", "openaibatches.openai.operator.dev/status", "default", true},
+		"receiver patches response status":       {sa(devenv.ReceiverServiceAccount), "patch", "openairesponses.openai.operator.dev/status", "default", true},
+		"receiver watches fine-tuning jobs":      {sa(devenv.ReceiverServiceAccount), "watch", "openaifinetuningjobs.openai.operator.dev", "", true},
+		"receiver patches fine-tuning status":    {sa(devenv.ReceiverServiceAccount), "patch", "openaifinetuningjobs.openai.operator.dev/status", "default", true},
+		"receiver cannot write fine-tuning":      {sa(devenv.ReceiverServiceAccount), "patch", "openaifinetuningjobs.openai.operator.dev", "default", false},
+		"receiver cannot update status":          {sa(devenv.ReceiverServiceAccount), "update", "openaibatches.openai.operator.dev/status", "default", false},
+		"receiver cannot write specs":            {sa(devenv.ReceiverServiceAccount), "patch", "openaibatches.openai.operator.dev", "default", false},
+		"receiver cannot create batches":         {sa(devenv.ReceiverServiceAccount), "create", "openaibatches.openai.operator.dev", "default", false},
+		"receiver cannot delete batches":         {sa(devenv.ReceiverServiceAccount), "delete", "openaibatches.openai.operator.dev", "default", false},
+		"receiver cannot read Secrets":           {sa(devenv.ReceiverServiceAccount), "get", "secrets", "default", false},
+		"receiver cannot read its own ns":        {sa(devenv.ReceiverServiceAccount), "get", "secrets", devenv.Namespace, false},
+		"receiver cannot read ConfigMaps":        {sa(devenv.ReceiverServiceAccount), "get", "configmaps", "default", false},
+		"receiver cannot create events":          {sa(devenv.ReceiverServiceAccount), "create", "events.events.k8s.io", "default", false},
+		"receiver cannot take leases":            {sa(devenv.ReceiverServiceAccount), "create", "leases.coordination.k8s.io", devenv.Namespace, false},
+		"manager reads credentials Secrets":      {sa(devenv.ManagerServiceAccount), "get", "secrets", "default", true},
+		"manager lists Secrets' metadata":        {sa(devenv.ManagerServiceAccount), "list", "secrets", "default", true},  // RBAC has no metadata-only verb; no Secret data is cached
+		"manager watches Secrets' metadata":      {sa(devenv.ManagerServiceAccount), "watch", "secrets", "default", true}, // a changed credentials Secret wakes its resources
+		"manager cannot delete Secrets":          {sa(devenv.ManagerServiceAccount), "delete", "secrets", "default", false},
+		"manager writes results ConfigMaps":      {sa(devenv.ManagerServiceAccount), "create", "configmaps", "default", true},
+		"manager cannot list ConfigMaps":         {sa(devenv.ManagerServiceAccount), "list", "configmaps", "default", false},
+		"manager patches batch status":           {sa(devenv.ManagerServiceAccount), "patch", "openaibatches.openai.operator.dev/status", "default", true},
+		"manager updates finalizers":             {sa(devenv.ManagerServiceAccount), "update", "openaibatches.openai.operator.dev/finalizers", "default", true},
+		"manager watches fine-tuning jobs":       {sa(devenv.ManagerServiceAccount), "watch", "openaifinetuningjobs.openai.operator.dev", "", true},
+		"manager patches fine-tuning status":     {sa(devenv.ManagerServiceAccount), "patch", "openaifinetuningjobs.openai.operator.dev/status", "default", true},
+		"manager updates fine-tuning finalizers": {sa(devenv.ManagerServiceAccount), "update", "openaifinetuningjobs.openai.operator.dev/finalizers", "default", true},
+		"manager cannot create fine-tuning jobs": {sa(devenv.ManagerServiceAccount), "create", "openaifinetuningjobs.openai.operator.dev", "default", false},
+		"manager cannot delete fine-tuning jobs": {sa(devenv.ManagerServiceAccount), "delete", "openaifinetuningjobs.openai.operator.dev", "default", false},
+		"manager cannot create batches":          {sa(devenv.ManagerServiceAccount), "create", "openaibatches.openai.operator.dev", "default", false},
+		"manager cannot delete batches":          {sa(devenv.ManagerServiceAccount), "delete", "openaibatches.openai.operator.dev", "default", false},
+		"manager emits events":                   {sa(devenv.ManagerServiceAccount), "create", "events.events.k8s.io", "default", true},
+		"manager takes its lease":                {sa(devenv.ManagerServiceAccount), "update", "leases.coordination.k8s.io", devenv.Namespace, true},
+		"manager cannot take leases outside":     {sa(devenv.ManagerServiceAccount), "update", "leases.coordination.k8s.io", "default", false},
+		"manager cannot create pods":             {sa(devenv.ManagerServiceAccount), "create", "pods", "default", false},
+		"manager cannot touch RBAC":              {sa(devenv.ManagerServiceAccount), "create", "clusterrolebindings.rbac.authorization.k8s.io", "", false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
