@@ -240,7 +240,7 @@ func (p *pass[T]) announcePhase(d *Deps, noun, id, phase, progress, message stri
 	}
 	// The note may hold OpenAI's words: never a format string.
 	d.Recorder.Eventf(p.obj, nil, eventType, phase, "Reconcile", "%s", note)
-	p.log.Info(noun+" phase changed", "phase", phase, strings.ToLower(noun)+"ID", id)
+	p.log.Info(noun+" phase changed", "phase", phase, strings.ToLower(noun[:1])+noun[1:]+"ID", id)
 }
 
 // conflictRetryDelay is how soon a pass whose write lost its optimistic lock runs again.
