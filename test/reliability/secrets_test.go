@@ -108,7 +108,8 @@ type hygiene struct {
 
 // scanForSecrets collects everything the operator wrote where people or tools can read
 // it (every log line of the manager, receiver and emulator processes, every Event, every
-// OpenAIBatch and OpenAIResponse with its status and error messages, the results
+// OpenAIBatch, OpenAIResponse and OpenAIFineTuningJob with its status and error
+// messages, the results
 // ConfigMaps, the metrics, the emulator's delivery records) and searches it for the
 // environment's secrets and extra ones (the values of more).
 func (h *harness) scanForSecrets(more map[string]string) hygiene {
@@ -143,6 +144,7 @@ func (h *harness) scanForSecrets(more map[string]string) hygiene {
 		"Events (core)":          &corev1.EventList{},
 		"OpenAIBatches":          &openaiv1alpha1.OpenAIBatchList{},
 		"OpenAIResponses":        &openaiv1alpha1.OpenAIResponseList{},
+		"OpenAIFineTuningJobs":   &openaiv1alpha1.OpenAIFineTuningJobList{},
 		"ConfigMaps":             &corev1.ConfigMapList{},
 	} {
 		if err := c.List(ctx, list); err != nil {
@@ -194,9 +196,10 @@ func reportLeaks(t *testing.T, hy hygiene) {
 }
 
 // TestSecretsNeverLeak runs the operator end to end with a known API key and signing
-// secret, through the paths that produce messages: resources that complete, a batch
-// with a failing request, a batch that fails on OpenAI, resources whose credentials Secret holds a wrong key (OpenAI
-// answers 401 and echoes a masked key) or none, a batch deleted while it runs, and
+// secret, through the paths that produce messages: resources that complete (a
+// fine-tuning job among them), a batch with a failing request, a batch that fails on
+// OpenAI, resources whose credentials Secret holds a wrong key (OpenAI answers 401 and
+// echoes a masked key) or none, a batch deleted while it runs, and
 // webhook requests with bad signatures or stale timestamps. Every process logs at debug
 // level. Then every log line, Event, resource (status and messages included), results
 // ConfigMap, metric and emulator record is searched for every secret, whole and by
@@ -250,7 +253,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 	hang := newBatch(ns, "deleted-while-running", 1)
 	hang.Spec.Input.Requests[0].Body = runtime.RawExtension{Raw: []byte(`{"model":"emulator-hang","input":"x"}`)}
 	hang.Spec.CancelOnDelete = ptr.To(true)
-	objs = append(objs, partial, failing, wrongBatch, wrongResponse, noKey, hang)
+	fineTuned := newFineTuningJob(ns, "ok-finetune")
+	fineTuned.Spec.Results = &openaiv1alpha1.ResultsTarget{Name: "ok-finetune-model"}
+	wrongFineTune := newFineTuningJob(ns, "wrong-key-finetune")
+	wrongFineTune.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "wrong-key"}
+	objs = append(objs, partial, failing, wrongBatch, wrongResponse, noKey, hang, fineTuned, wrongFineTune)
 	createAll(t, c, objs)
 
 	// Webhook requests that must be refused, and one that is accepted.
@@ -300,6 +307,20 @@ func TestSecretsNeverLeak(t *testing.T) {
 		err := c.Get(context.Background(), client.ObjectKeyFromObject(hang), &openaiv1alpha1.OpenAIBatch{})
 		return client.IgnoreNotFound(err) == nil && err != nil, fmt.Sprint(err)
 	})
+	// The fine-tuning job succeeds; the one with the wrong key waits, saying why (a 401 on
+	// a create is about access, not the work: it does not end the resource).
+	waitFor(t, 2*time.Minute, "the fine-tuning jobs", func() (bool, string) {
+		var ok, wrong openaiv1alpha1.OpenAIFineTuningJob
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(fineTuned), &ok); err != nil {
+			return false, err.Error()
+		}
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(wrongFineTune), &wrong); err != nil {
+			return false, err.Error()
+		}
+		creds := meta.FindStatusCondition(wrong.Status.Conditions, openaiv1alpha1.ConditionCredentialsReady)
+		return ok.Status.Phase == openaiv1alpha1.FineTuningPhaseSucceeded && creds != nil && creds.Reason == openaiv1alpha1.ReasonUnauthorized &&
+			strings.Contains(creds.Message, "401"), fmt.Sprintf("%s, %s %v", ok.Status.Phase, wrong.Status.Phase, creds)
+	})
 	var wrong openaiv1alpha1.OpenAIBatch
 	if err := c.Get(context.Background(), client.ObjectKeyFromObject(wrongBatch), &wrong); err != nil {
 		t.Fatal(err)
@@ -334,6 +355,20 @@ func credentialsRefused(o client.Object) bool {
 	}
 	c := meta.FindStatusCondition(conds, openaiv1alpha1.ConditionCredentialsReady)
 	return c != nil && c.Status == metav1.ConditionFalse && c.Reason == openaiv1alpha1.ReasonUnauthorized
+}
+
+// newFineTuningJob builds an OpenAIFineTuningJob of gpt-4o-mini trained on ten inline
+// chat examples.
+func newFineTuningJob(ns, name string) *openaiv1alpha1.OpenAIFineTuningJob {
+	j := &openaiv1alpha1.OpenAIFineTuningJob{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       openaiv1alpha1.OpenAIFineTuningJobSpec{Model: "gpt-4o-mini"},
+	}
+	for i := range 10 {
+		j.Spec.TrainingData.Examples = append(j.Spec.TrainingData.Examples, runtime.RawExtension{Raw: []byte(fmt.Sprintf(
+			`{"messages":[{"role":"user","content":"question %d"},{"role":"assistant","content":"answer %d"}]}`, i, i))})
+	}
+	return j
 }
 
 // waitFor polls cond until it holds or timeout passes; cond also describes the state.
