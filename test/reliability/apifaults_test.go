@@ -44,8 +44,13 @@ const (
 	maxCallsPerObject = 25
 )
 
-// faultRetryAfter is the Retry-After of the emulator's 429 answers in this test.
-const faultRetryAfter = time.Second
+// The emulator's fault knobs in this test: the share of calls answered 429 (with
+// Retry-After faultRetryAfter) and 500.
+const (
+	faultRetryAfter = time.Second
+	faultRateLimit  = 0.2
+	faultServerErr  = 0.05
+)
 
 // TestAPIFaultsCompleteWithinBoundedCalls runs batches and background responses while
 // the API answers 20% of calls with 429 (Retry-After: 1s) and 5% with 500. Everything
@@ -62,7 +67,7 @@ func TestAPIFaultsCompleteWithinBoundedCalls(t *testing.T) {
 	ns := newNamespace(t, c, "faults-")
 	r := rng(t)
 	em, err := emulator.Start(emulator.Options{TimeScale: 0.05, Seed: r.Int64N(1<<40) + 1, Faults: emulator.Faults{
-		RateLimitRate: 0.2, ServerErrorRate: 0.05, RetryAfter: faultRetryAfter,
+		RateLimitRate: faultRateLimit, ServerErrorRate: faultServerErr, RetryAfter: faultRetryAfter,
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +100,7 @@ func TestAPIFaultsCompleteWithinBoundedCalls(t *testing.T) {
 	em.SetFaults(emulator.Faults{})
 	api := openai.NewClient(option.WithBaseURL(em.URL()), option.WithAPIKey(emulator.DefaultAPIKey), option.WithMaxRetries(0))
 	checkBatchesOnOpenAI(t, api, c, ns, nb)
+	perResource := batchesPerResource(t, api, c, ns)
 	reasons := eventReasons(t, c, ns)
 	bound := int64(callBoundFactor * (minBatchCalls*nb + minResponseCalls*nr))
 	if total > bound {
@@ -139,10 +145,10 @@ func TestAPIFaultsCompleteWithinBoundedCalls(t *testing.T) {
 		byOp[call.op]++
 	}
 
-	rec.add("batches (3 requests each) + responses", fmt.Sprintf("%d + %d", nb, nr))
-	rec.add("faults", "20% 429 (Retry-After 1s), 5% 500")
+	rec.setup("batches (3 requests each) + responses", fmt.Sprintf("%d + %d", nb, nr))
+	rec.setup("faults", fmt.Sprintf("%.0f%% 429 (Retry-After %s), %.0f%% 500", 100*faultRateLimit, faultRetryAfter, 100*faultServerErr))
+	rec.setup("stated bound", fmt.Sprintf("%d = %d x (%d x batches + %d x responses)", bound, callBoundFactor, minBatchCalls, minResponseCalls))
 	rec.add("API calls (emulator count)", total)
-	rec.add("stated bound", fmt.Sprintf("%d = %d x (%d x batches + %d x responses)", bound, callBoundFactor, minBatchCalls, minResponseCalls))
 	rec.add("calls per resource (average)", fmt.Sprintf("%.2f", float64(total)/float64(nb+nr)))
 	rec.add("429 / 500 answers", fmt.Sprintf("%d / %d", stats.Faults.RateLimited, stats.Faults.ServerErrors))
 	rec.add("calls by operation", fmt.Sprint(byOp))
@@ -151,7 +157,7 @@ func TestAPIFaultsCompleteWithinBoundedCalls(t *testing.T) {
 	}
 	rec.add("calls before Retry-After passed", len(early))
 	rec.add("batches.create / responses.create calls (faulted ones included)", fmt.Sprintf("%d / %d", stats.Calls[emulator.OpBatchesCreate], stats.Calls[emulator.OpResponsesCreate]))
-	rec.add("batches on OpenAI per OpenAIBatch", 1)
+	rec.add("batches on OpenAI per OpenAIBatch: min / max", fmt.Sprintf("%d / %d", perResource[0], perResource[1]))
 	rec.add("responses created again after a 500 (PossibleDuplicate Warnings)", reasons["PossibleDuplicate"])
 	rec.add("time to all Complete", took)
 	recordRestamped(rec, tr)

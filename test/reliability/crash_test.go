@@ -17,12 +17,15 @@ limitations under the License.
 package reliability
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/emulator"
 )
 
@@ -65,6 +68,7 @@ func TestManagerKilledMidSubmissionCreatesEachBatchOnce(t *testing.T) {
 	streamDone := createStream(t, c, objs, streamFor/time.Duration(n))
 
 	kinds := map[string]int{}
+	var inCreateWindow, inUploadWindow int
 	for k := 0; k < kills; k++ {
 		slot := start.Add(time.Duration(k) * killSlot)
 		time.Sleep(time.Until(slot.Add(time.Duration(r.Int64N(int64(killSlot / 2))))))
@@ -88,6 +92,17 @@ func TestManagerKilledMidSubmissionCreatesEachBatchOnce(t *testing.T) {
 				kinds["random"]++
 			}
 		}
+		// Where the kill landed, read before a new manager can change anything: a batch
+		// on OpenAI that no status names (the create window), or an upload that no
+		// status names and no batch uses (the upload window).
+		caught, uploads := openWindows(t, h, ns)
+		t.Logf("kill %d landed with %d resources in the create window and %d in the upload window", k+1, caught, uploads)
+		if caught > 0 {
+			inCreateWindow++
+		}
+		if uploads > 0 {
+			inUploadWindow++
+		}
 		if _, err := h.StartManager("manager"); err != nil {
 			t.Fatalf("restarting the manager: %v", err)
 		}
@@ -101,9 +116,17 @@ func TestManagerKilledMidSubmissionCreatesEachBatchOnce(t *testing.T) {
 	if kinds[emulator.OpBatchesCreate] > 0 && reasons["Adopted"] == 0 {
 		t.Errorf("a batch was created on OpenAI by a killed manager, but no Adopted event was recorded")
 	}
+	// Every third kill waits for a create to be answered: those, at least, must have
+	// landed inside the create window, or the scenario did not test what it promises.
+	minInCreateWindow := (kills + 2) / 3
+	if inCreateWindow < minInCreateWindow {
+		t.Errorf("%d of %d kills landed in the create window (a batch on OpenAI that no status named), want at least %d", inCreateWindow, kills, minInCreateWindow)
+	}
 
-	rec.add("batches", n)
-	rec.add("manager kills (SIGKILL)", kills)
+	rec.setup("batches", n)
+	rec.setup("manager kills (SIGKILL)", kills)
+	rec.add("kills that landed in the create window (a batch on OpenAI that no status named)", fmt.Sprintf("%d (at least %d required)", inCreateWindow, minInCreateWindow))
+	rec.add("kills that landed in the upload window (an upload that no status named and no batch used)", inUploadWindow)
 	rec.add("kills after OpenAI created a batch, before the manager saw the answer", kinds[emulator.OpBatchesCreate])
 	rec.add("kills after an upload, before the manager saw the answer", kinds[emulator.OpFilesCreate])
 	rec.add("kills at a random point", kinds["random"])
@@ -116,6 +139,38 @@ func TestManagerKilledMidSubmissionCreatesEachBatchOnce(t *testing.T) {
 	rec.add("stream of creations (kills included)", streamed)
 	rec.add("time from the end of the stream to all Complete", took)
 	h.recordPeakRSS(rec)
+}
+
+// openWindows counts the OpenAIBatches of ns caught between OpenAI's answer and the
+// status write that records it: with a batch on OpenAI that their status does not name
+// (created), or with an input file on OpenAI that their status does not name and that no
+// batch of theirs uses (uploaded).
+func openWindows(t *testing.T, h *harness, ns string) (created, uploaded int) {
+	t.Helper()
+	api := h.sdk()
+	batches := remoteBatches(t, api, ns)
+	files := remoteInputFiles(t, api, ns)
+	var list openaiv1alpha1.OpenAIBatchList
+	if err := h.ControlPlane.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range list.Items {
+		remote := batches[ns+"/"+b.Name+"/"+string(b.UID)]
+		if len(remote) > 0 && b.Status.BatchID == "" {
+			created++
+			continue
+		}
+		if len(remote) > 0 || b.Status.InputFileID != "" {
+			continue
+		}
+		for _, f := range files {
+			if strings.Contains(f.Filename, string(b.UID)) {
+				uploaded++
+				break
+			}
+		}
+	}
+	return created, uploaded
 }
 
 // waitInputFilesDeleted waits until OpenAI holds none of the input files the operator
@@ -206,8 +261,8 @@ func TestLeaderHandoverCreatesEachBatchOnce(t *testing.T) {
 
 	stats := checkEachBatchOnce(t, h, tr, ns, n)
 
-	rec.add("batches", n)
-	rec.add("leader kills (SIGKILL)", waves)
+	rec.setup("batches", n)
+	rec.setup("leader kills (SIGKILL)", waves)
 	for i, d := range takeovers {
 		rec.add(fmt.Sprintf("handover %d: kill to standby leading", i+1), d)
 	}

@@ -233,12 +233,12 @@ func TestHostileLoadOnTheReceiver(t *testing.T) {
 	}
 
 	slices.Sort(latencies)
-	rec.add("requests", len(plan))
+	rec.setup("requests", len(plan))
 	for _, cat := range []string{catValid, catDuplicate, catBadSig, catStale, catOversize, catGarbage, catUnmanaged, catUnknownID, catMethod, catPath} {
-		rec.add("  "+cat, perCategory[cat])
+		rec.setup(cat, perCategory[cat])
 	}
-	rec.add("targets (OpenAIBatch and OpenAIResponse)", k)
-	rec.add("concurrent senders", len(workers))
+	rec.setup("targets (OpenAIBatch and OpenAIResponse)", k)
+	rec.setup("concurrent senders", len(workers))
 	rec.add("requests with an unexpected status code", wrongCodes)
 	rec.add("false accepts (2xx to a request that must be refused)", falseAccepts)
 	rec.add("status writes seen by the API server (expected)", fmt.Sprintf("%d (%d)", writes(), wantWrites))

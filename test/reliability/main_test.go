@@ -23,16 +23,14 @@ limitations under the License.
 // The size is set by RELIABILITY_SCALE: unset (or "ci") runs a small version of every
 // scenario in `make test`; "full" runs the sizes docs/RELIABILITY.md reports, from
 // hack/reliability.sh. When RELIABILITY_RESULTS names a directory, each test writes its
-// figures there as JSON, for the report.
+// figures there (see resultfile), for the report.
 package reliability
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +42,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/openai-operator/openai-operator/internal/testenv"
+	"github.com/openai-operator/openai-operator/test/reliability/resultfile"
 )
 
 // scale holds the sizes of every scenario.
@@ -195,49 +194,38 @@ func apiServer(t *testing.T) *testenv.Env {
 	return sharedAPI
 }
 
-// figure is one measured number or fact of a scenario.
-type figure struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-// results collects a test's figures and writes them to RELIABILITY_RESULTS when the test
-// passed.
+// results collects a test's figures (see resultfile) and writes them to
+// RELIABILITY_RESULTS when the test ends, with the commit measured, whether the tree
+// had changes, the run (RELIABILITY_RUN_ID) and whether the test passed.
 type results struct {
-	Test     string   `json:"test"`
-	Scale    string   `json:"scale"`
-	Seed     uint64   `json:"seed"`
-	Started  string   `json:"started"`
-	Duration float64  `json:"durationSeconds"`
-	LoadAvg  []string `json:"loadAverage"` // at the start and at the end
-	Figures  []figure `json:"figures"`
-
-	start time.Time
-	mu    sync.Mutex
+	*resultfile.Result
 }
 
 // record starts collecting the figures of t.
 func record(t *testing.T) *results {
-	r := &results{Test: t.Name(), Scale: size.name, Seed: seed, start: time.Now(), Started: time.Now().UTC().Format(time.RFC3339)}
-	r.LoadAvg = append(r.LoadAvg, loadAverage())
+	res, err := resultfile.New(testenv.RepoRoot(), t.Name(), size.name, seed)
+	if err != nil {
+		t.Fatalf("recording the figures: %v", err)
+	}
+	r := &results{res}
 	recorders.Store(t, r)
 	t.Cleanup(func() {
 		recorders.Delete(t)
-		r.Duration = time.Since(r.start).Seconds()
-		r.LoadAvg = append(r.LoadAvg, loadAverage())
+		r.Finish()
+		r.Passed = !t.Failed()
 		t.Logf("figures of %s (%.1fs, load average %s):", t.Name(), r.Duration, strings.Join(r.LoadAvg, " -> "))
 		for _, f := range r.Figures {
-			t.Logf("  %s: %s", f.Name, f.Value)
+			kind := ""
+			if f.Setup {
+				kind = " (setup)"
+			}
+			t.Logf("  %s%s: %s", f.Name, kind, f.Value)
 		}
-		dir := os.Getenv("RELIABILITY_RESULTS")
-		if dir == "" || t.Failed() || t.Skipped() {
+		dir := os.Getenv(resultfile.ResultsEnv)
+		if dir == "" || t.Skipped() {
 			return
 		}
-		data, err := json.MarshalIndent(r, "", "  ")
-		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".json"), data, 0o644)
-		}
-		if err != nil {
+		if err := r.Write(dir); err != nil {
 			t.Errorf("writing the figures: %v", err)
 		}
 	})
@@ -255,31 +243,9 @@ func recorderOf(t *testing.T) *results {
 	return nil
 }
 
-// add records a figure; values are formatted with %v.
-func (r *results) add(name string, value any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var v string
-	switch x := value.(type) {
-	case time.Duration:
-		v = x.Round(time.Millisecond).String()
-	case float64:
-		v = strconv.FormatFloat(x, 'f', -1, 64)
-	default:
-		v = fmt.Sprint(x)
-	}
-	r.Figures = append(r.Figures, figure{Name: name, Value: v})
-}
+// add records a measured figure.
+func (r *results) add(name string, value any) { r.Add(name, value) }
 
-// loadAverage returns the 1, 5 and 15 minute load averages.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
+// setup records a value the test chose (a size, a rate), which the report keeps apart
+// from what was measured.
+func (r *results) setup(name string, value any) { r.Setup(name, value) }

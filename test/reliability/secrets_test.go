@@ -336,7 +336,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	hy := h.scanForSecrets(map[string]string{"the wrong API key": wrongKey})
 	reportLeaks(t, hy)
 	h.scanned = true
-	rec.add("secrets searched (whole and 12-character fragments)", hy.needles)
+	rec.setup("secrets searched (whole and 12-character fragments)", hy.needles)
 	rec.add("sources searched (logs, Events, resources, ConfigMaps, metrics, emulator records)", hy.sources)
 	rec.add("lines searched", hy.lines)
 	rec.add("bytes searched", hy.bytes)

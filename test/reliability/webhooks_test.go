@@ -40,12 +40,12 @@ import (
 func TestLostAndLateWebhooksLoseNothing(t *testing.T) {
 	t.Parallel()
 	rec := record(t)
-	const ns = "webhooks"
+	const ns, dropRate = "webhooks", 0.1
 	r := rng(t)
 	h := up(t, envOptions{
 		timeScale:    1,
 		namespaces:   []string{ns},
-		emulatorArgs: []string{"--webhook-drop-rate=0.1", fmt.Sprintf("--seed=%d", r.Int64N(1<<40)+1)},
+		emulatorArgs: []string{fmt.Sprintf("--webhook-drop-rate=%v", dropRate), fmt.Sprintf("--seed=%d", r.Int64N(1<<40)+1)},
 		// Polling scaled down: 1 s to 10 s before the project's webhooks arrive, then the
 		// safety net from 5 s to 30 s (by default 15 s to 10 min, then 10 min to 6 h).
 		managerArgs: []string{"--poll-interval-min=1s", "--poll-interval-max=10s",
@@ -169,10 +169,12 @@ func TestLostAndLateWebhooksLoseNothing(t *testing.T) {
 		t.Errorf("%d deliveries were dropped, yet every resource records a webhook event", dropped)
 	}
 
-	rec.add("completions (batches + responses)", fmt.Sprintf("%d (%d + %d)", n, nb, nr))
-	rec.add("receiver kills (SIGKILL) and total downtime", fmt.Sprintf("%d, %s", kills, downtime.Round(time.Millisecond)))
+	rec.setup("batches + responses", fmt.Sprintf("%d + %d", nb, nr))
+	rec.setup("receiver kills (SIGKILL)", kills)
+	rec.setup("the emulator's webhook drop rate", fmt.Sprintf("%.0f%%", 100*dropRate))
+	rec.add("receiver downtime in all", downtime)
 	rec.add("webhook deliveries", len(stats.Webhooks))
-	rec.add("deliveries dropped by the emulator (10% knob)", dropped)
+	rec.add("deliveries dropped by the emulator's drop knob", dropped)
 	rec.add("deliveries retried by the emulator (receiver down)", retried)
 	rec.add("deliveries that succeeded on a retry", deliveredAfterRetry)
 	rec.add("deliveries never answered 2xx by the end", failedOrPending)

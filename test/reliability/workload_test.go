@@ -226,6 +226,26 @@ func eventReasons(t *testing.T, c client.Client, ns string) map[string]int {
 	return out
 }
 
+// batchesPerResource returns the fewest and the most batches OpenAI holds for one
+// OpenAIBatch of ns.
+func batchesPerResource(t *testing.T, api openai.Client, c client.Client, ns string) [2]int {
+	t.Helper()
+	remote := remoteBatches(t, api, ns)
+	var list openaiv1alpha1.OpenAIBatchList
+	if err := c.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	out := [2]int{-1, 0}
+	for _, b := range list.Items {
+		n := len(remote[ns+"/"+b.Name+"/"+string(b.UID)])
+		if out[0] < 0 || n < out[0] {
+			out[0] = n
+		}
+		out[1] = max(out[1], n)
+	}
+	return out
+}
+
 // checkBatchesOnOpenAI checks that OpenAI holds exactly one batch per OpenAIBatch of ns,
 // the one its status names.
 func checkBatchesOnOpenAI(t *testing.T, api openai.Client, c client.Client, ns string, want int) {
