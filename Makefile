@@ -127,7 +127,7 @@ test-cluster: envtest ## Run the operator as Pods on a one-node cluster started 
 	./hack/cluster/test.sh
 
 .PHONY: test-reliability
-test-reliability: build envtest ## The long fault-injection runs (crashes, lost webhooks, load); writes docs/RELIABILITY.md figures.
+test-reliability: build envtest ## The long fault-injection runs (crashes, lost webhooks, load, 2,000 fault schedules); writes docs/RELIABILITY.md figures.
 	./hack/reliability.sh
 
 ##@ Build

@@ -1,39 +1,61 @@
 #!/usr/bin/env bash
 # reliability.sh runs the reliability and security scenarios of test/reliability at full
 # size (crashes, leader handover, lost webhooks, hostile load, API faults, API server
-# trouble, secret hygiene), then the long fuzz runs one target at a time, and writes
-# their figures into the generated section of docs/RELIABILITY.md. `make test-reliability`
-# runs it; `make test` runs the same scenarios at a small size.
+# trouble, secret hygiene), the randomized fault schedules of test/faultschedule (2,000
+# seeds), then the long fuzz runs one target at a time, and writes their figures into the
+# generated section of docs/RELIABILITY.md. `make test-reliability` runs it; `make test`
+# runs the same scenarios at a small size and 50 seeds.
+#
+# Every run starts from an empty bin/reliability/ (`report -begin` writes run.json: the
+# commit, whether the tree has uncommitted changes, the run id), so nothing of an earlier
+# run can reach the document; the report refuses result files of another run or commit,
+# and a run of a tree with uncommitted changes unless RELIABILITY_ALLOW_DIRTY=1 (then the
+# document says so). Parts skipped or filtered out show as "not run in this run".
 #
 # Environment:
-#   RELIABILITY_SCALE  full (default) or ci
-#   RELIABILITY_RUN    a `go test -run` pattern to run only some scenarios (their earlier
-#                      figures are kept)
+#   RELIABILITY_SCALE  full (default) or ci (also picks the fault schedules' size)
+#   RELIABILITY_RUN    a `go test -run` pattern to run only some scenarios
 #   RELIABILITY_SEED   replay the random choices of an earlier run
+#   FAULT_SEEDS        fault schedule seeds (default 2000 at full size, 50 at ci)
+#   FAULT_SEED_BASE    the first seed (default: from the clock, printed)
 #   FUZZTIME           time per fuzz target (default 10m)
-#   RELIABILITY_FUZZ   a regular expression: fuzz only the matching targets (the others
-#                      keep their last figures)
-#   SKIP_TESTS=1, SKIP_FUZZ=1   skip a part (the report still uses the last figures)
+#   RELIABILITY_FUZZ   a regular expression: fuzz only the matching targets
+#   SKIP_TESTS=1, SKIP_FAULTS=1, SKIP_FUZZ=1   skip a part
+#   RELIABILITY_ALLOW_DIRTY=1  report a run of a tree with uncommitted changes
 # The scenarios run one at a time (-parallel 1), so that their figures are their own.
 # Figures and logs go to bin/reliability/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 out=bin/reliability
-mkdir -p "$out/results"
 export KUBEBUILDER_ASSETS="${KUBEBUILDER_ASSETS:-$(./hack/envtest-assets.sh)}"
 fuzztime="${FUZZTIME:-10m}"
+scale="${RELIABILITY_SCALE:-full}"
 status=0
 
-echo "reliability: $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# A new run: empty the results, record the commit and the tree's state.
+RELIABILITY_RUN_ID="$(go run ./test/reliability/report -begin -results "$out")"
+export RELIABILITY_RUN_ID RELIABILITY_RESULTS="$PWD/$out/results"
+echo "reliability: run $RELIABILITY_RUN_ID, $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
 if [ -z "${SKIP_TESTS:-}" ]; then
-  if [ -z "${RELIABILITY_RUN:-}" ]; then
-    rm -f "$out"/results/*.json
-  fi
-  if ! RELIABILITY_SCALE="${RELIABILITY_SCALE:-full}" RELIABILITY_RESULTS="$PWD/$out/results" \
+  if ! RELIABILITY_SCALE="$scale" \
     go test -count=1 -parallel 1 -timeout 3h -v -run "${RELIABILITY_RUN:-.}" ./test/reliability/ 2>&1 | tee "$out/test.log"; then
     status=1
   fi
+fi
+
+if [ -z "${SKIP_FAULTS:-}" ]; then
+  seeds=2000
+  if [ "$scale" = ci ]; then
+    seeds=50
+  fi
+  echo "reliability: fault schedules, ${FAULT_SEEDS:-$seeds} seeds at size $scale, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  if ! FAULT_SIZE="$scale" FAULT_SEEDS="${FAULT_SEEDS:-$seeds}" \
+    go test -count=1 -timeout 4h -v -run '^TestFaultSchedules$' ./test/faultschedule/ >"$out/faults.log" 2>&1; then
+    status=1
+  fi
+  sed -n '/fault schedule figures:/,/^\(---\|PASS\|FAIL\|ok\)/p' "$out/faults.log"
 fi
 
 if [ -z "${SKIP_FUZZ:-}" ]; then
@@ -69,6 +91,6 @@ if [ -z "${SKIP_FUZZ:-}" ]; then
   done
 fi
 
-go run ./test/reliability/report -results "$out" -doc docs/RELIABILITY.md
+go run ./test/reliability/report -results "$out" -doc docs/RELIABILITY.md ${RELIABILITY_ALLOW_DIRTY:+-allow-dirty}
 echo "reliability: figures written to docs/RELIABILITY.md; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

@@ -1,0 +1,413 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package faultschedule
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Invariant names.
+const (
+	I1 = "I1" // at most one OpenAI object per resource (responses: re-creations announced)
+	I2 = "I2" // nothing runs on OpenAI for a resource that is gone or terminal
+	I3 = "I3" // terminal only if the OpenAI object is terminal or none was created
+	I4 = "I4" // every uploaded file is used by a running batch or deleted
+	I5 = "I5" // Complete and Failed never both True; phase and conditions agree
+	I6 = "I6" // OpenAI calls within the stated bound
+	I7 = "I7" // everything settles within the stated time, status matching OpenAI
+)
+
+// InvariantNames describe each invariant, for reports.
+var InvariantNames = map[string]string{
+	I1: "at most one OpenAI object per resource; a response created again is announced by a PossibleDuplicate Warning",
+	I2: "no OpenAI work still running whose resource is gone or terminal (unless cancelOnDelete: false)",
+	I3: "a resource is terminal only if its OpenAI object is terminal, or none was created and OpenAI refused the create, the user cancelled, or the input became invalid",
+	I4: "every file the operator uploaded is used by a running batch or deleted, and no running batch lost its input",
+	I5: "Complete and Failed are never both True, phase and conditions agree, and a terminal phase never changes",
+	I6: "OpenAI calls per resource, and per project under refusals, within the stated bounds",
+	I7: "every resource settles within the stated time after faults stop, its status matching OpenAI",
+}
+
+// Violation is one broken invariant.
+type Violation struct {
+	Invariant string
+	Resource  string
+	Message   string
+	// Definitive violations cannot be undone by waiting (an object OpenAI created, a
+	// status the watch saw), so the seed stops looking once one is found.
+	Definitive bool
+}
+
+func (v Violation) String() string {
+	if v.Resource == "" {
+		return fmt.Sprintf("%s: %s", v.Invariant, v.Message)
+	}
+	return fmt.Sprintf("%s %s: %s", v.Invariant, v.Resource, v.Message)
+}
+
+// Deletion is what the harness knows about a resource the schedule deleted.
+type Deletion struct {
+	// CancelOnDelete was false at the deletion request or after it: the user asked to
+	// leave the work running.
+	KeepRunning bool
+	// CredentialsMissing: the credentials Secret was absent at some time after the
+	// deletion request (the manager then gives up cleaning up at once, as documented).
+	CredentialsMissing bool
+}
+
+// ResourceState is everything known about one planned resource at a snapshot.
+type ResourceState struct {
+	Plan ResourcePlan
+	Kind Kind
+	UID  types.UID
+	// Live is the resource as the API server has it; nil when it is gone (or was never
+	// created: see Created).
+	Live    *Observed
+	Created bool
+	Deleted *Deletion
+	// Named is the last OpenAI id the resource's status named (kept after it is gone).
+	Named string
+	// Remote is what OpenAI holds for it.
+	Remote []Remote
+	// Events counts the Events about it by reason (both event APIs' series counted).
+	Events map[string]int
+	// Calls are its OpenAI calls; Deliveries the webhook deliveries about its objects.
+	Calls      CallStats
+	Deliveries int
+	// InputInvalid: the schedule made its input invalid. Actions: the schedule's
+	// actions on it.
+	InputInvalid bool
+	Actions      int
+}
+
+// RemoteFile is a file on OpenAI that the operator uploaded for a resource.
+type RemoteFile struct {
+	ID, Filename, Resource string
+}
+
+// Bounds are the manager's timings that the call bound (I6) is derived from.
+type Bounds struct {
+	PollMin, PollMax time.Duration
+	// FirstWait is the shortest wait a backoff may start with (the manager's
+	// RetryInterval).
+	FirstWait time.Duration
+}
+
+// Snapshot is the state of one seed: the API server's, OpenAI's, and the wire's.
+type Snapshot struct {
+	Namespace string
+	Resources []*ResourceState
+	Files     []RemoteFile
+	// Crashes performed; ProjectActions are the Secret and key actions, which touch
+	// every resource.
+	Crashes, ProjectActions int
+	Refused                 map[string]refusals
+	Windows                 []Window
+	Bounds                  Bounds
+}
+
+// Per-event allowances of the call bound (I6); see callBound.
+const (
+	callsPerFault    = 4 // the call again, a search (two lists) and a read
+	callsPerCrash    = 5 // a search, a read, and the step that was cut short again
+	callsPerAction   = 3 // a cancel or a re-read, and what follows it
+	callsPerDelivery = 2 // a read, and a pass run again after a conflicting write
+)
+
+// callBound is the most OpenAI calls resource r may make (I6):
+//
+//	BaseCalls + 4 x faults + 5 x crashes + 3 x actions + 2 x webhook deliveries
+//	+ reads(T) + refused calls
+//
+// where reads(T) = ceil(log2(PollMax/PollMin)) + 1 + ceil(T/PollMax) is the most
+// progress reads of an exponential poll backoff over T, the time from its first call to
+// its last, and refused calls (windows, revoked keys) are bounded per project instead.
+func callBound(s *Snapshot, r *ResourceState) (int, string) {
+	faults := 0
+	for _, n := range r.Calls.Faults {
+		faults += n
+	}
+	span := r.Calls.Last.Sub(r.Calls.First)
+	reads := int(math.Ceil(math.Log2(float64(s.Bounds.PollMax)/float64(s.Bounds.PollMin)))) + 1 + int(math.Ceil(float64(span)/float64(s.Bounds.PollMax)))
+	refused := r.Calls.Refused
+	actions := r.Actions + s.ProjectActions
+	bound := r.Kind.BaseCalls() + callsPerFault*faults + callsPerCrash*s.Crashes + callsPerAction*actions + callsPerDelivery*r.Deliveries + reads + refused
+	why := fmt.Sprintf("%d base + %dx%d faults + %dx%d crashes + %dx%d actions + %dx%d webhook deliveries + %d reads over %s + %d refused",
+		r.Kind.BaseCalls(), callsPerFault, faults, callsPerCrash, s.Crashes, callsPerAction, actions, callsPerDelivery, r.Deliveries, reads, span.Round(time.Millisecond), refused)
+	return bound, why
+}
+
+// refusalBound is the most calls one project (one credentials Secret) may make while
+// every call is refused the same way for span (I6): each of the n resources may try
+// once before the project learns it must wait, and then the project backs off: by
+// Retry-After when the answer has one, else exponentially from FirstWait.
+func refusalBound(kind string, span time.Duration, n int, retryAfter, firstWait time.Duration) int {
+	if kind == WindowRateLimit && retryAfter > 0 {
+		return n + 1 + int(math.Ceil(float64(span)/float64(retryAfter)))
+	}
+	return n + int(math.Ceil(math.Log2(1+float64(span)/float64(firstWait))))
+}
+
+// Check evaluates I1 to I7 (I5's history part is the monitor's) on a snapshot taken
+// after faults stopped. An empty result means the seed has settled.
+func Check(s *Snapshot) []Violation {
+	var out []Violation
+	add := func(inv, res, format string, args ...any) {
+		out = append(out, Violation{Invariant: inv, Resource: res, Message: fmt.Sprintf(format, args...)})
+	}
+	running := map[string]Remote{} // input file id -> a running batch using it
+	for _, r := range s.Resources {
+		for _, o := range r.Remote {
+			if !o.Terminal && o.InputFileID != "" {
+				running[o.InputFileID] = o
+			}
+		}
+	}
+	for _, r := range s.Resources {
+		if !r.Created {
+			continue
+		}
+		id := r.Kind.Kind() + " " + r.Plan.Name
+		live := r.Live
+		named := r.Named
+		if live != nil {
+			named = live.RemoteID
+		}
+		announced := r.Events["PossibleDuplicate"]
+
+		// I1
+		if n := len(r.Remote); n > 1 {
+			if r.Kind.CanSearch() {
+				out = append(out, Violation{Invariant: I1, Resource: id, Definitive: true,
+					Message: fmt.Sprintf("OpenAI holds %d objects for it: %s", n, remoteList(r.Remote))})
+			} else if announced < n-1 {
+				add(I1, id, "OpenAI created it %d times (%s) but only %d PossibleDuplicate Warning(s) announced it", n, remoteList(r.Remote), announced)
+			}
+		}
+
+		// I2 and I3
+		for _, o := range r.Remote {
+			if o.Terminal {
+				continue
+			}
+			orphan := o.ID != named
+			announcedOrphan := orphan && !r.Kind.CanSearch() && announced > 0
+			switch {
+			case live == nil && r.Deleted != nil:
+				if r.Deleted.KeepRunning || announcedOrphan {
+					continue
+				}
+				if r.Deleted.CredentialsMissing && r.Events["CleanupAbandoned"] > 0 {
+					continue
+				}
+				add(I2, id, "%s is still %s on OpenAI after the resource was deleted (cancelOnDelete true)", o.ID, o.Status)
+			case live != nil && live.Terminal && (!orphan || named == ""):
+				add(I3, id, "%s (%s) while %s is still %s on OpenAI", live.Phase, failure(live), o.ID, o.Status)
+			case live != nil && live.Terminal && !announcedOrphan:
+				add(I2, id, "%s, and %s (not the object its status names, %s) is still %s on OpenAI", live.Phase, o.ID, named, o.Status)
+			}
+		}
+		if live != nil && live.Terminal && len(r.Remote) == 0 && !explained(r) {
+			add(I3, id, "%s (%s) though OpenAI holds nothing for it, and neither did OpenAI refuse a create nor did the user cancel or break the input", live.Phase, failure(live))
+		}
+
+		// I5 (the final state; the monitor checks every write)
+		if live != nil {
+			if msg := conditionsDisagree(live); msg != "" {
+				add(I5, id, "%s", msg)
+			}
+		}
+
+		// I6
+		if bound, why := callBound(s, r); r.Calls.Calls > bound {
+			add(I6, id, "%d OpenAI calls (%s), above the bound of %d = %s", r.Calls.Calls, opList(r.Calls.ByOp), bound, why)
+		}
+
+		// I7
+		switch {
+		case live == nil && r.Deleted == nil:
+			add(I7, id, "the resource is gone though the schedule never deleted it")
+		case live != nil && live.Deleting:
+			add(I7, id, "still being deleted (phase %s)", live.Phase)
+		case live != nil:
+			if msg := unsettled(r, live); msg != "" {
+				add(I7, id, "%s", msg)
+			}
+		}
+	}
+
+	// I4
+	uploaded := map[string]bool{}
+	for _, f := range s.Files {
+		uploaded[f.ID] = true
+		if _, used := running[f.ID]; used {
+			continue
+		}
+		if r := s.resource(f.Resource); r != nil && r.Live == nil && r.Deleted != nil && r.Deleted.KeepRunning {
+			continue
+		}
+		add(I4, f.Resource, "input file %s (%s) is left on OpenAI with no running batch using it", f.ID, f.Filename)
+	}
+	for _, r := range s.Resources {
+		for _, o := range r.Remote {
+			if !o.Terminal && o.InputFileID != "" && !uploaded[o.InputFileID] && r.Plan.Kind == "OpenAIBatch" {
+				add(I4, r.Kind.Kind()+" "+r.Plan.Name, "the input file %s of %s, still %s on OpenAI, was deleted", o.InputFileID, o.ID, o.Status)
+			}
+		}
+	}
+
+	// I6, per project under refusals
+	for kind, ref := range s.Refused {
+		var retryAfter time.Duration
+		for _, w := range s.Windows {
+			if w.Kind == kind {
+				retryAfter = w.RetryAfter
+			}
+		}
+		n := 0
+		for _, r := range s.Resources {
+			if r.Created {
+				n++
+			}
+		}
+		span := ref.Last.Sub(ref.First)
+		if bound := refusalBound(kind, span, n, retryAfter, s.Bounds.FirstWait); ref.Calls > bound {
+			add(I6, "", "%d calls refused by %s over %s for %d resources, above the bound of %d (each resource once, then one backoff for the project)",
+				ref.Calls, kind, span.Round(time.Millisecond), n, bound)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Invariant < out[j].Invariant })
+	return out
+}
+
+func (s *Snapshot) resource(name string) *ResourceState {
+	for _, r := range s.Resources {
+		if r.Plan.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// explained reports whether a terminal resource with nothing on OpenAI ended for a
+// reason the harness caused: OpenAI refused its create (400 or 422), the user
+// cancelled, or the schedule made its input invalid.
+func explained(r *ResourceState) bool {
+	l := r.Live
+	if l.Phase == "Cancelled" && l.Cancel {
+		return true
+	}
+	if l.FailedReason == "InvalidInput" && r.InputInvalid {
+		return true
+	}
+	for _, code := range r.Calls.CreateRefusals {
+		if code == 400 || code == 422 {
+			return true
+		}
+	}
+	return false
+}
+
+// conditionsDisagree describes how the phase and the Complete and Failed conditions of o
+// disagree, or returns "".
+func conditionsDisagree(o *Observed) string {
+	switch {
+	case o.Complete && o.Failed:
+		return fmt.Sprintf("Complete and Failed are both True (phase %s)", o.Phase)
+	case o.Successful && !o.Complete:
+		return fmt.Sprintf("phase %s without Complete=True", o.Phase)
+	case o.Terminal && !o.Successful && !o.Failed:
+		return fmt.Sprintf("phase %s without Failed=True", o.Phase)
+	case !o.Terminal && (o.Complete || o.Failed):
+		return fmt.Sprintf("phase %q with Complete=%v, Failed=%v", o.Phase, o.Complete, o.Failed)
+	}
+	return ""
+}
+
+// unsettled describes how a live resource differs from what OpenAI holds for it, or
+// returns "" when it has settled there.
+func unsettled(r *ResourceState, l *Observed) string {
+	if l.ObservedGeneration != l.Generation {
+		return fmt.Sprintf("status.observedGeneration %d behind metadata.generation %d (phase %s)", l.ObservedGeneration, l.Generation, l.Phase)
+	}
+	if len(r.Remote) == 0 {
+		if !l.Terminal {
+			return fmt.Sprintf("still %s, and OpenAI holds nothing for it", orNone(l.Phase))
+		}
+		return ""
+	}
+	var named *Remote
+	for i := range r.Remote {
+		if r.Remote[i].ID == l.RemoteID {
+			named = &r.Remote[i]
+		}
+	}
+	switch {
+	case l.RemoteID == "":
+		return fmt.Sprintf("phase %s names no OpenAI object, though OpenAI holds %s", orNone(l.Phase), remoteList(r.Remote))
+	case named == nil:
+		return fmt.Sprintf("names %s, which OpenAI does not hold for it (it holds %s)", l.RemoteID, remoteList(r.Remote))
+	case named.Phase != l.Phase:
+		return fmt.Sprintf("phase %s, but %s is %s on OpenAI", orNone(l.Phase), named.ID, named.Status)
+	case !named.Terminal && (r.Plan.Lifetime != LifetimeHang || l.Cancel):
+		return fmt.Sprintf("%s is still %s on OpenAI", named.ID, named.Status)
+	case l.Successful && l.ResultsWanted && named.HasOutput && !l.ResultsStored:
+		return "Completed, but its results are not stored"
+	}
+	return ""
+}
+
+func failure(o *Observed) string {
+	if o.FailedReason == "" && o.Message == "" {
+		return "no message"
+	}
+	return strings.TrimSpace(o.FailedReason + ": " + o.Message)
+}
+
+func orNone(phase string) string {
+	if phase == "" {
+		return "(no phase)"
+	}
+	return phase
+}
+
+func remoteList(rs []Remote) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.ID + " " + r.Status
+	}
+	return strings.Join(parts, ", ")
+}
+
+func opList(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,168 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package faultschedule
+
+import (
+	"sort"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+)
+
+// settled is a snapshot where every invariant holds: a completed batch whose input was
+// deleted, a completed response, and a batch that hangs (in progress, its input in use).
+func settled() *Snapshot {
+	t0 := time.Now()
+	calls := func(n int) CallStats {
+		return CallStats{Calls: n, ByOp: map[string]int{"batches.retrieve": n}, Faults: map[Fault]int{}, First: t0, Last: t0.Add(2 * time.Second)}
+	}
+	return &Snapshot{
+		Namespace: "ns",
+		Bounds:    Bounds{PollMin: 250 * time.Millisecond, PollMax: 2 * time.Second, FirstWait: 250 * time.Millisecond},
+		Refused:   map[string]refusals{},
+		Files:     []RemoteFile{{ID: "file-2", Filename: "openai-operator_ns_b1_uid.jsonl", Resource: "b1"}},
+		Resources: []*ResourceState{
+			{
+				Plan: ResourcePlan{Name: "b0", Kind: "OpenAIBatch", Lifetime: LifetimeFast}, Kind: batchKind{}, Created: true,
+				Live:   &Observed{Kind: "OpenAIBatch", Name: "b0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true, Successful: true, Complete: true, RemoteID: "batch_1", ResultsWanted: true, ResultsStored: true},
+				Remote: []Remote{{ID: "batch_1", Status: "completed", Terminal: true, Phase: "Completed", InputFileID: "file-1", HasOutput: true}},
+				Events: map[string]int{}, Calls: calls(5),
+			},
+			{
+				Plan: ResourcePlan{Name: "r0", Kind: "OpenAIResponse", Lifetime: LifetimeFast}, Kind: responseKind{}, Created: true,
+				Live:   &Observed{Kind: "OpenAIResponse", Name: "r0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true, Successful: true, Complete: true, RemoteID: "resp_1"},
+				Remote: []Remote{{ID: "resp_1", Status: "completed", Terminal: true, Phase: "Completed", HasOutput: true}},
+				Events: map[string]int{}, Calls: calls(2),
+			},
+			{
+				Plan: ResourcePlan{Name: "b1", Kind: "OpenAIBatch", Lifetime: LifetimeHang}, Kind: batchKind{}, Created: true,
+				Live:   &Observed{Kind: "OpenAIBatch", Name: "b1", Generation: 1, ObservedGeneration: 1, Phase: "InProgress", RemoteID: "batch_2", CancelOnDelete: true},
+				Remote: []Remote{{ID: "batch_2", Status: "in_progress", Phase: "InProgress", InputFileID: "file-2"}},
+				Events: map[string]int{}, Calls: calls(4),
+			},
+		},
+	}
+}
+
+func invariantsOf(vs []Violation) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range vs {
+		if !seen[v.Invariant] {
+			seen[v.Invariant] = true
+			out = append(out, v.Invariant)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestCheckPassesASettledSeed(t *testing.T) {
+	NewWithT(t).Expect(Check(settled())).To(BeEmpty())
+}
+
+// TestCheckFindsEachViolation breaks a settled snapshot in one way at a time: each break
+// is reported as its invariant and only that one, and each allowed exception is not
+// reported at all.
+func TestCheckFindsEachViolation(t *testing.T) {
+	res := func(s *Snapshot, name string) *ResourceState { return s.resource(name) }
+	cases := map[string]struct {
+		break_ func(s *Snapshot)
+		want   []string
+	}{
+		"a second batch for one resource": {func(s *Snapshot) {
+			res(s, "b0").Remote = append(res(s, "b0").Remote, Remote{ID: "batch_9", Status: "completed", Terminal: true, Phase: "Completed"})
+		}, []string{I1}},
+		"a response created again without a PossibleDuplicate Warning": {func(s *Snapshot) {
+			res(s, "r0").Remote = append(res(s, "r0").Remote, Remote{ID: "resp_2", Status: "completed", Terminal: true, Phase: "Completed"})
+		}, []string{I1}},
+		"a response created again and announced": {func(s *Snapshot) {
+			res(s, "r0").Remote = append(res(s, "r0").Remote, Remote{ID: "resp_2", Status: "completed", Terminal: true, Phase: "Completed"})
+			res(s, "r0").Events["PossibleDuplicate"] = 1
+		}, nil},
+		"a batch running after its resource was deleted": {func(s *Snapshot) {
+			r := res(s, "b1")
+			r.Live, r.Named, r.Deleted = nil, "batch_2", &Deletion{}
+		}, []string{I2}},
+		"a batch left running on purpose (cancelOnDelete false)": {func(s *Snapshot) {
+			r := res(s, "b1")
+			r.Live, r.Named, r.Deleted = nil, "batch_2", &Deletion{KeepRunning: true}
+		}, nil},
+		"a cleanup given up for missing credentials, announced": {func(s *Snapshot) {
+			r := res(s, "b1")
+			r.Live, r.Named, r.Deleted = nil, "batch_2", &Deletion{CredentialsMissing: true}
+			r.Events["CleanupAbandoned"] = 1
+		}, nil},
+		"a terminal resource with a duplicate still running": {func(s *Snapshot) {
+			res(s, "b0").Remote = append(res(s, "b0").Remote, Remote{ID: "batch_9", Status: "in_progress", Phase: "InProgress"})
+		}, []string{I1, I2}},
+		"Failed while the batch runs": {func(s *Snapshot) {
+			l := res(s, "b1").Live
+			l.Phase, l.Terminal, l.Failed, l.FailedReason = "Failed", true, true, "Rejected"
+		}, []string{I3, I7}},
+		"Failed with nothing created and nothing refused": {func(s *Snapshot) {
+			r := res(s, "r0")
+			r.Remote = nil
+			r.Live.Phase, r.Live.Successful, r.Live.Complete, r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = "Failed", false, false, true, "Rejected", ""
+		}, []string{I3}},
+		"Failed after OpenAI refused the create": {func(s *Snapshot) {
+			r := res(s, "r0")
+			r.Remote = nil
+			r.Live.Phase, r.Live.Successful, r.Live.Complete, r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = "Failed", false, false, true, "Rejected", ""
+			r.Calls.CreateRefusals = []int{400}
+		}, nil},
+		"an upload left behind": {func(s *Snapshot) {
+			s.Files = append(s.Files, RemoteFile{ID: "file-3", Filename: "openai-operator_ns_b0_uid.jsonl", Resource: "b0"})
+		}, []string{I4}},
+		"the input of a running batch deleted": {func(s *Snapshot) { s.Files = nil }, []string{I4}},
+		"Complete and Failed both True": {func(s *Snapshot) {
+			l := res(s, "b0").Live
+			l.Failed, l.FailedReason = true, "Rejected"
+		}, []string{I5}},
+		"too many calls for one resource": {func(s *Snapshot) {
+			res(s, "b0").Calls.Calls = 200
+		}, []string{I6}},
+		"a project retrying every second under insufficient_quota": {func(s *Snapshot) {
+			t0 := time.Now()
+			s.Refused[WindowQuota] = refusals{Calls: 15, First: t0, Last: t0.Add(5 * time.Second)}
+		}, []string{I6}},
+		"a project backing off under insufficient_quota": {func(s *Snapshot) {
+			t0 := time.Now()
+			s.Refused[WindowQuota] = refusals{Calls: 6, First: t0, Last: t0.Add(5 * time.Second)}
+		}, nil},
+		"a status behind OpenAI": {func(s *Snapshot) {
+			l := res(s, "r0").Live
+			l.Phase, l.Terminal, l.Successful, l.Complete = "InProgress", false, false, false
+		}, []string{I7}},
+		"observedGeneration behind": {func(s *Snapshot) { res(s, "b0").Live.Generation = 2 }, []string{I7}},
+		"results not stored":        {func(s *Snapshot) { res(s, "b0").Live.ResultsStored = false }, []string{I7}},
+		"a deletion that never finishes": {func(s *Snapshot) {
+			r := res(s, "b0")
+			r.Live.Deleting, r.Deleted = true, &Deletion{}
+		}, []string{I7}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			s := settled()
+			tc.break_(s)
+			got := Check(s)
+			g.Expect(invariantsOf(got)).To(Equal(tc.want), "%v", got)
+		})
+	}
+}

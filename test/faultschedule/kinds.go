@@ -1,0 +1,130 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package faultschedule
+
+import (
+	"context"
+	"math/rand/v2"
+
+	"github.com/openai/openai-go/v3"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+)
+
+// Kind is what the harness knows about one resource kind: how to make a resource, what
+// its status says, and what OpenAI holds for it. The schedule, the faults, the crashes,
+// the common user actions and the invariants are the same for every kind.
+type Kind interface {
+	// Kind is the resource kind, e.g. "OpenAIBatch"; Prefix starts its resources' names.
+	Kind() string
+	Prefix() string
+	// Plan fills in the kind's own part of a drawn plan, drawing from r. It must draw
+	// the same numbers for the same plan, so that schedules replay.
+	Plan(r *rand.Rand, p *ResourcePlan)
+	// Objects returns the resource for plan p in namespace ns, and the objects it needs
+	// that must exist first (an input ConfigMap).
+	Objects(ns string, p ResourcePlan) (client.Object, []client.Object)
+	// NewList returns an empty list of the kind.
+	NewList() client.ObjectList
+	// Observe reads what the invariants compare from a resource of the kind.
+	Observe(obj client.Object) Observed
+	// Remote returns what OpenAI holds for each resource of the namespace, by resource
+	// name, read from the emulator (never through the manager's transport).
+	Remote(ctx context.Context, t *Truth) (map[string][]Remote, error)
+	// EditInput changes the input source of the resource of plan p (ActEditInput and
+	// ActRestoreInput); kinds without an input source outside the resource do nothing.
+	EditInput(ctx context.Context, c client.Client, ns string, p ResourcePlan, edit string) error
+	// CanSearch reports whether OpenAI can list objects of the kind by the operator's
+	// tag, so that an interrupted create can always be adopted: then a second object
+	// for one resource is never acceptable (I1).
+	CanSearch() bool
+	// BaseCalls is the most calls a resource of the kind needs when nothing goes wrong,
+	// reads of its progress apart (I6).
+	BaseCalls() int
+	// Lifetime is how long, at most, the OpenAI work of plan p takes at time scale 1
+	// (hang: until cancelled; then the time a cancel takes).
+	Lifetime(p ResourcePlan) float64
+}
+
+// Kinds are the kinds every run exercises.
+//
+// To add a kind (OpenAIFineTuningJob, OpenAIWebhookEndpoint): write one file with a type
+// implementing Kind, and add it here. Its remote truth comes from the emulator's API
+// (list by the operator's metadata tag where OpenAI can list, or the ids the wire saw
+// created where it cannot, as for responses).
+var Kinds = []Kind{batchKind{}, responseKind{}}
+
+// Observed is a resource's status, as the invariants compare it.
+type Observed struct {
+	Kind, Name string
+	UID        types.UID
+	// ResourceVersion identifies the write.
+	ResourceVersion                string
+	Generation, ObservedGeneration int64
+	Deleting                       bool
+	Phase                          string
+	// Terminal: the phase is one that ends the resource; Successful: it is Completed.
+	Terminal, Successful bool
+	// Complete and Failed are the conditions' truth; FailedReason the Failed reason.
+	Complete, Failed bool
+	FailedReason     string
+	Message          string
+	// RemoteID is the OpenAI id the status names.
+	RemoteID string
+	// Cancel is spec.cancel; CancelOnDelete spec.cancelOnDelete (default true).
+	Cancel, CancelOnDelete bool
+	// ResultsWanted: spec.results is set; ResultsStored: condition ResultsStored True.
+	ResultsWanted, ResultsStored bool
+}
+
+// observeConditions fills in the condition fields of o.
+func observeConditions(o *Observed, conds []metav1.Condition) {
+	o.Complete = meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionComplete)
+	if c := meta.FindStatusCondition(conds, openaiv1alpha1.ConditionFailed); c != nil && c.Status == metav1.ConditionTrue {
+		o.Failed, o.FailedReason = true, c.Reason
+	}
+	o.ResultsStored = meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionResultsStored)
+}
+
+// Remote is an object on OpenAI that belongs to a resource.
+type Remote struct {
+	ID string
+	// Status is OpenAI's status; Terminal says it will not change any more.
+	Status   string
+	Terminal bool
+	// Phase is the resource phase that mirrors Status.
+	Phase string
+	// InputFileID is the input file of a batch.
+	InputFileID string
+	// HasOutput: OpenAI holds results to store (an output or error file, or a response's
+	// output).
+	HasOutput bool
+}
+
+// Truth reads what OpenAI holds, straight from the emulator.
+type Truth struct {
+	// API is an SDK client on the emulator with a key the schedule never revokes.
+	API openai.Client
+	// Namespace of the seed.
+	Namespace string
+	// Wire knows the responses the manager created (OpenAI cannot list them).
+	Wire *Wire
+}

@@ -1,0 +1,147 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package faultschedule
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// logBook keeps the last lines logged by one seed's managers, for the failure report,
+// and lets the fault transport learn which resource an OpenAI call is about.
+//
+// controller-runtime gives every reconcile a logger carrying the resource's "name" (and
+// kind) and puts it in the reconcile's context, which the OpenAI SDK passes on to the
+// HTTP request. A logger built on this sink can be recognised in that context and asked
+// for its values, so each call is attributed to the resource whose reconcile made it,
+// lists and searches included, without parsing anything.
+type logBook struct {
+	start time.Time
+	mu    sync.Mutex
+	lines []string
+	max   int
+}
+
+func newLogBook(max int) *logBook { return &logBook{start: time.Now(), max: max} }
+
+func (b *logBook) add(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.lines) >= b.max {
+		copy(b.lines, b.lines[1:])
+		b.lines = b.lines[:len(b.lines)-1]
+	}
+	b.lines = append(b.lines, fmt.Sprintf("%7.3fs %s", time.Since(b.start).Seconds(), line))
+}
+
+// tail returns the last n lines.
+func (b *logBook) tail(n int) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.lines) > n {
+		return append([]string(nil), b.lines[len(b.lines)-n:]...)
+	}
+	return append([]string(nil), b.lines...)
+}
+
+// logger returns a logger writing into the book, prefixed with prefix (the process).
+func (b *logBook) logger(prefix string) logr.Logger {
+	return logr.New(&bookSink{book: b, prefix: prefix})
+}
+
+// bookSink is a logr.LogSink that keeps its key/value pairs readable.
+type bookSink struct {
+	book   *logBook
+	prefix string
+	name   string
+	values []any
+}
+
+func (s *bookSink) Init(logr.RuntimeInfo) {}
+
+// Enabled keeps the reconcilers' info lines (V(0)) and drops their debug lines.
+func (s *bookSink) Enabled(level int) bool { return level == 0 }
+
+func (s *bookSink) Info(_ int, msg string, kv ...any) { s.write("", msg, kv) }
+
+func (s *bookSink) Error(err error, msg string, kv ...any) {
+	s.write("ERROR ", msg, append(kv, "error", err))
+}
+
+func (s *bookSink) write(level, msg string, kv []any) {
+	var b strings.Builder
+	b.WriteString(s.prefix)
+	b.WriteString(" ")
+	b.WriteString(level)
+	if s.name != "" {
+		b.WriteString(s.name + ": ")
+	}
+	b.WriteString(msg)
+	all := append(append([]any(nil), s.values...), kv...)
+	for i := 0; i+1 < len(all); i += 2 {
+		k := fmt.Sprint(all[i])
+		switch k {
+		case "controller", "controllerGroup", "controllerKind", "namespace", "reconcileID", "OpenAIBatch", "OpenAIResponse":
+			continue // the resource's name is enough in a one-namespace run
+		}
+		fmt.Fprintf(&b, " %s=%v", k, all[i+1])
+	}
+	s.book.add(b.String())
+}
+
+func (s *bookSink) WithValues(kv ...any) logr.LogSink {
+	c := *s
+	c.values = append(append([]any(nil), s.values...), kv...)
+	return &c
+}
+
+func (s *bookSink) WithName(name string) logr.LogSink {
+	c := *s
+	if c.name != "" {
+		name = c.name + "." + name
+	}
+	c.name = name
+	return &c
+}
+
+// value returns the last value logged under key.
+func (s *bookSink) value(key string) string {
+	for i := len(s.values) - 2; i >= 0; i -= 2 {
+		if fmt.Sprint(s.values[i]) == key {
+			return fmt.Sprint(s.values[i+1])
+		}
+	}
+	return ""
+}
+
+// reconciledResource returns the name of the resource whose reconcile ctx belongs to,
+// or "" when ctx carries no logger of a logBook.
+func reconciledResource(ctx context.Context) string {
+	l, err := logr.FromContext(ctx)
+	if err != nil {
+		return ""
+	}
+	if s, ok := l.GetSink().(*bookSink); ok {
+		return s.value("name")
+	}
+	return ""
+}

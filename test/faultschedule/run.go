@@ -1,0 +1,93 @@
+/*
+Copyright 2026 The openai-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package faultschedule
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// runConfig is what a run of TestFaultSchedules does, from the environment.
+type runConfig struct {
+	size     Size
+	seeds    []uint64
+	parallel int
+	replay   bool
+}
+
+// configFromEnv reads FAULT_SIZE (ci or full), FAULT_SEED (replay one seed),
+// FAULT_SEEDS (how many), FAULT_SEED_BASE (the first; by default drawn from the clock)
+// and FAULT_PARALLEL (seeds at a time).
+func configFromEnv() (runConfig, error) {
+	cfg := runConfig{}
+	name := os.Getenv("FAULT_SIZE")
+	if name == "" {
+		name = "ci"
+	}
+	size, ok := Sizes[name]
+	if !ok {
+		return cfg, fmt.Errorf("FAULT_SIZE=%q: want ci or full", name)
+	}
+	cfg.size = size
+	count, parallel := 50, 6
+	if name == "full" {
+		count, parallel = 2000, 8
+	}
+	num := func(key string, def uint64) (uint64, error) {
+		v := os.Getenv(key)
+		if v == "" {
+			return def, nil
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s=%q: %v", key, v, err)
+		}
+		return n, nil
+	}
+	if v := os.Getenv("FAULT_SEED"); v != "" {
+		seed, err := num("FAULT_SEED", 0)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.seeds, cfg.parallel, cfg.replay = []uint64{seed}, 1, true
+		return cfg, nil
+	}
+	n, err := num("FAULT_SEEDS", uint64(count))
+	if err != nil {
+		return cfg, err
+	}
+	base, err := num("FAULT_SEED_BASE", uint64(time.Now().UnixNano()%1_000_000_000)*1000)
+	if err != nil {
+		return cfg, err
+	}
+	p, err := num("FAULT_PARALLEL", uint64(parallel))
+	if err != nil {
+		return cfg, err
+	}
+	for i := range n {
+		cfg.seeds = append(cfg.seeds, base+i)
+	}
+	cfg.parallel = max(int(p), 1)
+	return cfg, nil
+}
+
+// replayCommand is the one command that replays seed exactly.
+func replayCommand(seed uint64, size Size) string {
+	return fmt.Sprintf("FAULT_SEED=%d FAULT_SIZE=%s go test ./test/faultschedule -run TestFaultSchedules -count=1 -v", seed, size.Name)
+}
