@@ -196,6 +196,12 @@ func (batchKind) EditInput(ctx context.Context, c client.Client, ns string, p Re
 	return c.Update(ctx, cm)
 }
 
+// ArmableOps: the creates most, as their answers are the ones a crash must not lose.
+func (batchKind) ArmableOps() []string {
+	return []string{"files.create", "files.create", "batches.create", "batches.create", "batches.create",
+		"batches.list", "batches.retrieve", "batches.cancel", "files.content", "files.delete"}
+}
+
 // BaseCalls: upload, create, one search of batches and one of files, cancel, delete of
 // the input, and two downloads (output and error file).
 func (batchKind) BaseCalls() int { return 8 }

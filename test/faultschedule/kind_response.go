@@ -116,6 +116,11 @@ func (responseKind) EditInput(context.Context, client.Client, string, ResourcePl
 	return nil
 }
 
+// ArmableOps: the create most, as its answer is the one a crash must not lose.
+func (responseKind) ArmableOps() []string {
+	return []string{"responses.create", "responses.create", "responses.create", "responses.retrieve", "responses.cancel"}
+}
+
 // BaseCalls: create, cancel, and one read for the results.
 func (responseKind) BaseCalls() int { return 3 }
 

@@ -56,6 +56,9 @@ type Kind interface {
 	// tag, so that an interrupted create can always be adopted: then a second object
 	// for one resource is never acceptable (I1).
 	CanSearch() bool
+	// ArmableOps are the operations a resource of the kind calls, for crashes armed to
+	// follow OpenAI's answer to one (repeated ones are drawn more often).
+	ArmableOps() []string
 	// BaseCalls is the most calls a resource of the kind needs when nothing goes wrong,
 	// reads of its progress apart (I6).
 	BaseCalls() int

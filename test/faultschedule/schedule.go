@@ -222,14 +222,25 @@ func Draw(seed uint64, size Size, kinds []Kind) Schedule {
 	s.FaultRate = []float64{0, 0.1, 0.2, 0.3}[r.IntN(4)]
 
 	target := func() ResourcePlan { return s.Resources[r.IntN(len(s.Resources))] }
-	createOps := []string{"files.create", "batches.create", "responses.create", "batches.cancel", "responses.cancel", "files.delete", "batches.retrieve"}
+	kindOf := func(name string) Kind {
+		for _, k := range kinds {
+			if k.Kind() == name {
+				return k
+			}
+		}
+		panic("no kind " + name)
+	}
 	for range r.IntN(size.Crashes + 1) {
 		a := Action{At: at(0.05, 0.95), Kind: ActCrash, Delay: time.Duration(r.IntN(400)) * time.Millisecond}
 		if r.IntN(2) == 0 {
-			a.Kind, a.Op = ActCrashAfterAnswer, createOps[r.IntN(len(createOps))]
+			// Armed on a call the target makes; for a create, from just before the
+			// target exists, so that its first create is the one cut off.
+			p := target()
+			ops := kindOf(p.Kind).ArmableOps()
+			a.Kind, a.Target, a.Op = ActCrashAfterAnswer, p.Name, ops[r.IntN(len(ops))]
 			a.At = at(0, 0.6)
-			if r.IntN(2) == 0 {
-				a.Target = target().Name
+			if isCreate(a.Op) {
+				a.At = max(0, p.CreateAt-100*time.Millisecond)
 			}
 		}
 		s.Actions = append(s.Actions, a)

@@ -203,9 +203,9 @@ func TestWireCrashesAfterTheArmedAnswer(t *testing.T) {
 	openAI := &fakeOpenAI{}
 	w := newWire(&s, openAI, book)
 	var crashed atomic.Int32
-	w.crash = func(*atomic.Bool, string) { crashed.Add(1) }
+	w.crash = func(*atomic.Bool, time.Duration) { crashed.Add(1) }
 	w.startPhase()
-	w.arm("responses.create", "r0")
+	w.arm("responses.create", "r0", 0)
 	alive := &atomic.Bool{}
 	alive.Store(true)
 	rt := w.forProcess(alive)

@@ -172,7 +172,7 @@ type seedRun struct {
 
 	procMu  sync.Mutex
 	proc    *process
-	crashes chan *atomic.Bool
+	crashes chan crashRequest
 
 	mu            sync.Mutex
 	uids          map[string]types.UID
@@ -184,6 +184,13 @@ type seedRun struct {
 	projectActs   int
 	actionsDone   map[string]int
 	crashCount    int
+}
+
+// crashRequest asks for a crash of the process alive belongs to (which the wire has
+// already cut off), and a restart after delay.
+type crashRequest struct {
+	alive *atomic.Bool
+	delay time.Duration
 }
 
 // process is one manager: its controllers run until cancel; alive false cuts it off
@@ -199,7 +206,7 @@ type process struct {
 func RunSeed(ctx context.Context, env *testenv.Env, seed uint64, size Size) SeedResult {
 	s := &seedRun{
 		sched: Draw(seed, size, Kinds), opts: ManagerOptions(), env: env, c: env.Client,
-		book: newLogBook(400), crashes: make(chan *atomic.Bool, 8),
+		book: newLogBook(400), crashes: make(chan crashRequest, 8),
 		uids: map[string]types.UID{}, created: map[string]bool{}, deleted: map[string]*Deletion{},
 		inputInvalid: map[string]bool{}, actionsOn: map[string]int{}, actionsDone: map[string]int{},
 	}
@@ -238,9 +245,9 @@ func (s *seedRun) run(ctx context.Context, res *SeedResult) error {
 	s.em = em
 	defer em.Close()
 	s.wire = newWire(&s.sched, http.DefaultTransport.(*http.Transport).Clone(), s.book)
-	s.wire.crash = func(alive *atomic.Bool, what string) {
+	s.wire.crash = func(alive *atomic.Bool, delay time.Duration) {
 		select {
-		case s.crashes <- alive:
+		case s.crashes <- crashRequest{alive, delay}:
 		default:
 		}
 	}
@@ -476,15 +483,9 @@ func (s *seedRun) execute(ctx context.Context) error {
 	for _, p := range s.sched.Resources {
 		steps = append(steps, step{at: p.CreateAt, what: "create " + p.Name, do: func(ctx context.Context) error { return s.create(ctx, p) }})
 	}
-	var armedDelay time.Duration
 	for _, a := range s.sched.Actions {
 		end = max(end, a.At)
-		steps = append(steps, step{at: a.At, what: a.String(), do: func(ctx context.Context) error {
-			if a.Kind == ActCrashAfterAnswer {
-				armedDelay = a.Delay
-			}
-			return s.act(ctx, a)
-		}})
+		steps = append(steps, step{at: a.At, what: a.String(), do: func(ctx context.Context) error { return s.act(ctx, a) }})
 	}
 	for _, w := range s.sched.Windows {
 		end = max(end, w.End)
@@ -498,14 +499,14 @@ func (s *seedRun) execute(ctx context.Context) error {
 	}
 	start := time.Now()
 	s.wire.startPhase()
-	handleCrash := func(alive *atomic.Bool) error {
+	handleCrash := func(req crashRequest) error {
 		s.procMu.Lock()
-		current := s.proc != nil && s.proc.alive == alive
+		current := s.proc != nil && s.proc.alive == req.alive
 		s.procMu.Unlock()
 		if !current {
 			return nil
 		}
-		return s.crash(armedDelay, "after OpenAI answered an armed call")
+		return s.crash(req.delay, "after OpenAI answered an armed call")
 	}
 	for i := 0; i <= len(steps); {
 		due := end
@@ -517,9 +518,9 @@ func (s *seedRun) execute(ctx context.Context) error {
 		case <-ctx.Done():
 			timer.Stop()
 			return ctx.Err()
-		case alive := <-s.crashes:
+		case req := <-s.crashes:
 			timer.Stop()
-			if err := handleCrash(alive); err != nil {
+			if err := handleCrash(req); err != nil {
 				return err
 			}
 			continue
@@ -542,8 +543,8 @@ func (s *seedRun) execute(ctx context.Context) error {
 	s.em.SetFaults(emulator.Faults{})
 	for {
 		select {
-		case alive := <-s.crashes:
-			if err := handleCrash(alive); err != nil {
+		case req := <-s.crashes:
+			if err := handleCrash(req); err != nil {
 				return err
 			}
 			continue
@@ -602,7 +603,7 @@ func (s *seedRun) act(ctx context.Context, a Action) error {
 	}
 	p, _ := s.sched.Plan(a.Target)
 	var obj client.Object
-	if a.Target != "" {
+	if a.Target != "" && a.Kind != ActCrashAfterAnswer {
 		obj, _ = kindOf(p.Kind).Objects(s.ns, p)
 		s.mu.Lock()
 		created := s.created[a.Target]
@@ -625,7 +626,7 @@ func (s *seedRun) act(ctx context.Context, a Action) error {
 		return s.crash(a.Delay, "at a random point")
 	case ActCrashAfterAnswer:
 		count()
-		s.wire.arm(a.Op, a.Target)
+		s.wire.arm(a.Op, a.Target, a.Delay)
 		return nil
 	case ActCancel:
 		if err := s.c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`))); err != nil {

@@ -68,8 +68,9 @@ type Wire struct {
 	sched *Schedule
 	next  http.RoundTripper
 	book  *logBook
-	// crash is called (without blocking) when an armed call was answered.
-	crash func(alive *atomic.Bool, what string)
+	// crash is called (without blocking) when an armed call was answered; the manager
+	// restarts after delay.
+	crash func(alive *atomic.Bool, delay time.Duration)
 
 	faultsOn atomic.Bool
 	phase0   time.Time
@@ -82,13 +83,14 @@ type Wire struct {
 	refused   map[string]*refusals // window kind or "revoked-key" -> refusals
 	owners    map[string]string    // OpenAI id -> resource name
 	responses map[string][]string  // resource name -> ids of responses OpenAI created
-	trigger   *trigger
+	triggers  []trigger
 	fired     []string
 }
 
 // trigger is an armed ActCrashAfterAnswer.
 type trigger struct {
 	op, target string
+	delay      time.Duration
 }
 
 func newWire(s *Schedule, next http.RoundTripper, book *logBook) *Wire {
@@ -112,15 +114,23 @@ func (w *Wire) startPhase() {
 func (w *Wire) stopFaults() {
 	w.faultsOn.Store(false)
 	w.mu.Lock()
-	w.trigger = nil
+	w.triggers = nil
 	w.mu.Unlock()
 }
 
-// arm arms a crash after the next successful op about target ("" for any).
-func (w *Wire) arm(op, target string) {
+// arm arms a crash after the next successful op about target ("" for any); a fresh
+// manager starts after delay.
+func (w *Wire) arm(op, target string, delay time.Duration) {
 	w.mu.Lock()
-	w.trigger = &trigger{op: op, target: target}
+	w.triggers = append(w.triggers, trigger{op: op, target: target, delay: delay})
 	w.mu.Unlock()
+}
+
+// armed returns how many armed calls have not come.
+func (w *Wire) armed() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.triggers)
 }
 
 // revoke makes OpenAI refuse key from now on.
@@ -263,11 +273,13 @@ func (w *Wire) roundTrip(req *http.Request, alive *atomic.Bool) (*http.Response,
 		w.book.add(fmt.Sprintf("wire: %s %s: OpenAI answered %d; %s", nameOr(res), op, resp.StatusCode, fault))
 		return nil, timeoutError{after: true}
 	}
-	if resp.StatusCode < 300 && w.fire(res, op) {
-		alive.Store(false)
-		w.book.add(fmt.Sprintf("wire: %s %s: OpenAI answered %d; the manager crashes before it sees the answer", nameOr(res), op, resp.StatusCode))
-		w.crash(alive, op+" "+nameOr(res))
-		return nil, errProcessGone
+	if resp.StatusCode < 300 {
+		if delay, ok := w.fire(res, op); ok {
+			alive.Store(false)
+			w.book.add(fmt.Sprintf("wire: %s %s: OpenAI answered %d; the manager crashes before it sees the answer", nameOr(res), op, resp.StatusCode))
+			w.crash(alive, delay)
+			return nil, errProcessGone
+		}
 	}
 	return resp, nil
 }
@@ -290,18 +302,19 @@ func (w *Wire) windowAt(now time.Time) *Window {
 	return nil
 }
 
-// fire reports whether the armed trigger matches a successful op about res, and
-// disarms it if so.
-func (w *Wire) fire(res, op string) bool {
+// fire reports whether an armed trigger matches a successful op about res, disarms
+// it if so, and returns its restart delay.
+func (w *Wire) fire(res, op string) (time.Duration, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	tr := w.trigger
-	if tr == nil || tr.op != op || (tr.target != "" && tr.target != res) {
-		return false
+	for i, tr := range w.triggers {
+		if tr.op == op && (tr.target == "" || tr.target == res) {
+			w.triggers = append(w.triggers[:i], w.triggers[i+1:]...)
+			w.fired = append(w.fired, op+" "+nameOr(res))
+			return tr.delay, true
+		}
 	}
-	w.trigger = nil
-	w.fired = append(w.fired, op+" "+nameOr(res))
-	return true
+	return 0, false
 }
 
 func isCreate(op string) bool {
