@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/openai-operator/openai-operator/internal/testenv"
+	"github.com/openai-operator/openai-operator/test/reliability/resultfile"
 )
 
 func TestMain(m *testing.M) {
@@ -50,6 +51,10 @@ func TestFaultSchedules(t *testing.T) {
 	cfg, err := configFromEnv()
 	if err != nil {
 		t.Fatal(err)
+	}
+	rec, err := resultfile.New(testenv.RepoRoot(), t.Name(), cfg.size.Name, cfg.seeds[0])
+	if err != nil {
+		t.Fatalf("recording the figures: %v", err)
 	}
 	env, err := testenv.Start()
 	if err != nil {
@@ -106,7 +111,7 @@ func TestFaultSchedules(t *testing.T) {
 		t.Errorf("%d of %d seeds were not run: the test's deadline came first (raise -timeout or lower FAULT_SEEDS)", sum.notRun, len(cfg.seeds))
 	}
 	t.Logf("%s", sum)
-	if err := sum.write(t.Name(), !t.Failed()); err != nil {
+	if err := sum.write(rec, !t.Failed()); err != nil {
 		t.Errorf("writing the figures: %v", err)
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openai-operator/openai-operator/internal/testenv"
 	"github.com/openai-operator/openai-operator/test/reliability/resultfile"
 )
 
@@ -196,15 +195,12 @@ func (s *summary) String() string {
 	return b.String()
 }
 
-// write writes the figures for the report when RELIABILITY_RESULTS names a directory.
-func (s *summary) write(test string, passed bool) error {
+// write writes the figures into r, begun when the run began, and r into
+// RELIABILITY_RESULTS when that names a directory.
+func (s *summary) write(r *resultfile.Result, passed bool) error {
 	dir := os.Getenv(resultfile.ResultsEnv)
 	if dir == "" {
 		return nil
-	}
-	r, err := resultfile.New(testenv.RepoRoot(), test, s.cfg.size.Name, s.cfg.seeds[0])
-	if err != nil {
-		return err
 	}
 	for _, f := range s.figures() {
 		if f[2].(bool) {
@@ -213,9 +209,7 @@ func (s *summary) write(test string, passed bool) error {
 			r.Add(f[0].(string), f[1])
 		}
 	}
-	r.Started = time.Now().Add(-s.took).UTC().Format(time.RFC3339)
 	r.Finish()
-	r.Duration = s.took.Seconds()
 	r.Passed = passed
 	return r.Write(dir)
 }

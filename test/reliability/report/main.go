@@ -251,7 +251,11 @@ func writeHeader(b *strings.Builder, m manifest, results map[string]*resultfile.
 	case race[true] > 0:
 		raceNote = "with `-race`"
 	}
-	fmt.Fprintf(b, "%d scenario results: %s, %s. Each table gives the load average (1, 5, 15 min) seen at the\n", len(results), strings.Join(parts, ", "), raceNote)
+	noun := "results"
+	if len(results) == 1 {
+		noun = "result"
+	}
+	fmt.Fprintf(b, "%d scenario %s: %s, %s. Each table gives the load average (1, 5, 15 min) seen at the\n", len(results), noun, strings.Join(parts, ", "), raceNote)
 	b.WriteString("start and at the end of its test.\n\n")
 }
 
