@@ -65,8 +65,11 @@ limitations under the License.
 //     by a PossibleDuplicate Warning Event (one per re-creation).
 //   - I2: nothing runs on OpenAI for a resource that is gone, or terminal, unless
 //     spec.cancelOnDelete was false (or the cleanup was given up, with a CleanupAbandoned
-//     Warning, while the credentials Secret was missing, as documented); orphans of
-//     announced response re-creations are exempt (OpenAI offers no way to find them).
+//     Warning, while the credentials Secret was missing, as documented). A response
+//     whose create answer was lost cannot be found again (OpenAI cannot list
+//     responses): once the operator announces that with a Warning Event (a reason in
+//     OrphanWarningReasons: PossibleDuplicate), such an orphan is exempt from I2, I3
+//     and I7, as nothing more can be done about it.
 //   - I3: a resource is terminal only if its OpenAI object is terminal, or none was
 //     created and OpenAI refused a create call (400 or 422), the user cancelled, or the
 //     schedule made its input invalid. Checked on every terminal write the watch sees,

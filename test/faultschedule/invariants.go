@@ -48,6 +48,26 @@ var InvariantNames = map[string]string{
 	I7: "every resource settles within the stated time after faults stop, its status matching OpenAI",
 }
 
+// OrphanWarningReasons are the reasons of the Warning Events by which the operator
+// announces that OpenAI may hold an object of a resource it cannot find again (a
+// response whose create answer was lost: OpenAI cannot list responses). Such an
+// announced orphan is exempt from I2, I3 and I7; nothing else can be done about it.
+var OrphanWarningReasons = []string{"PossibleDuplicate"}
+
+// announcedOrphans reports whether r's kind cannot be searched and the operator
+// announced that it may have orphans.
+func announcedOrphans(r *ResourceState) bool {
+	if r.Kind.CanSearch() {
+		return false
+	}
+	for _, reason := range OrphanWarningReasons {
+		if r.Events[reason] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Violation is one broken invariant.
 type Violation struct {
 	Invariant string
@@ -211,7 +231,7 @@ func Check(s *Snapshot) []Violation {
 				continue
 			}
 			orphan := o.ID != named
-			announcedOrphan := orphan && !r.Kind.CanSearch() && announced > 0
+			announcedOrphan := orphan && announcedOrphans(r)
 			switch {
 			case live == nil && r.Deleted != nil:
 				if r.Deleted.KeepRunning || announcedOrphan {
@@ -221,13 +241,13 @@ func Check(s *Snapshot) []Violation {
 					continue
 				}
 				add(I2, id, "%s is still %s on OpenAI after the resource was deleted (cancelOnDelete true)", o.ID, o.Status)
-			case live != nil && live.Terminal && (!orphan || named == ""):
+			case live != nil && live.Terminal && (!orphan || named == "") && !announcedOrphan:
 				add(I3, id, "%s (%s) while %s is still %s on OpenAI", live.Phase, failure(live), o.ID, o.Status)
 			case live != nil && live.Terminal && !announcedOrphan:
 				add(I2, id, "%s, and %s (not the object its status names, %s) is still %s on OpenAI", live.Phase, o.ID, named, o.Status)
 			}
 		}
-		if live != nil && live.Terminal && len(r.Remote) == 0 && !explained(r) {
+		if live != nil && live.Terminal && len(tracked(r, named)) == 0 && !explained(r) {
 			add(I3, id, "%s (%s) though OpenAI holds nothing for it, and neither did OpenAI refuse a create nor did the user cancel or break the input", live.Phase, failure(live))
 		}
 
@@ -344,29 +364,46 @@ func conditionsDisagree(o *Observed) string {
 	return ""
 }
 
+// tracked returns the OpenAI objects of r that its status must account for: all of
+// them, but for announced orphans (objects other than the named one, of a kind OpenAI
+// cannot search).
+func tracked(r *ResourceState, named string) []Remote {
+	if !announcedOrphans(r) {
+		return r.Remote
+	}
+	var out []Remote
+	for _, o := range r.Remote {
+		if o.ID == named {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // unsettled describes how a live resource differs from what OpenAI holds for it, or
 // returns "" when it has settled there.
 func unsettled(r *ResourceState, l *Observed) string {
 	if l.ObservedGeneration != l.Generation {
 		return fmt.Sprintf("status.observedGeneration %d behind metadata.generation %d (phase %s)", l.ObservedGeneration, l.Generation, l.Phase)
 	}
-	if len(r.Remote) == 0 {
+	remote := tracked(r, l.RemoteID)
+	if len(remote) == 0 {
 		if !l.Terminal {
 			return fmt.Sprintf("still %s, and OpenAI holds nothing for it", orNone(l.Phase))
 		}
 		return ""
 	}
 	var named *Remote
-	for i := range r.Remote {
-		if r.Remote[i].ID == l.RemoteID {
-			named = &r.Remote[i]
+	for i := range remote {
+		if remote[i].ID == l.RemoteID {
+			named = &remote[i]
 		}
 	}
 	switch {
 	case l.RemoteID == "":
-		return fmt.Sprintf("phase %s names no OpenAI object, though OpenAI holds %s", orNone(l.Phase), remoteList(r.Remote))
+		return fmt.Sprintf("phase %s names no OpenAI object, though OpenAI holds %s", orNone(l.Phase), remoteList(remote))
 	case named == nil:
-		return fmt.Sprintf("names %s, which OpenAI does not hold for it (it holds %s)", l.RemoteID, remoteList(r.Remote))
+		return fmt.Sprintf("names %s, which OpenAI does not hold for it (it holds %s)", l.RemoteID, remoteList(remote))
 	case named.Phase != l.Phase:
 		return fmt.Sprintf("phase %s, but %s is %s on OpenAI", orNone(l.Phase), named.ID, named.Status)
 	case !named.Terminal && (r.Plan.Lifetime != LifetimeHang || l.Cancel):

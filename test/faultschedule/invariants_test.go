@@ -108,6 +108,24 @@ func TestCheckFindsEachViolation(t *testing.T) {
 			r.Live, r.Named, r.Deleted = nil, "batch_2", &Deletion{CredentialsMissing: true}
 			r.Events["CleanupAbandoned"] = 1
 		}, nil},
+		"a response cancelled while one whose answer was lost runs, unannounced": {func(s *Snapshot) {
+			r := res(s, "r0")
+			r.Remote = []Remote{{ID: "resp_7", Status: "in_progress", Phase: "InProgress"}}
+			r.Live.Phase, r.Live.Successful, r.Live.Complete, r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = "Cancelled", false, false, true, "Cancelled", ""
+			r.Live.Cancel = true
+		}, []string{I3, I7}},
+		"a response cancelled while one whose answer was lost runs, announced": {func(s *Snapshot) {
+			r := res(s, "r0")
+			r.Remote = []Remote{{ID: "resp_7", Status: "in_progress", Phase: "InProgress"}}
+			r.Live.Phase, r.Live.Successful, r.Live.Complete, r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = "Cancelled", false, false, true, "Cancelled", ""
+			r.Live.Cancel = true
+			r.Events["PossibleDuplicate"] = 1
+		}, nil},
+		"a batch cancelled while one whose answer was lost runs, announced or not": {func(s *Snapshot) {
+			r := res(s, "b1")
+			r.Live.Phase, r.Live.Terminal, r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID, r.Live.Cancel = "Cancelled", true, true, "Cancelled", "", true
+			r.Events["PossibleDuplicate"] = 1
+		}, []string{I3, I7}},
 		"a terminal resource with a duplicate still running": {func(s *Snapshot) {
 			res(s, "b0").Remote = append(res(s, "b0").Remote, Remote{ID: "batch_9", Status: "in_progress", Phase: "InProgress"})
 		}, []string{I1, I2}},
