@@ -72,6 +72,9 @@ func configFromEnv() (runConfig, error) {
 	if err != nil {
 		return cfg, err
 	}
+	if n == 0 {
+		return cfg, fmt.Errorf("FAULT_SEEDS=0: run at least one seed")
+	}
 	base, err := num("FAULT_SEED_BASE", uint64(time.Now().UnixNano()%1_000_000_000)*1000)
 	if err != nil {
 		return cfg, err
