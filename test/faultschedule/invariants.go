@@ -125,12 +125,15 @@ type RemoteFile struct {
 	ID, Filename, Resource string
 }
 
-// Bounds are the manager's timings that the call bound (I6) is derived from.
+// Bounds are the manager's timings that the call bounds (I6) are derived from.
 type Bounds struct {
 	PollMin, PollMax time.Duration
-	// FirstWait is the shortest wait a backoff may start with (the manager's
-	// RetryInterval).
-	FirstWait time.Duration
+	// BackoffMin and BackoffMax bound the project gate's backoff after refusals that
+	// did not say how long to wait.
+	BackoffMin, BackoffMax time.Duration
+	// Workers is how many reconciles run at once (MaxConcurrentReconciles per kind):
+	// the most calls on their way when a refusal arrives.
+	Workers int
 }
 
 // Snapshot is the state of one seed: the API server's, OpenAI's, and the wire's.
@@ -178,14 +181,33 @@ func callBound(s *Snapshot, r *ResourceState) (int, string) {
 }
 
 // refusalBound is the most calls one project (one credentials Secret) may make while
-// every call is refused the same way for span (I6): each of the n resources may try
-// once before the project learns it must wait, and then the project backs off: by
-// Retry-After when the answer has one, else exponentially from FirstWait.
-func refusalBound(kind string, span time.Duration, n int, retryAfter, firstWait time.Duration) int {
-	if kind == WindowRateLimit && retryAfter > 0 {
-		return n + 1 + int(math.Ceil(float64(span)/float64(retryAfter)))
+// every call is refused the same way (kind) for span (I6). The project's gate
+// (internal/openaiclient.Gate) learns from the first refusal: the calls already on
+// their way, one per worker, are refused too, and from then on one call at a time
+// tries again after each wait: at least Retry-After when the answer has one, and at
+// least BackoffMin doubling with each refusal up to BackoffMax (jitter only lengthens
+// the waits). A gate has a lane for every call and one for create calls: a rate limit
+// of requests holds every call through the first, while insufficient_quota and a
+// refused key hold create calls through the second and the other calls through the
+// first, two sequences. A fresh manager process (a crash) or a change of the
+// credentials Secret starts the gate afresh (restarts).
+func refusalBound(kind string, span, retryAfter time.Duration, b Bounds, restarts int) int {
+	lanes := 2
+	if kind == WindowRateLimit || kind == WindowRateLimitNoHeader {
+		lanes = 1
 	}
-	return n + int(math.Ceil(math.Log2(1+float64(span)/float64(firstWait))))
+	probes := 0
+	for t, i := time.Duration(0), 0; ; i++ {
+		wait := max(retryAfter, min(b.BackoffMin<<min(i, 30), b.BackoffMax))
+		if wait <= 0 {
+			return math.MaxInt // no backoff at all: nothing bounds the calls
+		}
+		if t += wait; t > span {
+			break
+		}
+		probes++
+	}
+	return lanes * (1 + restarts) * (b.Workers + probes)
 }
 
 // Check evaluates I1 to I7 (I5's history part is the monitor's) on a snapshot taken
@@ -304,16 +326,11 @@ func Check(s *Snapshot) []Violation {
 				retryAfter = w.RetryAfter
 			}
 		}
-		n := 0
-		for _, r := range s.Resources {
-			if r.Created {
-				n++
-			}
-		}
 		span := ref.Last.Sub(ref.First)
-		if bound := refusalBound(kind, span, n, retryAfter, s.Bounds.FirstWait); ref.Calls > bound {
-			add(I6, "", "%d calls refused by %s over %s for %d resources, above the bound of %d (each resource once, then one backoff for the project)",
-				ref.Calls, kind, span.Round(time.Millisecond), n, bound)
+		restarts := s.Crashes + s.ProjectActions
+		if bound := refusalBound(kind, span, retryAfter, s.Bounds, restarts); ref.Calls > bound {
+			add(I6, "", "%d calls refused by %s over %s, above the bound of %d (per lane and gate: each of %d workers once, then one backoff for the project; %d gate restarts)",
+				ref.Calls, kind, span.Round(time.Millisecond), bound, s.Bounds.Workers, restarts)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Invariant < out[j].Invariant })

@@ -33,7 +33,7 @@ func settled() *Snapshot {
 	}
 	return &Snapshot{
 		Namespace: "ns",
-		Bounds:    Bounds{PollMin: 250 * time.Millisecond, PollMax: 2 * time.Second, FirstWait: 250 * time.Millisecond},
+		Bounds:    Bounds{PollMin: 250 * time.Millisecond, PollMax: 2 * time.Second, BackoffMin: 250 * time.Millisecond, BackoffMax: 2 * time.Second, Workers: 4},
 		Refused:   map[string]refusals{},
 		Files:     []RemoteFile{{ID: "file-2", Filename: "openai-operator_ns_b1_uid.jsonl", Resource: "b1"}},
 		Resources: []*ResourceState{
@@ -155,14 +155,24 @@ func TestCheckFindsEachViolation(t *testing.T) {
 		"too many calls for one resource": {func(s *Snapshot) {
 			res(s, "b0").Calls.Calls = 200
 		}, []string{I6}},
-		"a project retrying every second under insufficient_quota": {func(s *Snapshot) {
+		"a project retrying every 250 ms under insufficient_quota": {func(s *Snapshot) {
 			t0 := time.Now()
-			s.Refused[WindowQuota] = refusals{Calls: 15, First: t0, Last: t0.Add(5 * time.Second)}
+			s.Refused[WindowQuota] = refusals{Calls: 21, First: t0, Last: t0.Add(5 * time.Second)}
 		}, []string{I6}},
 		"a project backing off under insufficient_quota": {func(s *Snapshot) {
 			t0 := time.Now()
-			s.Refused[WindowQuota] = refusals{Calls: 6, First: t0, Last: t0.Add(5 * time.Second)}
+			// Each lane: 4 workers' calls, then retries after 0.25, 0.5, 1 and 2 s.
+			s.Refused[WindowQuota] = refusals{Calls: 16, First: t0, Last: t0.Add(5 * time.Second)}
 		}, nil},
+		"a project backing off under insufficient_quota, restarted by a crash": {func(s *Snapshot) {
+			t0 := time.Now()
+			s.Crashes = 1
+			s.Refused[WindowQuota] = refusals{Calls: 32, First: t0, Last: t0.Add(5 * time.Second)}
+		}, nil},
+		"a project retrying at once under a rate limit": {func(s *Snapshot) {
+			t0 := time.Now()
+			s.Refused[WindowRateLimitNoHeader] = refusals{Calls: 9, First: t0, Last: t0.Add(5 * time.Second)}
+		}, []string{I6}},
 		"a status behind OpenAI": {func(s *Snapshot) {
 			l := res(s, "r0").Live
 			l.Phase, l.Terminal, l.Successful, l.Complete = "InProgress", false, false, false

@@ -263,13 +263,13 @@ func TestErrorAnswersReachTheSDKAsOpenAIs(t *testing.T) {
 		class      openaiclient.Class
 	}{
 		Fault400:             {400, "invalid_value", "invalid_request_error", 0, openaiclient.Terminal},
-		Fault401:             {401, "invalid_api_key", "invalid_request_error", 0, openaiclient.Terminal},
-		Fault403:             {403, "insufficient_permissions", "invalid_request_error", 0, openaiclient.Terminal},
+		Fault401:             {401, "invalid_api_key", "invalid_request_error", 0, openaiclient.Unauthorized},
+		Fault403:             {403, "insufficient_permissions", "invalid_request_error", 0, openaiclient.Forbidden},
 		Fault404:             {404, "", "invalid_request_error", 0, openaiclient.NotFound},
 		Fault409:             {409, "", "invalid_request_error", 0, openaiclient.Transient},
 		Fault429:             {429, "rate_limit_exceeded", "requests", 1500 * time.Millisecond, openaiclient.RateLimited},
 		Fault429NoRetryAfter: {429, "rate_limit_exceeded", "requests", 0, openaiclient.RateLimited},
-		Fault429Quota:        {429, "insufficient_quota", "insufficient_quota", 0, openaiclient.RateLimited},
+		Fault429Quota:        {429, "insufficient_quota", "insufficient_quota", 0, openaiclient.QuotaExceeded},
 		Fault500:             {500, "", "server_error", 0, openaiclient.Transient},
 	}
 	for f, tc := range cases {

@@ -61,14 +61,16 @@ const TimeScale = 0.3
 // credentialsSecret is the Secret every resource uses (the manager's default name).
 const credentialsSecret = "openai-credentials"
 
-// ManagerOptions are the manager's options in every seed: its defaults with the polling
-// and retry intervals scaled down like the emulator's timetable, and a deletion timeout
-// longer than any seed, so that giving up a cleanup is never the schedule's doing.
+// ManagerOptions are the manager's options in every seed: its defaults with the polling,
+// retry and backoff intervals scaled down like the emulator's timetable, and a deletion
+// timeout longer than any seed, so that giving up a cleanup is never the schedule's doing.
 func ManagerOptions() controllers.Options {
 	o := controllers.DefaultOptions()
 	o.PollIntervalMin, o.PollIntervalMax = 250*time.Millisecond, 2*time.Second
 	o.WebhookPollIntervalMin, o.WebhookPollIntervalMax = time.Second, 4*time.Second
 	o.RetryInterval = 250 * time.Millisecond
+	o.BackoffMin, o.BackoffMax = 250*time.Millisecond, 2*time.Second
+	o.QuotaRetryInterval = 2 * time.Second
 	o.DeletionTimeout = 10 * time.Minute
 	o.MaxConcurrentReconciles = 2
 	return o
@@ -85,6 +87,25 @@ const (
 	loadAllowance = 10 * time.Second
 )
 
+// Jitter of the project gate (internal/openaiclient.Gate): a refusal's wait is
+// lengthened by up to a quarter, and a caller held by the gate comes back after the
+// rest of the wait plus up to half of it again.
+const (
+	gateRefusalJitter = 1.25
+	gateHeldJitter    = 1.5
+)
+
+// gateHold is the longest the project gate can hold a resource after the last refusal
+// it saw: the longest wait a refusal can set (BackoffMax or QuotaRetryInterval with
+// the refusal's jitter, or what OpenAI asked, retryAfter, which is not jittered), a
+// held caller's return within half that wait again, and then, while the first call
+// after the wait finds out whether OpenAI agrees, a held caller's retry (under 2 x
+// BackoffMin).
+func gateHold(o controllers.Options, retryAfter time.Duration) time.Duration {
+	wait := max(time.Duration(float64(max(o.BackoffMax, o.QuotaRetryInterval))*gateRefusalJitter), retryAfter)
+	return time.Duration(float64(wait)*gateHeldJitter) + 2*o.BackoffMin
+}
+
 // SettleBound is how long after faults stop every resource of s must have settled
 // (I7), the sum of:
 //
@@ -92,10 +113,11 @@ const (
 //     one: the time its cancel takes);
 //   - a poll interval of either schedule (PollIntervalMax, WebhookPollIntervalMax): a
 //     lost webhook is made up for by the next poll;
-//   - RetryInterval, and the longest wait OpenAI asked for (Retry-After, or the
-//     manager's minimum after a 429 without one);
-//   - the longest refusal window: a backoff that doubled during it waits at most as
-//     long again;
+//   - RetryInterval (a missing Secret or input is looked for again so often);
+//   - the gate's longest hold after the last refusal (gateHold): by a 429 with the
+//     longest Retry-After of the schedule (a fault's, or a window's), by a 429 without
+//     one or a refused key (BackoffMax), by insufficient_quota (QuotaRetryInterval);
+//     a pass that a refusal of access ended after submission waits BackoffMax too;
 //   - the credentials cache (30 s), when the schedule deleted or rotated the Secret;
 //   - the load allowance (10 s).
 func SettleBound(s *Schedule, o controllers.Options) time.Duration {
@@ -105,14 +127,12 @@ func SettleBound(s *Schedule, o controllers.Options) time.Duration {
 			work = math.Max(work, k.Lifetime(p))
 		}
 	}
-	wait := max(faultRetryAfter, openaiclient.MinRateLimitWait)
-	var window time.Duration
+	retryAfter := faultRetryAfter
 	for _, w := range s.Windows {
-		wait = max(wait, w.RetryAfter)
-		window = max(window, w.End-w.Start)
+		retryAfter = max(retryAfter, w.RetryAfter)
 	}
 	d := time.Duration(work*TimeScale*float64(time.Second)) + max(o.PollIntervalMax, o.WebhookPollIntervalMax) +
-		o.RetryInterval + wait + window + loadAllowance
+		o.RetryInterval + gateHold(o, retryAfter) + loadAllowance
 	if s.Touches(ActSecretDelete, ActSecretRotate, ActRevokeOldKey) {
 		d += credentialsTTL
 	}
@@ -717,7 +737,8 @@ func (s *seedRun) snapshot(ctx context.Context) (*Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	snap := &Snapshot{Namespace: s.ns, Refused: s.wire.Refused(), Windows: s.sched.Windows,
-		Bounds: Bounds{PollMin: s.opts.PollIntervalMin, PollMax: s.opts.PollIntervalMax, FirstWait: s.opts.RetryInterval}}
+		Bounds: Bounds{PollMin: s.opts.PollIntervalMin, PollMax: s.opts.PollIntervalMax,
+			BackoffMin: s.opts.BackoffMin, BackoffMax: s.opts.BackoffMax, Workers: s.opts.MaxConcurrentReconciles * len(Kinds)}}
 	live := map[string]*Observed{}
 	remote := map[string][]Remote{}
 	for _, k := range Kinds {
