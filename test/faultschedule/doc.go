@@ -85,9 +85,11 @@ limitations under the License.
 //     reads(T) + refused calls, where reads(T) = ceil(log2(PollMax/PollMin)) + 1 +
 //     ceil(T/PollMax) bounds an exponential poll backoff over the resource's active time
 //     T. Per project, for the calls refused by one window or by revoked keys
-//     (refusalBound): each resource once, then one backoff for the project, by
-//     Retry-After when given, else doubling from RetryInterval: n + ceil(log2(1 +
-//     span/RetryInterval)).
+//     (refusalBound): the project's gate (internal/openaiclient.Gate) has a lane for
+//     every call and one for create calls; in each, the calls on their way when the
+//     first refusal comes (one per worker), then one call after each wait (at least
+//     Retry-After, else BackoffMin doubling up to BackoffMax), all counted again for
+//     each crash or Secret action (a fresh gate).
 //   - I7: within SettleBound after the faults stop, every resource has settled:
 //     deletions finished; status.observedGeneration current; the phase that of the
 //     OpenAI object the status names (the only one); that object terminal unless it
@@ -103,7 +105,8 @@ limitations under the License.
 //	FAULT_SEED=1234 FAULT_SIZE=ci go test ./test/faultschedule -run TestFaultSchedules -count=1 -v
 //
 // FAULT_SEED_BASE fixes the first seed of a run (by default it comes from the clock and
-// is printed), FAULT_PARALLEL the seeds at a time, FAULT_VERBOSE=1 prints the
+// is printed; make test pins it, FAULT_SEED_BASE=1000 in the Makefile, so that CI runs
+// the same 50 seeds every time, while make test-reliability draws fresh ones), FAULT_PARALLEL the seeds at a time, FAULT_VERBOSE=1 prints the
 // components' logs. A failing seed prints one command that replays it, the schedule it
 // drew, the violations and the tail of its log (the managers' and the Wire's lines). A
 // replay draws the same schedule and the same faults for the same calls; timing on a
