@@ -225,11 +225,23 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		return r.apiError(s, submission, "loading credentials", err)
 	}
 
-	if st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !memo.clean {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PossibleDuplicate", "Submit", "%s",
-			"An earlier attempt to create this response ended without an answer; creating it again, so OpenAI may run it twice")
-	} else if st.Phase != openaiv1alpha1.ResponsePhaseSubmitting {
+	// Every create call that may create the response is counted in status before it is
+	// sent (the write carries the resource version read, so two processes cannot both
+	// count the same call), so that the count survives a process that dies with its
+	// Events unsent. A call retried after a refusal this process saw for sure
+	// (memo.clean) created nothing and is not counted again.
+	switch {
+	case st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !memo.clean:
+		st.CreateAttempts = max(st.CreateAttempts, 1) + 1
+		if err := r.patchStatus(ctx, s); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PossibleDuplicate", "Submit",
+			"Creating this response again: %d create calls sent, %d of them ended without an answer (status.createAttempts), so OpenAI may run it up to %d times; responses cannot be listed, so the earlier ones cannot be found or cancelled",
+			st.CreateAttempts, st.CreateAttempts-1, st.CreateAttempts)
+	case st.Phase != openaiv1alpha1.ResponsePhaseSubmitting:
 		st.Phase = openaiv1alpha1.ResponsePhaseSubmitting
+		st.CreateAttempts = 1
 		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Creating the response")
 		if err := r.patchStatus(ctx, s); err != nil {
 			return ctrl.Result{}, err

@@ -220,6 +220,45 @@ func TestResponseCrashWindowRecreatesAndWarns(t *testing.T) {
 	f.g.Expect(eventReasons(f.events("window"))).To(ContainElement("PossibleDuplicate"))
 }
 
+// TestResponseCreatedAgainAfterBackToBackCrashesCountsEveryAttempt: two processes in a
+// row die between the create call and the status write, the second before its Events
+// were sent. The status must still count every create call (recorded before each was
+// sent), and the Warning of the process that finishes must announce all of them, not
+// only its own.
+func TestResponseCreatedAgainAfterBackToBackCrashesCountsEveryAttempt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noManager: true})
+	recordsID := func(obj client.Object) bool {
+		r, ok := obj.(*openaiv1alpha1.OpenAIResponse)
+		return ok && r.Status.ResponseID != ""
+	}
+	r := f.response("twice", "gpt-5-mini", "hi")
+	f.create(r)
+	for i, lose := range []bool{false, true} {
+		f.dropEvents = func() bool { return lose }
+		crashed, stop := f.startCrashingManager(recordsID)
+		f.g.Eventually(crashed, 20*time.Second, 20*time.Millisecond).Should(BeTrue(), "crash %d", i+1)
+		stop()
+		f.g.Expect(f.emu.Calls("responses.create")).To(Equal(int64(i + 1)))
+	}
+	f.dropEvents = nil
+
+	f.startManager(testOptions(), nil)
+	f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Expect(f.emu.Calls("responses.create")).To(Equal(int64(3)))
+	f.g.Expect(f.getResponse("twice").Status.CreateAttempts).To(Equal(int32(3)))
+	var last string
+	f.g.Eventually(func() string {
+		last = ""
+		for _, e := range f.events("twice") {
+			if e.Reason == "PossibleDuplicate" {
+				last = e.Note
+			}
+		}
+		return last
+	}, 10*time.Second, 50*time.Millisecond).Should(ContainSubstring("3 create calls"), "the Warning of the last process announces the re-creation whose Warning was lost")
+}
+
 func TestResponseRetriesAfterRateLimitWithoutDuplicating(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{emulator: emulator.Options{Faults: emulator.Faults{RateLimitRate: 1, RetryAfter: 100 * time.Millisecond}}})

@@ -43,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/emulator"
@@ -93,6 +94,9 @@ type fixture struct {
 	c   client.Client
 	// wrapReader, when set, wraps the managers' direct reader (Secrets, ConfigMaps).
 	wrapReader func(client.Reader) client.Reader
+	// dropEvents, when it returns true, makes the next manager started lose every
+	// Event it records, as a process that dies before its Events are sent does.
+	dropEvents func() bool
 }
 
 type fixtureOptions struct {
@@ -153,8 +157,13 @@ func (f *fixture) startManager(opts Options, wrap func(client.Client) client.Cli
 	if f.wrapReader != nil {
 		reader = f.wrapReader(reader)
 	}
+	drop := f.dropEvents != nil && f.dropEvents()
 	deps := func(name string) Deps {
-		return Deps{Client: c, APIReader: reader, Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder(name), OpenAI: factory, Options: opts, shared: shared}
+		var rec recorder.EventRecorder = mgr.GetEventRecorder(name)
+		if drop {
+			rec = lostEvents{}
+		}
+		return Deps{Client: c, APIReader: reader, Scheme: mgr.GetScheme(), Recorder: rec, OpenAI: factory, Options: opts, shared: shared}
 	}
 	f.g.Expect((&BatchReconciler{Deps: deps("openaibatch-controller")}).SetupWithManager(mgr)).To(Succeed())
 	f.g.Expect((&ResponseReconciler{Deps: deps("openairesponse-controller")}).SetupWithManager(mgr)).To(Succeed())
@@ -366,4 +375,12 @@ func (mr *miniReceiver) recordedAt(id string) (time.Time, bool) {
 	defer mr.mu.Unlock()
 	t, ok := mr.recorded[id]
 	return t, ok
+}
+
+// lostEvents is the recorder of a process whose Events never reach the API server.
+type lostEvents struct{}
+
+func (lostEvents) Eventf(runtime.Object, runtime.Object, string, string, string, string, ...any) {}
+
+func (lostEvents) AnnotatedEventf(runtime.Object, runtime.Object, map[string]string, string, string, string, string, ...any) {
 }

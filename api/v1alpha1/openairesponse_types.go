@@ -156,6 +156,15 @@ type OpenAIResponseStatus struct {
 	// +optional
 	ResponseID string `json:"responseID,omitempty"`
 
+	// createAttempts counts the create calls the operator sent for this response, each
+	// recorded before it was sent. More than one means that an earlier call ended
+	// without an answer (a crash, a timeout) and OpenAI may have run the response that
+	// many times: responses cannot be listed, so an earlier one cannot be found. Each
+	// call after the first is also announced by a PossibleDuplicate Warning Event.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	CreateAttempts int32 `json:"createAttempts,omitempty"`
+
 	// outputText is the response's output text, at most 32768 bytes; see outputTruncated.
 	// +optional
 	OutputText string `json:"outputText,omitempty"`
