@@ -62,13 +62,16 @@ limitations under the License.
 // and the API server:
 //
 //   - I1: at most one OpenAI batch per resource; a response created again is announced
-//     by a PossibleDuplicate Warning Event (one per re-creation).
+//     by a PossibleDuplicate Warning Event (one per re-creation), or durably by
+//     status.createAttempts, which counts each create call before it is sent (a crash
+//     may lose the Warning Events of the process).
 //   - I2: nothing runs on OpenAI for a resource that is gone, or terminal, unless
 //     spec.cancelOnDelete was false (or the cleanup was given up, with a CleanupAbandoned
 //     Warning, while the credentials Secret was missing, as documented). A response
 //     whose create answer was lost cannot be found again (OpenAI cannot list
 //     responses): once the operator announces that with a Warning Event (a reason in
-//     OrphanWarningReasons: PossibleDuplicate), such an orphan is exempt from I2, I3
+//     OrphanWarningReasons: PossibleDuplicate) or a status.createAttempts above one,
+//     such an orphan is exempt from I2, I3
 //     and I7, as nothing more can be done about it.
 //   - I3: a resource is terminal only if its OpenAI object is terminal, or none was
 //     created and OpenAI refused a create call (400 or 422), the user cancelled, or the

@@ -55,10 +55,14 @@ var InvariantNames = map[string]string{
 var OrphanWarningReasons = []string{"PossibleDuplicate"}
 
 // announcedOrphans reports whether r's kind cannot be searched and the operator
-// announced that it may have orphans.
+// announced that it may have orphans: by a Warning, or by counting more than one create
+// call in status.
 func announcedOrphans(r *ResourceState) bool {
 	if r.Kind.CanSearch() {
 		return false
+	}
+	if r.CreateAttempts > 1 {
+		return true
 	}
 	for _, reason := range OrphanWarningReasons {
 		if r.Events[reason] > 0 {
@@ -107,6 +111,10 @@ type ResourceState struct {
 	Deleted *Deletion
 	// Named is the last OpenAI id the resource's status named (kept after it is gone).
 	Named string
+	// CreateAttempts is the most create calls its status counted (kept after it is
+	// gone): the durable announcement of re-creations, which survives a crash that
+	// loses the Warning Events.
+	CreateAttempts int
 	// Remote is what OpenAI holds for it.
 	Remote []Remote
 	// Events counts the Events about it by reason (both event APIs' series counted).
@@ -235,7 +243,9 @@ func Check(s *Snapshot) []Violation {
 		if live != nil {
 			named = live.RemoteID
 		}
-		announced := r.Events["PossibleDuplicate"]
+		// A re-creation is announced by a PossibleDuplicate Warning, or durably by the
+		// count of create calls in status (a crash may lose the Warning).
+		announced := max(r.Events["PossibleDuplicate"], r.CreateAttempts-1)
 
 		// I1
 		if n := len(r.Remote); n > 1 {
@@ -243,7 +253,7 @@ func Check(s *Snapshot) []Violation {
 				out = append(out, Violation{Invariant: I1, Resource: id, Definitive: true,
 					Message: fmt.Sprintf("OpenAI holds %d objects for it: %s", n, remoteList(r.Remote))})
 			} else if announced < n-1 {
-				add(I1, id, "OpenAI created it %d times (%s) but only %d PossibleDuplicate Warning(s) announced it", n, remoteList(r.Remote), announced)
+				add(I1, id, "OpenAI created it %d times (%s) but only %d PossibleDuplicate Warning(s) and status.createAttempts %d announced it", n, remoteList(r.Remote), r.Events["PossibleDuplicate"], r.CreateAttempts)
 			}
 		}
 

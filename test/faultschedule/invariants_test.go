@@ -91,6 +91,16 @@ func TestCheckFindsEachViolation(t *testing.T) {
 		"a response created again without a PossibleDuplicate Warning": {func(s *Snapshot) {
 			res(s, "r0").Remote = append(res(s, "r0").Remote, Remote{ID: "resp_2", Status: "completed", Terminal: true, Phase: "Completed"})
 		}, []string{I1}},
+		"a response created again, its Warning lost with a crash, counted in status": {func(s *Snapshot) {
+			res(s, "r0").Remote = append(res(s, "r0").Remote, Remote{ID: "resp_2", Status: "completed", Terminal: true, Phase: "Completed"})
+			res(s, "r0").CreateAttempts = 2
+		}, nil},
+		"a response created three times, one Warning lost and the count behind": {func(s *Snapshot) {
+			res(s, "r0").Remote = append(res(s, "r0").Remote, Remote{ID: "resp_2", Status: "completed", Terminal: true, Phase: "Completed"},
+				Remote{ID: "resp_3", Status: "completed", Terminal: true, Phase: "Completed"})
+			res(s, "r0").Events["PossibleDuplicate"] = 1
+			res(s, "r0").CreateAttempts = 2
+		}, []string{I1}},
 		"a response created again and announced": {func(s *Snapshot) {
 			res(s, "r0").Remote = append(res(s, "r0").Remote, Remote{ID: "resp_2", Status: "completed", Terminal: true, Phase: "Completed"})
 			res(s, "r0").Events["PossibleDuplicate"] = 1

@@ -69,7 +69,7 @@ func (responseKind) Observe(obj client.Object) Observed {
 		Generation: r.Generation, ObservedGeneration: st.ObservedGeneration,
 		Deleting: !r.DeletionTimestamp.IsZero(), Phase: string(st.Phase), Message: st.Message,
 		RemoteID: st.ResponseID, Cancel: r.Spec.Cancel, CancelOnDelete: ptr.Deref(r.Spec.CancelOnDelete, true),
-		ResultsWanted: r.Spec.Results != nil,
+		ResultsWanted: r.Spec.Results != nil, CreateAttempts: int(st.CreateAttempts),
 	}
 	switch st.Phase {
 	case openaiv1alpha1.ResponsePhaseCompleted:

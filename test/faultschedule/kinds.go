@@ -96,6 +96,9 @@ type Observed struct {
 	Cancel, CancelOnDelete bool
 	// ResultsWanted: spec.results is set; ResultsStored: condition ResultsStored True.
 	ResultsWanted, ResultsStored bool
+	// CreateAttempts is status.createAttempts (responses): the create calls that may
+	// have created the object, each counted before it was sent.
+	CreateAttempts int
 }
 
 // observeConditions fills in the condition fields of o.

@@ -30,10 +30,12 @@ import (
 
 // history is what the watch saw of one resource.
 type history struct {
-	kind   Kind
-	last   Observed
-	named  string // the last OpenAI id its status named
-	phases []string
+	kind  Kind
+	last  Observed
+	named string // the last OpenAI id its status named
+	// createAttempts is the most create calls its status counted.
+	createAttempts int
+	phases         []string
 	// keepRunning: spec.cancelOnDelete was false at some write after deletion began.
 	keepRunning bool
 	gone        bool
@@ -150,6 +152,7 @@ func (m *monitor) observe(k Kind, obj client.Object) {
 	if o.RemoteID != "" {
 		h.named = o.RemoteID
 	}
+	h.createAttempts = max(h.createAttempts, o.CreateAttempts)
 	if o.Deleting && !o.CancelOnDelete {
 		h.keepRunning = true
 	}

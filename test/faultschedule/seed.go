@@ -787,10 +787,13 @@ func (s *seedRun) snapshot(ctx context.Context) (*Snapshot, error) {
 			r.Deleted = &c
 		}
 		if h, ok := s.mon.history(p.Kind, p.Name); ok {
-			r.Named = h.named
+			r.Named, r.CreateAttempts = h.named, h.createAttempts
 			if h.keepRunning && r.Deleted != nil {
 				r.Deleted.KeepRunning = true
 			}
+		}
+		if r.Live != nil {
+			r.CreateAttempts = max(r.CreateAttempts, r.Live.CreateAttempts)
 		}
 		if r.Events == nil {
 			r.Events = map[string]int{}
