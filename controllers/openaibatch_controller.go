@@ -105,6 +105,7 @@ func (r *BatchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := &batchScope{newPass(ctx, obj, obj.Spec.CredentialsRef, &obj.Status.Conditions)}
+	s.phase = func() string { return string(obj.Status.Phase) }
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}

@@ -86,6 +86,7 @@ func (r *ResponseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := &responseScope{pass: newPass(ctx, obj, obj.Spec.CredentialsRef, &obj.Status.Conditions)}
+	s.phase = func() string { return string(obj.Status.Phase) }
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}

@@ -82,6 +82,8 @@ type pass[T client.Object] struct {
 	// accepted: OpenAI answered a call of this pass without refusing the key; refused:
 	// a call of this pass was refused (or held) because of the key or its quota.
 	accepted, refused bool
+	// phase returns the resource's phase, for the reason of Reconciling (optional).
+	phase func() string
 }
 
 func newPass[T client.Object](ctx context.Context, obj T, creds *openaiv1alpha1.CredentialsReference, conds *[]metav1.Condition) pass[T] {
@@ -138,6 +140,7 @@ func (p *pass[T]) credentialsProblem(err error) error {
 // (the spec, or the controller's own fields through a write the pass did not see), the
 // patch fails with a conflict and the pass runs again from fresh state.
 func (p *pass[T]) patchStatus(ctx context.Context, d *Deps) error {
+	p.setHealth()
 	data, err := client.MergeFrom(p.base).Data(p.obj)
 	if err != nil || bytes.Equal(data, []byte("{}")) {
 		return err
@@ -154,6 +157,50 @@ func (p *pass[T]) patchStatus(ctx context.Context, d *Deps) error {
 	}
 	p.base = p.obj.DeepCopyObject().(T)
 	return nil
+}
+
+// setHealth derives the conditions that kstatus (Flux, Argo CD) and other health
+// checks read from Complete and Failed, so that every status write carries them in
+// agreement: Ready=True at success; Stalled=True and Ready=False beside Failed=True,
+// but for work the user cancelled (reason Cancelled), which ended as asked: Ready=True
+// and no Stalled (kstatus: Current); otherwise, while the work is unfinished, Reconciling=True with the phase as
+// reason and Ready=False. Reconciling is removed once the work ended, Stalled while it
+// runs.
+func (p *pass[T]) setHealth() {
+	// Copies: removing a condition moves the others within the slice.
+	var complete, failed *metav1.Condition
+	if c := meta.FindStatusCondition(*p.conds, openaiv1alpha1.ConditionComplete); c != nil {
+		complete = c.DeepCopy()
+	}
+	if c := meta.FindStatusCondition(*p.conds, openaiv1alpha1.ConditionFailed); c != nil {
+		failed = c.DeepCopy()
+	}
+	switch {
+	case complete != nil && complete.Status == metav1.ConditionTrue:
+		meta.RemoveStatusCondition(p.conds, openaiv1alpha1.ConditionReconciling)
+		meta.RemoveStatusCondition(p.conds, openaiv1alpha1.ConditionStalled)
+		setCondition(p.conds, p.obj, openaiv1alpha1.ConditionReady, metav1.ConditionTrue, complete.Reason, complete.Message)
+	case failed != nil && failed.Status == metav1.ConditionTrue:
+		meta.RemoveStatusCondition(p.conds, openaiv1alpha1.ConditionReconciling)
+		if failed.Reason == openaiv1alpha1.ReasonCancelled {
+			// Ended as the user asked: kstatus reads Ready=False as InProgress.
+			meta.RemoveStatusCondition(p.conds, openaiv1alpha1.ConditionStalled)
+			setCondition(p.conds, p.obj, openaiv1alpha1.ConditionReady, metav1.ConditionTrue, failed.Reason, failed.Message)
+			break
+		}
+		setCondition(p.conds, p.obj, openaiv1alpha1.ConditionStalled, metav1.ConditionTrue, failed.Reason, failed.Message)
+		setCondition(p.conds, p.obj, openaiv1alpha1.ConditionReady, metav1.ConditionFalse, failed.Reason, failed.Message)
+	default:
+		reason, msg := "Working", "The work is not finished"
+		if p.phase != nil {
+			if ph := p.phase(); ph != "" {
+				reason, msg = ph, fmt.Sprintf("The work is not finished: phase %s", ph)
+			}
+		}
+		meta.RemoveStatusCondition(p.conds, openaiv1alpha1.ConditionStalled)
+		setCondition(p.conds, p.obj, openaiv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
+		setCondition(p.conds, p.obj, openaiv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	}
 }
 
 // othersFields are the status fields that writers other than the controller own.

@@ -63,6 +63,22 @@ const (
 	// another project sees. Delete the resource to give up on the object. Absent until
 	// a 404 first happens.
 	ConditionObjectFound = "ObjectFound"
+
+	// ConditionReconciling is True, with the phase as its reason, while the work is
+	// unfinished, and absent once it ended. With Stalled it is what kstatus (Flux, and
+	// the Argo CD health check in docs/OPERATIONS.md) reads: InProgress while it is
+	// True.
+	ConditionReconciling = "Reconciling"
+
+	// ConditionStalled is True beside Failed=True, with its reason, when the work ended
+	// without success: nothing more will happen (kstatus: Failed). Absent otherwise, and
+	// for work the user cancelled (Failed reason Cancelled), which ended as asked.
+	ConditionStalled = "Stalled"
+
+	// ConditionReady is True when the work finished successfully (beside Complete) or as
+	// the user asked (cancelled), and False, with the phase or the failure as its
+	// reason, otherwise (kstatus reads Ready=False without Stalled as InProgress).
+	ConditionReady = "Ready"
 )
 
 // Condition reasons.
