@@ -81,8 +81,10 @@ limitations under the License.
 //   - I4: every input file the operator uploaded is used by a running batch or deleted
 //     (unless its resource was deleted with cancelOnDelete false), and no running batch
 //     lost its input file.
-//   - I5: Complete and Failed are never both True, phase and conditions agree, and a
-//     terminal phase never changes: checked on every write the watch sees.
+//   - I5: Complete and Failed are never both True, phase and conditions agree (and
+//     so kstatus's verdict: Reconciling=True exactly while the phase is not terminal,
+//     Stalled=True exactly beside Failed=True unless the user cancelled, Ready=True exactly beside Complete=True or a cancel),
+//     and a terminal phase never changes: checked on every write the watch sees.
 //   - I6: OpenAI calls within stated bounds. Per resource (callBound):
 //     BaseCalls + 4 x faults + 5 x crashes + 3 x actions + 2 x webhook deliveries +
 //     reads(T) + refused calls, where reads(T) = ceil(log2(PollMax/PollMin)) + 1 +

@@ -43,7 +43,7 @@ var InvariantNames = map[string]string{
 	I2: "no OpenAI work still running whose resource is gone or terminal (unless cancelOnDelete: false)",
 	I3: "a resource is terminal only if its OpenAI object is terminal, or none was created and OpenAI refused the create, the user cancelled, or the input became invalid",
 	I4: "every file the operator uploaded is used by a running batch or deleted, and no running batch lost its input",
-	I5: "Complete and Failed are never both True, phase and conditions agree, and a terminal phase never changes",
+	I5: "Complete and Failed are never both True, phase and conditions agree (Reconciling, Stalled and Ready included), and a terminal phase never changes",
 	I6: "OpenAI calls per resource, and per project under refusals, within the stated bounds",
 	I7: "every resource settles within the stated time after faults stop, its status matching OpenAI",
 }
@@ -387,6 +387,17 @@ func conditionsDisagree(o *Observed) string {
 		return fmt.Sprintf("phase %s without Failed=True", o.Phase)
 	case !o.Terminal && (o.Complete || o.Failed):
 		return fmt.Sprintf("phase %q with Complete=%v, Failed=%v", o.Phase, o.Complete, o.Failed)
+	case o.Phase == "":
+		// No status written yet: nothing for kstatus to read either.
+	case o.Terminal == o.Reconciling:
+		// kstatus (Flux, Argo CD) reads Reconciling=True as InProgress.
+		return fmt.Sprintf("phase %s with Reconciling=%v", o.Phase, o.Reconciling)
+	case o.Stalled != (o.Failed && o.FailedReason != "Cancelled"):
+		// kstatus reads Stalled=True as Failed; work the user cancelled ended as asked.
+		return fmt.Sprintf("phase %s with Stalled=%v beside Failed=%v (reason %s)", o.Phase, o.Stalled, o.Failed, o.FailedReason)
+	case o.Ready != (o.Complete || o.Failed && o.FailedReason == "Cancelled"):
+		// kstatus reads Ready=False (without Stalled) as InProgress.
+		return fmt.Sprintf("phase %s with Ready=%v beside Complete=%v, Failed=%v (reason %s)", o.Phase, o.Ready, o.Complete, o.Failed, o.FailedReason)
 	}
 	return ""
 }

@@ -39,19 +39,19 @@ func settled() *Snapshot {
 		Resources: []*ResourceState{
 			{
 				Plan: ResourcePlan{Name: "b0", Kind: "OpenAIBatch", Lifetime: LifetimeFast}, Kind: batchKind{}, Created: true,
-				Live:   &Observed{Kind: "OpenAIBatch", Name: "b0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true, Successful: true, Complete: true, RemoteID: "batch_1", ResultsWanted: true, ResultsStored: true},
+				Live:   &Observed{Kind: "OpenAIBatch", Name: "b0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true, Successful: true, Complete: true, Ready: true, RemoteID: "batch_1", ResultsWanted: true, ResultsStored: true},
 				Remote: []Remote{{ID: "batch_1", Status: "completed", Terminal: true, Phase: "Completed", InputFileID: "file-1", HasOutput: true}},
 				Events: map[string]int{}, Calls: calls(5),
 			},
 			{
 				Plan: ResourcePlan{Name: "r0", Kind: "OpenAIResponse", Lifetime: LifetimeFast}, Kind: responseKind{}, Created: true,
-				Live:   &Observed{Kind: "OpenAIResponse", Name: "r0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true, Successful: true, Complete: true, RemoteID: "resp_1"},
+				Live:   &Observed{Kind: "OpenAIResponse", Name: "r0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true, Successful: true, Complete: true, Ready: true, RemoteID: "resp_1"},
 				Remote: []Remote{{ID: "resp_1", Status: "completed", Terminal: true, Phase: "Completed", HasOutput: true}},
 				Events: map[string]int{}, Calls: calls(2),
 			},
 			{
 				Plan: ResourcePlan{Name: "b1", Kind: "OpenAIBatch", Lifetime: LifetimeHang}, Kind: batchKind{}, Created: true,
-				Live:   &Observed{Kind: "OpenAIBatch", Name: "b1", Generation: 1, ObservedGeneration: 1, Phase: "InProgress", RemoteID: "batch_2", CancelOnDelete: true},
+				Live:   &Observed{Kind: "OpenAIBatch", Name: "b1", Generation: 1, ObservedGeneration: 1, Phase: "InProgress", Reconciling: true, RemoteID: "batch_2", CancelOnDelete: true},
 				Remote: []Remote{{ID: "batch_2", Status: "in_progress", Phase: "InProgress", InputFileID: "file-2"}},
 				Events: map[string]int{}, Calls: calls(4),
 			},
@@ -194,7 +194,27 @@ func TestCheckFindsEachViolation(t *testing.T) {
 			r.Live.Deleting, r.Deleted = true, &Deletion{}
 		}, []string{I7}},
 	}
-	for name, tc := range cases {
+	// The conditions kstatus reads, broken alone: every other case keeps them in
+	// agreement with the phase it sets (withHealth).
+	health := map[string]struct {
+		break_ func(s *Snapshot)
+		want   []string
+	}{
+		"a running batch without Reconciling": {func(s *Snapshot) { res(s, "b1").Live.Reconciling = false }, []string{I5}},
+		"a completed batch still Reconciling": {func(s *Snapshot) { res(s, "b0").Live.Reconciling = true }, []string{I5}},
+		"a completed response without Ready":  {func(s *Snapshot) { res(s, "r0").Live.Ready = false }, []string{I5}},
+		"a failed response without Stalled": {func(s *Snapshot) {
+			l := res(s, "r0").Live
+			l.Phase, l.Successful, l.Complete, l.Ready, l.Failed, l.FailedReason = "Failed", false, false, false, true, "Failed"
+			res(s, "r0").Remote[0].Status, res(s, "r0").Remote[0].Phase = "failed", "Failed"
+		}, []string{I5}},
+		"a failed response, Stalled": {func(s *Snapshot) {
+			l := res(s, "r0").Live
+			l.Phase, l.Successful, l.Complete, l.Ready, l.Failed, l.FailedReason, l.Stalled = "Failed", false, false, false, true, "Failed", true
+			res(s, "r0").Remote[0].Status, res(s, "r0").Remote[0].Phase = "failed", "Failed"
+		}, nil},
+	}
+	for name, tc := range health {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
 			s := settled()
@@ -202,5 +222,25 @@ func TestCheckFindsEachViolation(t *testing.T) {
 			got := Check(s)
 			g.Expect(invariantsOf(got)).To(Equal(tc.want), "%v", got)
 		})
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			s := settled()
+			tc.break_(s)
+			withHealth(s)
+			got := Check(s)
+			g.Expect(invariantsOf(got)).To(Equal(tc.want), "%v", got)
+		})
+	}
+}
+
+// withHealth sets the conditions kstatus reads as the controllers derive them from the
+// phase and Complete and Failed.
+func withHealth(s *Snapshot) {
+	for _, r := range s.Resources {
+		if l := r.Live; l != nil {
+			l.Reconciling, l.Stalled, l.Ready = !l.Terminal, l.Failed && l.FailedReason != "Cancelled", l.Complete || l.Failed && l.FailedReason == "Cancelled"
+		}
 	}
 }

@@ -96,6 +96,8 @@ type Observed struct {
 	Cancel, CancelOnDelete bool
 	// ResultsWanted: spec.results is set; ResultsStored: condition ResultsStored True.
 	ResultsWanted, ResultsStored bool
+	// Reconciling, Stalled and Ready are those conditions' truth (what kstatus reads).
+	Reconciling, Stalled, Ready bool
 	// CreateAttempts is status.createAttempts (responses): the create calls that may
 	// have created the object, each counted before it was sent.
 	CreateAttempts int
@@ -108,6 +110,9 @@ func observeConditions(o *Observed, conds []metav1.Condition) {
 		o.Failed, o.FailedReason = true, c.Reason
 	}
 	o.ResultsStored = meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionResultsStored)
+	o.Reconciling = meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionReconciling)
+	o.Stalled = meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionStalled)
+	o.Ready = meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionReady)
 }
 
 // Remote is an object on OpenAI that belongs to a resource.
