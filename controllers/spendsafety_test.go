@@ -37,6 +37,7 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -820,4 +821,27 @@ func TestAdoptionSurvivesALostStatusWrite(t *testing.T) {
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 	f.g.Expect(f.getBatch("adopted").Status.BatchID).To(Equal(batchID))
 	f.g.Expect(f.emu.Calls("batches.create")).To(BeZero(), "the adopted batch is recorded, not created again")
+}
+
+// TestDeletionFinishesWhenOpenAIAnswersTheCancel409: the batch ended on OpenAI after
+// the status last read it, so the cancel on deletion is answered 409 (nothing to
+// cancel). That is OpenAI saying the work is over, not a transient error: deletion
+// must finish at once and delete the input, not retry until DeletionTimeout and give up.
+func TestDeletionFinishesWhenOpenAIAnswersTheCancel409(t *testing.T) {
+	t.Parallel()
+	opts := testOptions()
+	opts.DeletionTimeout = time.Minute
+	f := newFixture(t, fixtureOptions{opts: opts})
+	b := f.batch("ended", 2, emulator.ModelHang)
+	f.create(b)
+	b = f.waitPhase("ended", openaiv1alpha1.BatchPhaseInProgress)
+	f.g.Expect(f.emu.Inject(emulator.Injection{Op: emulator.OpBatchesCancel, Fault: emulator.FaultConflict, Count: 1000})).To(Succeed())
+	f.g.Expect(f.c.Delete(f.ctx, b)).To(Succeed())
+	f.g.Eventually(func() bool {
+		return apierrors.IsNotFound(f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}))
+	}, 10*time.Second, 50*time.Millisecond).Should(BeTrue(), "the deletion must finish")
+	f.g.Expect(eventReasons(f.events("ended"))).NotTo(ContainElement("CleanupAbandoned"))
+	f.g.Expect(f.emu.Calls("batches.cancel")).To(BeNumerically("<=", 2), "a 409 is not retried")
+	_, err := f.sdk().Files.Get(f.ctx, b.Status.InputFileID)
+	f.g.Expect(err).To(HaveOccurred(), "the uploaded input must be deleted")
 }
