@@ -104,6 +104,7 @@ func (r *FineTuningJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := &ftScope{newPass(ctx, obj, obj.Spec.CredentialsRef, &obj.Status.Conditions)}
+	s.phase = func() string { return string(obj.Status.Phase) }
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
