@@ -28,7 +28,7 @@ import (
 )
 
 // documentedCodes are the only status codes the receiver answers with.
-var documentedCodes = map[int]bool{200: true, 202: true, 400: true, 401: true, 404: true, 405: true, 413: true, 503: true}
+var documentedCodes = map[int]bool{200: true, 202: true, 400: true, 401: true, 404: true, 405: true, 408: true, 413: true, 503: true}
 
 // FuzzHandler sends arbitrary requests to the handler. When sign is true the request
 // is signed with the receiver's secret (after the fuzzer chose the headers and body),

@@ -47,6 +47,11 @@ const (
 	OutcomeDropped = "dropped"
 	// OutcomeTooLarge: the body exceeds the size limit.
 	OutcomeTooLarge = "too_large"
+	// OutcomeOverloaded: every place to read a body was taken (503 with Retry-After).
+	OutcomeOverloaded = "overloaded"
+	// OutcomeTooSlow: the body did not arrive in time, or a slow body was cut off to
+	// make room for a new request (408).
+	OutcomeTooSlow = "too_slow"
 	// OutcomeMethodNotAllowed: a method other than POST.
 	OutcomeMethodNotAllowed = "method_not_allowed"
 	// OutcomeUnavailable: the cache has not synced or no signing secret is configured.

@@ -37,7 +37,8 @@ const (
 	DefaultPath                   = "/openai/webhook"
 	DefaultSecretsPath            = "/etc/openai-webhook"
 	DefaultSecretsPollInterval    = 5 * time.Second
-	DefaultMaxBodyBytes           = 1 << 20
+	DefaultMaxBodyBytes           = 64 << 10
+	DefaultMaxConcurrentReads     = 64
 	DefaultMetricsBindAddress     = ":8080"
 	DefaultHealthProbeBindAddress = ":8081"
 	DefaultEarlyEventTTL          = 10 * time.Minute
@@ -61,6 +62,9 @@ type Options struct {
 	Tolerance time.Duration
 	// MaxBodyBytes caps the request body; larger bodies are answered 413.
 	MaxBodyBytes int64
+	// MaxConcurrentReads bounds the requests reading and verifying their body at once;
+	// beyond it a request is answered 503 with Retry-After (see readLimiter).
+	MaxConcurrentReads int
 	// MetricsBindAddress is where /metrics is served (plain HTTP); "0" disables it.
 	MetricsBindAddress string
 	// HealthProbeBindAddress is where /healthz and /readyz are served; "0" disables it.
@@ -93,7 +97,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.SecretsPath, "secrets-path", DefaultSecretsPath,
 		`A file, or a directory of files (a mounted Secret), holding the webhook signing secrets in OpenAI's "whsec_..." form, separated by whitespace. Re-read when it changes.`)
 	fs.DurationVar(&o.Tolerance, "tolerance", standardwebhooks.DefaultTolerance, "How far webhook-timestamp may be from now, either way.")
-	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "The largest request body accepted; larger ones are answered 413.")
+	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "The largest request body accepted; larger ones are answered 413. OpenAI's events are a few hundred bytes.")
+	fs.IntVar(&o.MaxConcurrentReads, "max-concurrent-reads", DefaultMaxConcurrentReads,
+		"How many requests may read and verify their body at once; beyond it a request is answered 503 with Retry-After, after cutting off the slowest reader if it has been reading for over a second.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", DefaultMetricsBindAddress, `The address the metrics endpoint binds to (plain HTTP); "0" disables it.`)
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", DefaultHealthProbeBindAddress, `The address the health and readiness probes bind to; "0" disables them.`)
 	fs.StringVar(&o.Namespace, "namespace", "", "Watch only this namespace; empty watches all namespaces.")
@@ -121,6 +127,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxConcurrentReads == 0 {
+		o.MaxConcurrentReads = DefaultMaxConcurrentReads
 	}
 	if o.EarlyEventTTL == 0 {
 		o.EarlyEventTTL = DefaultEarlyEventTTL
@@ -154,6 +163,9 @@ func (o Options) validate() error {
 	}
 	if o.MaxBodyBytes < 1 {
 		errs = append(errs, fmt.Errorf("max-body-bytes %d must be positive", o.MaxBodyBytes))
+	}
+	if o.MaxConcurrentReads < 1 {
+		errs = append(errs, fmt.Errorf("max-concurrent-reads %d must be positive", o.MaxConcurrentReads))
 	}
 	if o.EarlyEventTTL < 0 || o.MaxEarlyEvents < 0 || o.DedupTTL < 0 || o.MaxDedupIDs < 0 || o.WriteTimeout < 0 {
 		errs = append(errs, errors.New("durations and sizes must not be negative"))

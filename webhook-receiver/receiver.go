@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,7 @@ type Receiver struct {
 
 	recent *recentIDs
 	early  *earlyStore
+	reads  *readLimiter
 	queue  workqueue.TypedRateLimitingInterface[routeKey]
 
 	synced  atomic.Bool
@@ -106,6 +108,7 @@ func New(deps Deps, opts Options) (*Receiver, error) {
 		metrics: m,
 		recent:  newRecentIDs(opts.MaxDedupIDs, opts.DedupTTL),
 		early:   newEarlyStore(opts.MaxEarlyEvents, opts.EarlyEventTTL),
+		reads:   newReadLimiter(opts.MaxConcurrentReads),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[routeKey](200*time.Millisecond, 30*time.Second),
 			workqueue.TypedRateLimitingQueueConfig[routeKey]{Name: "webhook-early-events"}),
@@ -157,6 +160,10 @@ type result struct {
 	message   string
 	err       error // detail for the log, never sent
 	d         *delivery
+	// bodyLeft means the body was not read to its end: the connection is closed after
+	// the answer rather than drained (which a slow sender could stall) for keep-alive.
+	bodyLeft   bool
+	retryAfter string
 }
 
 // ServeHTTP answers one webhook request. See the package documentation and
@@ -166,6 +173,14 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	res := r.handle(w, req)
 	if res.code == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
+	}
+	if res.retryAfter != "" {
+		w.Header().Set("Retry-After", res.retryAfter)
+	}
+	if res.bodyLeft && req.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+		// Whatever remains of the body is not waited for.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -200,46 +215,62 @@ func (r *Receiver) logResult(req *http.Request, res result) {
 func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) result {
 	switch {
 	case req.URL.Path != r.opts.Path:
-		return result{code: http.StatusNotFound, message: "not found"}
+		return result{code: http.StatusNotFound, message: "not found", bodyLeft: true}
 	case req.Method != http.MethodPost:
-		return result{code: http.StatusMethodNotAllowed, outcome: OutcomeMethodNotAllowed, eventType: typeUnknown, message: "only POST is allowed"}
+		return result{code: http.StatusMethodNotAllowed, outcome: OutcomeMethodNotAllowed, eventType: typeUnknown, message: "only POST is allowed", bodyLeft: true}
 	case !r.synced.Load():
-		return result{code: http.StatusServiceUnavailable, outcome: OutcomeUnavailable, eventType: typeUnknown, message: "starting: the cache has not synced yet"}
+		return result{code: http.StatusServiceUnavailable, outcome: OutcomeUnavailable, eventType: typeUnknown, message: "starting: the cache has not synced yet", bodyLeft: true}
 	}
 	secrets := r.secrets.Secrets()
 	if len(secrets) == 0 {
-		return result{code: http.StatusServiceUnavailable, outcome: OutcomeUnavailable, eventType: typeUnknown, message: "no webhook signing secret is configured"}
+		return result{code: http.StatusServiceUnavailable, outcome: OutcomeUnavailable, eventType: typeUnknown, message: "no webhook signing secret is configured", bodyLeft: true}
 	}
-	tooLarge := result{code: http.StatusRequestEntityTooLarge, outcome: OutcomeTooLarge, eventType: typeUnknown,
+
+	// Everything the headers alone can refuse is refused before a byte of the body is
+	// read, so that senders without the secret cannot make the receiver buffer bodies.
+	now := r.opts.Now()
+	hdr := standardwebhooks.HeadersFrom(req.Header)
+	if err := standardwebhooks.CheckHeaders(hdr, now, r.opts.Tolerance); err != nil {
+		res := verifyFailure(err)
+		res.bodyLeft = true
+		return res
+	}
+	if len(hdr.ID) > maxWebhookIDLen {
+		return result{code: http.StatusBadRequest, outcome: OutcomeMalformed, eventType: typeUnknown, bodyLeft: true,
+			message: fmt.Sprintf("%s is longer than %d bytes", standardwebhooks.HeaderID, maxWebhookIDLen)}
+	}
+	tooLarge := result{code: http.StatusRequestEntityTooLarge, outcome: OutcomeTooLarge, eventType: typeUnknown, bodyLeft: true,
 		message: fmt.Sprintf("body larger than %d bytes", r.opts.MaxBodyBytes)}
 	if req.ContentLength > r.opts.MaxBodyBytes {
 		return tooLarge
 	}
+
+	rc := http.NewResponseController(w)
+	slot := r.reads.acquire(time.Now(), func() { _ = rc.SetReadDeadline(time.Now()) })
+	if slot == nil {
+		return result{code: http.StatusServiceUnavailable, outcome: OutcomeOverloaded, eventType: typeUnknown, bodyLeft: true,
+			retryAfter: retryAfterSeconds, message: "too many requests at once; retry later"}
+	}
+	defer slot.release()
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.opts.MaxBodyBytes))
+	slot.bodyRead()
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return tooLarge
 		}
-		return result{code: http.StatusBadRequest, outcome: OutcomeMalformed, eventType: typeUnknown, message: "could not read the body", err: err}
-	}
-
-	now := r.opts.Now()
-	hdr := standardwebhooks.HeadersFrom(req.Header)
-	if err := standardwebhooks.Verify(secrets, hdr, body, now, r.opts.Tolerance); err != nil {
-		res := result{eventType: typeUnknown, err: err}
-		switch {
-		case errors.Is(err, standardwebhooks.ErrMissingHeader), errors.Is(err, standardwebhooks.ErrMalformedHeader):
-			res.code, res.outcome, res.message = http.StatusBadRequest, OutcomeMalformed, err.Error()
-		case errors.Is(err, standardwebhooks.ErrTimestampTooOld), errors.Is(err, standardwebhooks.ErrTimestampFuture):
-			res.code, res.outcome, res.message = http.StatusUnauthorized, OutcomeStale, "webhook-timestamp is outside the tolerance"
-		case errors.Is(err, standardwebhooks.ErrNoSecrets):
-			res.code, res.outcome, res.message = http.StatusServiceUnavailable, OutcomeUnavailable, "no webhook signing secret is configured"
-		default:
-			res.code, res.outcome, res.message = http.StatusUnauthorized, OutcomeInvalidSignature, "no webhook signature matches"
+		if slot.cutOff() || errors.Is(err, os.ErrDeadlineExceeded) {
+			return result{code: http.StatusRequestTimeout, outcome: OutcomeTooSlow, eventType: typeUnknown, bodyLeft: true,
+				message: "the body did not arrive in time", err: err}
 		}
-		return res
+		return result{code: http.StatusBadRequest, outcome: OutcomeMalformed, eventType: typeUnknown, bodyLeft: true,
+			message: "could not read the body", err: err}
 	}
-	ts, _ := strconv.ParseInt(hdr.Timestamp, 10, 64) // Verify checked it
+	if err := standardwebhooks.Verify(secrets, hdr, body, now, r.opts.Tolerance); err != nil {
+		return verifyFailure(err)
+	}
+	slot.release()
+	ts, _ := strconv.ParseInt(hdr.Timestamp, 10, 64) // CheckHeaders checked it
 	evt, err := parseEvent(body, time.Unix(ts, 0))
 	if err != nil {
 		return result{code: http.StatusBadRequest, outcome: OutcomeMalformed, eventType: typeUnknown, message: err.Error(), err: err}
@@ -282,6 +313,22 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) result {
 	}
 	r.recent.add(hdr.ID, now)
 	res.code, res.outcome, res.message = http.StatusOK, outcome, outcome
+	return res
+}
+
+// verifyFailure is the answer to a request that standardwebhooks refused.
+func verifyFailure(err error) result {
+	res := result{eventType: typeUnknown, err: err}
+	switch {
+	case errors.Is(err, standardwebhooks.ErrMissingHeader), errors.Is(err, standardwebhooks.ErrMalformedHeader):
+		res.code, res.outcome, res.message = http.StatusBadRequest, OutcomeMalformed, err.Error()
+	case errors.Is(err, standardwebhooks.ErrTimestampTooOld), errors.Is(err, standardwebhooks.ErrTimestampFuture):
+		res.code, res.outcome, res.message = http.StatusUnauthorized, OutcomeStale, "webhook-timestamp is outside the tolerance"
+	case errors.Is(err, standardwebhooks.ErrNoSecrets):
+		res.code, res.outcome, res.message = http.StatusServiceUnavailable, OutcomeUnavailable, "no webhook signing secret is configured"
+	default:
+		res.code, res.outcome, res.message = http.StatusUnauthorized, OutcomeInvalidSignature, "no webhook signature matches"
+	}
 	return res
 }
 

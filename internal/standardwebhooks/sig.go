@@ -165,10 +165,13 @@ func (hd Headers) Set(h http.Header) {
 	h.Set(HeaderSignature, hd.Signature)
 }
 
-// Verify checks that body was signed by one of secrets, with a timestamp within
-// tolerance of now (either way). It returns nil, or one of the package's errors
-// (wrapped with detail that never includes a secret).
-func Verify(secrets []Secret, h Headers, body []byte, now time.Time, tolerance time.Duration) error {
+// CheckHeaders checks what can be checked before the body is read: the three headers
+// are present and well formed, the timestamp is within tolerance of now (either way), and
+// the signature header holds at least one v1 entry of the right shape. It returns nil or
+// the error Verify would return for these headers. Nil does not mean the request is
+// authentic: only Verify, with the body, decides that. A server that checks the headers
+// first refuses most unauthenticated requests without reading their bodies.
+func CheckHeaders(h Headers, now time.Time, tolerance time.Duration) error {
 	var missing []string
 	for _, hv := range [...]struct{ name, value string }{{HeaderID, h.ID}, {HeaderTimestamp, h.Timestamp}, {HeaderSignature, h.Signature}} {
 		if hv.value == "" {
@@ -188,6 +191,45 @@ func Verify(secrets []Secret, h Headers, body []byte, now time.Time, tolerance t
 	} else if -age > limit {
 		return fmt.Errorf("%w: %ds ahead, tolerance is %s", ErrTimestampFuture, -age, tolerance)
 	}
+	sawV1 := false
+	for entry := range strings.FieldsSeq(h.Signature) {
+		sig, ok := strings.CutPrefix(entry, "v1,")
+		if !ok {
+			continue
+		}
+		sawV1 = true
+		if _, ok := decodeSignature(sig); ok {
+			return nil
+		}
+	}
+	if !sawV1 {
+		return fmt.Errorf("%w: %s has no v1 entry", ErrNoMatch, HeaderSignature)
+	}
+	return fmt.Errorf("%w: %s has no well-formed v1 entry", ErrNoMatch, HeaderSignature)
+}
+
+// decodeSignature decodes the base64 of a v1 entry; ok is false unless it is exactly
+// one canonical encoding of an HMAC-SHA256.
+func decodeSignature(sig string) (mac [sha256.Size]byte, ok bool) {
+	if len(sig) != base64.StdEncoding.EncodedLen(sha256.Size) {
+		return mac, false
+	}
+	// Room for what 44 base64 characters can decode to (33 bytes); a valid signature is 32.
+	var buf [sha256.Size + 1]byte
+	if n, err := strictBase64.Decode(buf[:], []byte(sig)); err != nil || n != sha256.Size {
+		return mac, false
+	}
+	copy(mac[:], buf[:sha256.Size])
+	return mac, true
+}
+
+// Verify checks that body was signed by one of secrets, with a timestamp within
+// tolerance of now (either way). It returns nil, or one of the package's errors
+// (wrapped with detail that never includes a secret).
+func Verify(secrets []Secret, h Headers, body []byte, now time.Time, tolerance time.Duration) error {
+	if err := CheckHeaders(h, now, tolerance); err != nil {
+		return err
+	}
 	if len(secrets) == 0 {
 		return ErrNoSecrets
 	}
@@ -195,19 +237,13 @@ func Verify(secrets []Secret, h Headers, body []byte, now time.Time, tolerance t
 	// Each secret's MAC is computed at most once, however many entries the header has.
 	var stack [2][sha256.Size]byte
 	macs := make([][]byte, len(secrets))
-	// Room for what 44 base64 characters can decode to (33 bytes); a valid signature is 32.
-	var want [sha256.Size + 1]byte
-	sawV1 := false
 	for entry := range strings.FieldsSeq(h.Signature) {
 		sig, ok := strings.CutPrefix(entry, "v1,")
 		if !ok {
 			continue // other schemes (v1a, ...) never match an HMAC secret
 		}
-		sawV1 = true
-		if len(sig) != base64.StdEncoding.EncodedLen(sha256.Size) {
-			continue
-		}
-		if n, err := strictBase64.Decode(want[:], []byte(sig)); err != nil || n != sha256.Size {
+		want, ok := decodeSignature(sig)
+		if !ok {
 			continue
 		}
 		for i, s := range secrets {
@@ -218,13 +254,10 @@ func Verify(secrets []Secret, h Headers, body []byte, now time.Time, tolerance t
 				}
 				macs[i] = s.mac(dst, h.ID, h.Timestamp, body)
 			}
-			if hmac.Equal(macs[i], want[:sha256.Size]) {
+			if hmac.Equal(macs[i], want[:]) {
 				return nil
 			}
 		}
-	}
-	if !sawV1 {
-		return fmt.Errorf("%w: %s has no v1 entry", ErrNoMatch, HeaderSignature)
 	}
 	return ErrNoMatch
 }

@@ -169,3 +169,50 @@ func TestVerifyRefusesNonCanonicalBase64(t *testing.T) {
 		t.Fatalf("Verify = %v, want ErrNoMatch for a non-canonical spelling", err)
 	}
 }
+
+// TestCheckHeaders checks what is refused from the headers alone, before a body is
+// read: each case is refused by CheckHeaders with the same error Verify returns, and a
+// request CheckHeaders lets through may still fail Verify.
+func TestCheckHeaders(t *testing.T) {
+	v := vectors["openai-sdk"]
+	now := time.Unix(v.ts, 0)
+	ts := strconv.FormatInt(v.ts, 10)
+	forged := "v1," + strings.Repeat("A", 43) + "="
+	cases := map[string]struct {
+		h    Headers
+		now  time.Time
+		want error
+	}{
+		"valid":                         {Headers{v.id, ts, v.want}, now, nil},
+		"well-formed, not authentic":    {Headers{v.id, ts, forged}, now, nil},
+		"one usable entry among others": {Headers{v.id, ts, "v1a,xyz v1,short " + forged}, now, nil},
+		"missing id":                    {Headers{"", ts, v.want}, now, ErrMissingHeader},
+		"missing timestamp":             {Headers{v.id, "", v.want}, now, ErrMissingHeader},
+		"missing signature":             {Headers{v.id, ts, ""}, now, ErrMissingHeader},
+		"timestamp not a number":        {Headers{v.id, "now", v.want}, now, ErrMalformedHeader},
+		"301s old":                      {Headers{v.id, ts, v.want}, now.Add(301 * time.Second), ErrTimestampTooOld},
+		"301s ahead":                    {Headers{v.id, ts, v.want}, now.Add(-301 * time.Second), ErrTimestampFuture},
+		"only another scheme":           {Headers{v.id, ts, "v1a," + strings.TrimPrefix(v.want, "v1,")}, now, ErrNoMatch},
+		"v1 entry of the wrong length":  {Headers{v.id, ts, "v1,AAAA"}, now, ErrNoMatch},
+		"v1 entry not base64":           {Headers{v.id, ts, "v1," + strings.Repeat("!", 44)}, now, ErrNoMatch},
+		"no scheme":                     {Headers{v.id, ts, strings.TrimPrefix(v.want, "v1,")}, now, ErrNoMatch},
+	}
+	sec := mustSecret(t, v.secret)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := CheckHeaders(tc.h, tc.now, DefaultTolerance)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("CheckHeaders: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("CheckHeaders = %v, want %v", err, tc.want)
+			}
+			if verr := Verify([]Secret{sec}, tc.h, []byte(v.body), tc.now, DefaultTolerance); !errors.Is(verr, tc.want) {
+				t.Fatalf("Verify = %v, want the same %v", verr, tc.want)
+			}
+		})
+	}
+}
