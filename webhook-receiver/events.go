@@ -30,6 +30,9 @@ import (
 const (
 	maxEventIDLen   = 256
 	maxEventTypeLen = 128
+	// maxObjectIDLen bounds data.id, matching the schema of status.batchID and
+	// status.responseID: it keys the early-event store and is logged.
+	maxObjectIDLen = 256
 	// maxUnixSeconds is 9999-12-31T23:59:59Z, the last instant RFC 3339 can write.
 	maxUnixSeconds = 253402300799
 )
@@ -169,6 +172,9 @@ func parseEvent(body []byte, fallbackCreated time.Time) (event, error) {
 	}
 	if len(raw.Data) == 0 || json.Unmarshal(raw.Data, &data) != nil || data.ID == "" {
 		return event{}, fmt.Errorf("%w: data.id is missing", errMalformedEvent)
+	}
+	if len(data.ID) > maxObjectIDLen {
+		return event{}, fmt.Errorf("%w: data.id is longer than %d bytes", errMalformedEvent, maxObjectIDLen)
 	}
 	evt.ObjectID = data.ID
 	return evt, nil

@@ -47,6 +47,8 @@ func TestParseEvent(t *testing.T) {
 		"data null":          {body: `{"id":"evt_1","created_at":1,"type":"response.failed","data":null}`, wantErr: true},
 		"type too long":      {body: `{"id":"evt_1","created_at":1,"type":"` + longString(129) + `"}`, wantErr: true},
 		"trailing garbage":   {body: `{"id":"evt_1","created_at":1,"type":"x"} {}`, wantErr: true},
+		"data.id of 256":     {body: `{"id":"evt_1","created_at":1,"type":"batch.failed","data":{"id":"` + longString(256) + `"}}`, want: event{ID: "evt_1", Type: "batch.failed", CreatedAt: time.Unix(1, 0), ObjectID: longString(256)}},
+		"data.id too long":   {body: `{"id":"evt_1","created_at":1,"type":"batch.failed","data":{"id":"` + longString(257) + `"}}`, wantErr: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -275,6 +275,12 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) result {
 	if err != nil {
 		return result{code: http.StatusBadRequest, outcome: OutcomeMalformed, eventType: typeUnknown, message: err.Error(), err: err}
 	}
+	if evt.CreatedAt.After(now.Add(r.opts.Tolerance)) {
+		// A created_at beyond the clock's tolerance would make every later event look
+		// older ("superseded") and pin the record: the verified webhook-timestamp,
+		// within the tolerance, stands in for it.
+		evt.CreatedAt = time.Unix(ts, 0)
+	}
 	d := delivery{webhookID: hdr.ID, event: evt, receivedAt: now}
 	res := result{eventType: typeLabel(evt.Type), d: &d}
 	switch {
@@ -438,7 +444,10 @@ func (r *Receiver) recordOne(ctx context.Context, t target, d delivery) (string,
 			if t.last.ID == rec.ID {
 				return OutcomeDuplicate, nil
 			}
-			if t.last.CreatedAt.Unix() > rec.CreatedAt.Unix() {
+			// A record dated beyond the tolerance (written before created_at was
+			// clamped) orders nothing: it must not pin the resource.
+			pinned := t.last.CreatedAt.After(r.opts.Now().Add(r.opts.Tolerance))
+			if t.last.CreatedAt.Unix() > rec.CreatedAt.Unix() && !pinned {
 				return OutcomeSuperseded, nil
 			}
 		}

@@ -202,7 +202,8 @@ type OpenAIBatchStatus struct {
 	// +optional
 	Phase BatchPhase `json:"phase,omitempty"`
 
-	// batchID is the OpenAI batch id (batch_...).
+	// batchID is the OpenAI batch id (batch_...), at most 256 characters.
+	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	BatchID string `json:"batchID,omitempty"`
 

@@ -152,7 +152,8 @@ type OpenAIResponseStatus struct {
 	// +optional
 	Phase ResponsePhase `json:"phase,omitempty"`
 
-	// responseID is the OpenAI response id (resp_...).
+	// responseID is the OpenAI response id (resp_...), at most 256 characters.
+	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	ResponseID string `json:"responseID,omitempty"`
 
