@@ -19,6 +19,7 @@ package receiver
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -51,12 +52,15 @@ func mustAdd(err error) {
 // probes.
 func ManagerOptions(opts Options) ctrl.Options {
 	opts = opts.withDefaults()
+	// The receiver drains, then finishes its requests, before the manager gives up on it.
+	graceful := opts.ShutdownTimeout() + 5*time.Second
 	return ctrl.Options{
-		Scheme:                 Scheme,
-		Cache:                  CacheOptions(opts.Namespace),
-		Metrics:                metricsserver.Options{BindAddress: opts.MetricsBindAddress},
-		HealthProbeBindAddress: opts.HealthProbeBindAddress,
-		LeaderElection:         false,
+		GracefulShutdownTimeout: &graceful,
+		Scheme:                  Scheme,
+		Cache:                   CacheOptions(opts.Namespace),
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsBindAddress},
+		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
+		LeaderElection:          false,
 	}
 }
 

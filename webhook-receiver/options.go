@@ -46,6 +46,7 @@ const (
 	DefaultDedupTTL               = 24 * time.Hour
 	DefaultMaxDedupIDs            = 100000
 	DefaultWriteTimeout           = 10 * time.Second
+	DefaultDrainPeriod            = 10 * time.Second
 )
 
 // Options configure the receiver. The zero value of a field means its default.
@@ -81,6 +82,11 @@ type Options struct {
 	MaxDedupIDs int
 	// WriteTimeout bounds the status write of one request, retries included.
 	WriteTimeout time.Duration
+	// DrainPeriod is how long the endpoint keeps serving after the receiver is told to
+	// stop, while it reports not ready, so that load balancers and ingress controllers
+	// stop sending to it before it closes its listener. Zero (the zero Options, as in
+	// tests) means no drain; the flag's default is DefaultDrainPeriod.
+	DrainPeriod time.Duration
 
 	// Secrets, when set, replaces SecretsPath (tests and embedding).
 	Secrets SecretSource
@@ -102,6 +108,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"How many requests may read and verify their body at once; beyond it a request is answered 503 with Retry-After, after cutting off the slowest reader if it has been reading for over a second.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", DefaultMetricsBindAddress, `The address the metrics endpoint binds to (plain HTTP); "0" disables it.`)
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", DefaultHealthProbeBindAddress, `The address the health and readiness probes bind to; "0" disables them.`)
+	fs.DurationVar(&o.DrainPeriod, "drain-period", DefaultDrainPeriod,
+		"How long to keep serving after SIGTERM, reporting not ready, before closing the listener (so that ingress controllers stop sending first); 0 closes at once.")
 	fs.StringVar(&o.Namespace, "namespace", "", "Watch only this namespace; empty watches all namespaces.")
 	fs.DurationVar(&o.EarlyEventTTL, "early-event-ttl", DefaultEarlyEventTTL, "How long an event whose object id no resource carries yet is held, waiting for it.")
 	fs.IntVar(&o.MaxEarlyEvents, "max-early-events", DefaultMaxEarlyEvents, "How many such events are held at most; when full, the oldest is dropped.")
@@ -167,7 +175,7 @@ func (o Options) validate() error {
 	if o.MaxConcurrentReads < 1 {
 		errs = append(errs, fmt.Errorf("max-concurrent-reads %d must be positive", o.MaxConcurrentReads))
 	}
-	if o.EarlyEventTTL < 0 || o.MaxEarlyEvents < 0 || o.DedupTTL < 0 || o.MaxDedupIDs < 0 || o.WriteTimeout < 0 {
+	if o.EarlyEventTTL < 0 || o.MaxEarlyEvents < 0 || o.DedupTTL < 0 || o.MaxDedupIDs < 0 || o.WriteTimeout < 0 || o.DrainPeriod < 0 {
 		errs = append(errs, errors.New("durations and sizes must not be negative"))
 	}
 	return errors.Join(errs...)

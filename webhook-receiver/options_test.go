@@ -43,6 +43,7 @@ func TestFlagDefaults(t *testing.T) {
 		HealthProbeBindAddress: ":8081",
 		EarlyEventTTL:          10 * time.Minute,
 		MaxEarlyEvents:         10000,
+		DrainPeriod:            10 * time.Second,
 	}))
 
 	g.Expect(fs.Parse([]string{"--path=/hooks/openai", "--tolerance=2m", "--namespace=team-a", "--max-body-bytes=4096"})).To(Succeed())

@@ -75,9 +75,10 @@ type Receiver struct {
 	reads  *readLimiter
 	queue  workqueue.TypedRateLimitingInterface[routeKey]
 
-	synced  atomic.Bool
-	serving atomic.Bool
-	addr    atomic.Pointer[string]
+	synced   atomic.Bool
+	serving  atomic.Bool
+	draining atomic.Bool
+	addr     atomic.Pointer[string]
 }
 
 // New returns a receiver. It loads the signing secrets from opts.SecretsPath unless
@@ -142,6 +143,8 @@ func (r *Receiver) Addr() string {
 // listening and at least one signing secret is loaded.
 func (r *Receiver) ReadyCheck(_ *http.Request) error {
 	switch {
+	case r.draining.Load():
+		return errors.New("shutting down: draining the webhook endpoint")
 	case !r.synced.Load():
 		return errors.New("the cache has not synced yet")
 	case !r.serving.Load():

@@ -55,24 +55,25 @@ func (r *Receiver) Start(ctx context.Context) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 
-	ctx, stop := context.WithCancel(ctx)
+	// The background tasks outlive ctx until the endpoint has drained and shut down.
+	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
 	var wg sync.WaitGroup
 	if r.files != nil {
-		wg.Go(func() { _ = r.files.Start(ctx) })
+		wg.Go(func() { _ = r.files.Start(runCtx) })
 	}
 	if r.deps.WaitForCacheSync != nil {
 		wg.Go(func() {
-			if r.deps.WaitForCacheSync(ctx) {
+			if r.deps.WaitForCacheSync(runCtx) {
 				r.synced.Store(true)
 				r.log.Info("Cache synced: accepting webhook events")
 			}
 		})
 	}
 	for range earlyWorkers {
-		wg.Go(func() { r.runEarlyWorker(ctx) })
+		wg.Go(func() { r.runEarlyWorker(runCtx) })
 	}
-	wg.Go(func() { r.runJanitor(ctx) })
+	wg.Go(func() { r.runJanitor(runCtx) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -82,6 +83,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 	var err2 error
 	select {
 	case <-ctx.Done():
+		r.drain(srv)
 	case err2 = <-serveErr:
 	}
 	r.serving.Store(false)
@@ -103,6 +105,28 @@ func (r *Receiver) Start(ctx context.Context) error {
 		return nil
 	}
 	return err2
+}
+
+// drain reports not ready and keeps serving for the drain period, so that the
+// endpoints of the Service, and the ingress controllers reading them, move away before
+// the listener closes: a delivery on a kept-alive connection then never meets a closed
+// port (a 502 at the ingress). Answers carry "Connection: close" meanwhile, so that
+// clients open their next connection elsewhere.
+func (r *Receiver) drain(srv *http.Server) {
+	r.draining.Store(true)
+	if r.opts.DrainPeriod <= 0 {
+		return
+	}
+	r.log.Info("Stopping: not ready, still serving for the drain period", "drainPeriod", r.opts.DrainPeriod)
+	srv.SetKeepAlivesEnabled(false)
+	time.Sleep(r.opts.DrainPeriod)
+}
+
+// ShutdownTimeout is the longest the receiver takes to stop once told to: the drain
+// period, then the requests in flight. The Deployment's terminationGracePeriodSeconds
+// must cover it.
+func (o Options) ShutdownTimeout() time.Duration {
+	return max(o.DrainPeriod, 0) + shutdownTimeout
 }
 
 // NeedLeaderElection reports false: every replica serves.

@@ -275,6 +275,8 @@ func (e *Env) StartReceiver() (*Process, error) {
 		"--secrets-path", filepath.Join(e.opts.Dir, "webhook-secrets"),
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver-metrics"]),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver-probe"]),
+		// No ingress controller routes to these processes: nothing to drain on a stop.
+		"--drain-period=0",
 	}
 	p, err := e.start("webhook-receiver", "webhook-receiver", append(args, e.opts.ReceiverArgs...), nil)
 	if err != nil {
