@@ -83,13 +83,14 @@ func newNamespace(t *testing.T, c client.Client) string {
 
 // startReceiver runs a receiver (its own manager) against cfg until the test ends and
 // returns it once it is ready. Unset options get test values: a loopback port, no
-// metrics or probe servers, testSecret 0, a fresh metrics registry.
+// metrics or probe servers, testSecret 0 (unless SecretsPath is set), a fresh metrics
+// registry.
 func startReceiver(t *testing.T, cfg *rest.Config, opts Options) *Receiver {
 	t.Helper()
 	opts.BindAddress = "127.0.0.1:0"
 	opts.MetricsBindAddress = "0"
 	opts.HealthProbeBindAddress = "0"
-	if opts.Secrets == nil {
+	if opts.Secrets == nil && opts.SecretsPath == "" {
 		opts.Secrets = StaticSecrets{testSecret(t, 0)}
 	}
 	if opts.Registerer == nil {

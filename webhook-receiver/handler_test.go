@@ -288,7 +288,7 @@ func TestUnavailableAnswers503(t *testing.T) {
 		r, _ := newFakeReceiver(t, Options{Secrets: StaticSecrets{}}, nil)
 		w := signedEvent(testSecret(t, 0), "wh_1", time.Now(), eventBody("evt_1", "batch.completed", time.Now(), "batch_1"))
 		g.Expect(w.serve(r).Code).To(Equal(http.StatusServiceUnavailable))
-		g.Expect(events(r.metrics, typeUnknown, OutcomeUnavailable)).To(Equal(1.0))
+		g.Expect(events(r.metrics, typeUnknown, OutcomeNoSecret)).To(Equal(1.0))
 	})
 	t.Run("cache read fails", func(t *testing.T) {
 		g := NewWithT(t)

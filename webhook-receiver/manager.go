@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -85,12 +86,17 @@ func SetupWithManager(mgr manager.Manager, opts Options) (*Receiver, error) {
 	if err := AddIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}
+	cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("creating a Kubernetes client: %w", err)
+	}
 	r, err := New(Deps{
 		Cache:            mgr.GetCache(),
 		APIReader:        mgr.GetAPIReader(),
 		Client:           mgr.GetClient(),
 		WaitForCacheSync: mgr.GetCache().WaitForCacheSync,
 		Log:              mgr.GetLogger().WithName("webhook-receiver"),
+		Kubernetes:       cs,
 	}, opts)
 	if err != nil {
 		return nil, err

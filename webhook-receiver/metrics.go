@@ -54,8 +54,10 @@ const (
 	OutcomeTooSlow = "too_slow"
 	// OutcomeMethodNotAllowed: a method other than POST.
 	OutcomeMethodNotAllowed = "method_not_allowed"
-	// OutcomeUnavailable: the cache has not synced or no signing secret is configured.
+	// OutcomeUnavailable: the cache has not synced yet, or could not be read.
 	OutcomeUnavailable = "unavailable"
+	// OutcomeNoSecret: no signing secret is configured (503, so that OpenAI retries).
+	OutcomeNoSecret = "no_secret"
 	// OutcomeWriteError: the status patch failed.
 	OutcomeWriteError = "write_error"
 )

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ const (
 	DefaultBindAddress            = ":9000"
 	DefaultPath                   = "/openai/webhook"
 	DefaultSecretsPath            = "/etc/openai-webhook"
+	DefaultSigningSecretName      = "openai-webhook-secret"
 	DefaultSecretsPollInterval    = 5 * time.Second
 	DefaultMaxBodyBytes           = 64 << 10
 	DefaultMaxConcurrentReads     = 64
@@ -57,6 +59,11 @@ type Options struct {
 	Path string
 	// SecretsPath is a file, or a directory of files, holding "whsec_" signing secrets.
 	SecretsPath string
+	// SigningSecretName and SigningSecretNamespace name a Secret whose every key holds a
+	// signing secret, watched through the API server (see SecretWatch); its secrets are
+	// accepted as well as those of SecretsPath. Either empty turns the watch off.
+	SigningSecretName      string
+	SigningSecretNamespace string
 	// SecretsPollInterval is how often SecretsPath is re-read.
 	SecretsPollInterval time.Duration
 	// Tolerance is how far webhook-timestamp may be from now, either way.
@@ -102,6 +109,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Path, "path", DefaultPath, "The URL path of the webhook endpoint; every other path answers 404.")
 	fs.StringVar(&o.SecretsPath, "secrets-path", DefaultSecretsPath,
 		`A file, or a directory of files (a mounted Secret), holding the webhook signing secrets in OpenAI's "whsec_..." form, separated by whitespace. Re-read when it changes.`)
+	fs.StringVar(&o.SigningSecretName, "signing-secret-name", DefaultSigningSecretName,
+		`A Secret whose every key holds a "whsec_..." signing secret, watched through the API server so that changes apply within seconds; its secrets are accepted as well as those of --secrets-path. Empty turns the watch off.`)
+	fs.StringVar(&o.SigningSecretNamespace, "signing-secret-namespace", podNamespace(),
+		"The namespace of --signing-secret-name (default: the Pod's namespace, from POD_NAMESPACE or the ServiceAccount's).")
 	fs.DurationVar(&o.Tolerance, "tolerance", standardwebhooks.DefaultTolerance, "How far webhook-timestamp may be from now, either way.")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "The largest request body accepted; larger ones are answered 413. OpenAI's events are a few hundred bytes.")
 	fs.IntVar(&o.MaxConcurrentReads, "max-concurrent-reads", DefaultMaxConcurrentReads,
@@ -113,6 +124,22 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", "", "Watch only this namespace; empty watches all namespaces.")
 	fs.DurationVar(&o.EarlyEventTTL, "early-event-ttl", DefaultEarlyEventTTL, "How long an event whose object id no resource carries yet is held, waiting for it.")
 	fs.IntVar(&o.MaxEarlyEvents, "max-early-events", DefaultMaxEarlyEvents, "How many such events are held at most; when full, the oldest is dropped.")
+}
+
+// serviceAccountNamespace is where a Pod finds its own namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// podNamespace returns the namespace the receiver runs in: POD_NAMESPACE (the
+// Deployment sets it), else the ServiceAccount's, else "".
+func podNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	b, err := os.ReadFile(serviceAccountNamespace)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // withDefaults returns o with zero fields set to their defaults.

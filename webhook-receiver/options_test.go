@@ -36,6 +36,8 @@ func TestFlagDefaults(t *testing.T) {
 		BindAddress:            ":9000",
 		Path:                   "/openai/webhook",
 		SecretsPath:            "/etc/openai-webhook",
+		SigningSecretName:      "openai-webhook-secret",
+		SigningSecretNamespace: podNamespace(),
 		Tolerance:              5 * time.Minute,
 		MaxBodyBytes:           64 << 10,
 		MaxConcurrentReads:     64,

@@ -32,6 +32,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -58,6 +59,8 @@ type Deps struct {
 	WaitForCacheSync func(ctx context.Context) bool
 	// Log is the receiver's logger; the zero value discards.
 	Log logr.Logger
+	// Kubernetes, when set, watches the Secret of signing secrets (see SecretWatch).
+	Kubernetes kubernetes.Interface
 }
 
 // Receiver verifies OpenAI webhook requests and records their events in status. It is
@@ -69,6 +72,9 @@ type Receiver struct {
 	metrics *Metrics
 	secrets SecretSource
 	files   *SecretFiles // nil when the secrets do not come from files
+	watch   *SecretWatch // nil when the secrets do not come from the API
+
+	noSecretLogged atomic.Bool
 
 	recent *recentIDs
 	early  *earlyStore
@@ -81,8 +87,10 @@ type Receiver struct {
 	addr     atomic.Pointer[string]
 }
 
-// New returns a receiver. It loads the signing secrets from opts.SecretsPath unless
-// opts.Secrets is set, and registers its metrics with opts.Registerer.
+// New returns a receiver. Unless opts.Secrets is set, it loads the signing secrets from
+// opts.SecretsPath and, given deps.Kubernetes, watches the Secret
+// opts.SigningSecretNamespace/opts.SigningSecretName; it accepts the secrets of both.
+// It registers its metrics with opts.Registerer.
 func New(deps Deps, opts Options) (*Receiver, error) {
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
@@ -116,12 +124,17 @@ func New(deps Deps, opts Options) (*Receiver, error) {
 	}
 	if opts.Secrets != nil {
 		r.secrets = opts.Secrets
-		m.SigningSecrets.Set(float64(len(opts.Secrets.Secrets())))
 	} else {
-		r.files = NewSecretFiles(opts.SecretsPath, opts.SecretsPollInterval, r.log.WithName("secrets"),
-			func(n int) { m.SigningSecrets.Set(float64(n)) })
-		r.secrets = r.files
+		changed := func(int) { r.secretsChanged() }
+		r.files = NewSecretFiles(opts.SecretsPath, opts.SecretsPollInterval, r.log.WithName("secrets"), changed)
+		sources := []SecretSource{r.files}
+		if deps.Kubernetes != nil && opts.SigningSecretName != "" && opts.SigningSecretNamespace != "" {
+			r.watch = NewSecretWatch(deps.Kubernetes, opts.SigningSecretNamespace, opts.SigningSecretName, r.log.WithName("secrets"), changed)
+			sources = append(sources, r.watch)
+		}
+		r.secrets = &secretUnion{sources: sources}
 	}
+	r.secretsChanged()
 	if deps.WaitForCacheSync == nil {
 		r.synced.Store(true)
 	}
@@ -139,8 +152,11 @@ func (r *Receiver) Addr() string {
 	return ""
 }
 
-// ReadyCheck is a readiness check: ready once the cache has synced, the endpoint is
-// listening and at least one signing secret is loaded.
+// ReadyCheck is a readiness check: ready once the cache has synced and the endpoint is
+// listening, until the receiver is told to stop. Signing secrets are not required:
+// without one the receiver answers deliveries 503 (OpenAI retries), and a Deployment
+// that never became Available would block rollouts and node drains, although running
+// without webhooks (the controller polls) is supported.
 func (r *Receiver) ReadyCheck(_ *http.Request) error {
 	switch {
 	case r.draining.Load():
@@ -149,10 +165,27 @@ func (r *Receiver) ReadyCheck(_ *http.Request) error {
 		return errors.New("the cache has not synced yet")
 	case !r.serving.Load():
 		return errors.New("the webhook endpoint is not listening")
-	case len(r.secrets.Secrets()) == 0:
-		return errors.New("no webhook signing secret is configured")
 	}
 	return nil
+}
+
+// secretsChanged updates the signing secrets gauge, and says once, when none is left,
+// that deliveries are answered 503.
+func (r *Receiver) secretsChanged() {
+	if r.secrets == nil {
+		return // still being built
+	}
+	n := len(r.secrets.Secrets())
+	r.metrics.SigningSecrets.Set(float64(n))
+	switch {
+	case n > 0:
+		r.noSecretLogged.Store(false)
+	case r.watch != nil && !r.watch.HasSynced():
+		// The Secret has not been read yet: too early to tell.
+	case !r.noSecretLogged.Swap(true):
+		r.log.Info("No webhook signing secret is configured: answering webhook deliveries 503 until one is; the controller's polling keeps resources moving",
+			"secretsPath", r.opts.SecretsPath, "secret", r.opts.SigningSecretNamespace+"/"+r.opts.SigningSecretName)
+	}
 }
 
 // result is how a request was answered.
@@ -226,7 +259,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) result {
 	}
 	secrets := r.secrets.Secrets()
 	if len(secrets) == 0 {
-		return result{code: http.StatusServiceUnavailable, outcome: OutcomeUnavailable, eventType: typeUnknown, message: "no webhook signing secret is configured", bodyLeft: true}
+		return result{code: http.StatusServiceUnavailable, outcome: OutcomeNoSecret, eventType: typeUnknown, message: "no webhook signing secret is configured", bodyLeft: true}
 	}
 
 	// Everything the headers alone can refuse is refused before a byte of the body is

@@ -22,12 +22,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openai-operator/openai-operator/internal/standardwebhooks"
 )
@@ -221,4 +224,128 @@ func TestSecretFilesReportChanges(t *testing.T) {
 	s.Reload()
 	s.Reload()
 	g.Expect(loads).To(Equal([]int{1, 2, 0}))
+}
+
+// flakyFS fails the reads it is told to, as a mounted volume can during an update or
+// a node's I/O trouble.
+type flakyFS struct {
+	osFS
+	mu       sync.Mutex
+	failDir  bool
+	failFile map[string]bool
+}
+
+func (f *flakyFS) fail(dir bool, files ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failDir = dir
+	f.failFile = map[string]bool{}
+	for _, n := range files {
+		f.failFile[n] = true
+	}
+}
+
+func (f *flakyFS) ReadDir(path string) ([]os.DirEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failDir {
+		return nil, &os.PathError{Op: "readdirent", Path: path, Err: syscall.EIO}
+	}
+	return f.osFS.ReadDir(path)
+}
+
+func (f *flakyFS) ReadFile(path string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failFile[filepath.Base(path)] {
+		return nil, &os.PathError{Op: "read", Path: path, Err: syscall.EIO}
+	}
+	return f.osFS.ReadFile(path)
+}
+
+// TestSecretFilesKeepTheLastGoodSetOnReadErrors checks that a read that fails keeps
+// what the last good read found (a failing file keeps its last good secrets, a failing
+// directory keeps them all) and names the failing file in the log, while a read that
+// succeeds and finds no valid secret fails closed.
+func TestSecretFilesKeepTheLastGoodSetOnReadErrors(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "current"), testSecretString(0))
+	writeFile(t, filepath.Join(dir, "previous"), testSecretString(1))
+	var logged strings.Builder
+	var mu sync.Mutex
+	log := funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged.WriteString(prefix + args + "\n")
+	}, funcr.Options{Verbosity: 10})
+	fsys := &flakyFS{}
+	s := newSecretFiles(dir, time.Hour, log, nil, fsys)
+	g.Expect(secretsOf(s)).To(Equal([]int{0, 1}))
+
+	// The directory cannot be read: everything is kept.
+	fsys.fail(true)
+	s.Reload()
+	g.Expect(secretsOf(s)).To(Equal([]int{0, 1}), "a failed directory read keeps the last good set")
+	g.Expect(logged.String()).To(ContainSubstring("keeping the last good set"))
+
+	// One file cannot be read while the other changes: the failing one keeps its
+	// last good secret, the other's change is taken.
+	writeFile(t, filepath.Join(dir, "current"), testSecretString(2))
+	fsys.fail(false, "previous")
+	s.Reload()
+	g.Expect(secretsOf(s)).To(Equal([]int{1, 2}))
+	g.Expect(logged.String()).To(ContainSubstring(`"file"="previous"`))
+
+	// Reads succeed again, and find no valid secret: fail closed.
+	fsys.fail(false)
+	writeFile(t, filepath.Join(dir, "current"), "not-a-secret")
+	writeFile(t, filepath.Join(dir, "previous"), "")
+	s.Reload()
+	g.Expect(secretsOf(s)).To(BeEmpty(), "a successful read without a valid secret fails closed")
+
+	// A path that no longer exists is a successful read of nothing.
+	writeFile(t, filepath.Join(dir, "current"), testSecretString(3))
+	s.Reload()
+	g.Expect(secretsOf(s)).To(Equal([]int{3}))
+	g.Expect(os.RemoveAll(dir)).To(Succeed())
+	s.Reload()
+	g.Expect(secretsOf(s)).To(BeEmpty())
+	for _, n := range []int{0, 1, 2, 3} {
+		g.Expect(logged.String()).NotTo(ContainSubstring(strings.TrimPrefix(testSecretString(n), "whsec_")))
+	}
+}
+
+// TestReadyWithoutSigningSecrets checks that a receiver without any signing secret is
+// ready (polling-only is a supported mode, and a Deployment that never becomes
+// Available blocks rollouts and node drains), answers deliveries 503 so that OpenAI
+// retries, and says so once in its log and in the signing secrets gauge.
+func TestReadyWithoutSigningSecrets(t *testing.T) {
+	g := NewWithT(t)
+	var logged strings.Builder
+	var mu sync.Mutex
+	log := funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged.WriteString(prefix + args + "\n")
+	}, funcr.Options{})
+	path := filepath.Join(t.TempDir(), "absent")
+	r, err := New(Deps{Cache: nil, Client: nil, Log: log}, Options{SecretsPath: path, Registerer: prometheus.NewRegistry()})
+	g.Expect(err).To(HaveOccurred(), "a receiver needs a cache and a client")
+	c, _ := newFakeReceiver(t, Options{}, nil)
+	r, err = New(Deps{Cache: c.deps.Cache, Client: c.deps.Client, Log: log}, Options{SecretsPath: path, Registerer: prometheus.NewRegistry()})
+	g.Expect(err).NotTo(HaveOccurred())
+	r.serving.Store(true) // as once Start listens
+
+	g.Expect(r.ReadyCheck(nil)).To(Succeed())
+	w := signedEvent(testSecret(t, 0), "wh_1", time.Now(), eventBody("evt_1", "batch.completed", time.Now(), "batch_1"))
+	rec := w.serve(r)
+	g.Expect(rec.Code).To(Equal(http.StatusServiceUnavailable))
+	g.Expect(rec.Body.String()).To(ContainSubstring("no webhook signing secret"))
+	g.Expect(events(r.metrics, typeUnknown, OutcomeNoSecret)).To(Equal(1.0))
+	g.Expect(testutilGauge(r.metrics.SigningSecrets)).To(BeZero())
+	for range 3 {
+		r.files.Reload()
+	}
+	g.Expect(strings.Count(logged.String(), "No webhook signing secret is configured")).To(Equal(1), logged.String())
 }

@@ -24,6 +24,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	toolscache "k8s.io/client-go/tools/cache"
 )
 
 // HTTP server limits. OpenAI's requests are small and it waits only a few seconds.
@@ -61,6 +63,14 @@ func (r *Receiver) Start(ctx context.Context) error {
 	var wg sync.WaitGroup
 	if r.files != nil {
 		wg.Go(func() { _ = r.files.Start(runCtx) })
+	}
+	if r.watch != nil {
+		wg.Go(func() { _ = r.watch.Start(runCtx) })
+		wg.Go(func() {
+			if toolscache.WaitForCacheSync(runCtx.Done(), r.watch.HasSynced) {
+				r.secretsChanged()
+			}
+		})
 	}
 	if r.deps.WaitForCacheSync != nil {
 		wg.Go(func() {

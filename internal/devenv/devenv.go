@@ -277,6 +277,8 @@ func (e *Env) StartReceiver() (*Process, error) {
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver-probe"]),
 		// No ingress controller routes to these processes: nothing to drain on a stop.
 		"--drain-period=0",
+		// As in a cluster, the Secret of signing secrets is also watched through the API.
+		"--signing-secret-namespace", Namespace,
 	}
 	p, err := e.start("webhook-receiver", "webhook-receiver", append(args, e.opts.ReceiverArgs...), nil)
 	if err != nil {
