@@ -33,12 +33,14 @@ func (r *Receiver) hold(d delivery) bool {
 	added, evicted := r.early.add(d, r.opts.Now())
 	for _, h := range evicted {
 		r.metrics.count(typeLabel(h.event.Type), OutcomeDropped)
-		r.log.Info("Dropping the oldest held webhook event: the early-event store is full",
+		r.log.V(1).Info("Dropping the oldest held webhook event of its kind: the early-event store is full",
 			"eventID", h.event.ID, "eventType", h.event.Type, "objectID", h.event.ObjectID, "max", r.opts.MaxEarlyEvents)
 	}
 	r.metrics.EarlyEvents.Set(float64(r.early.len()))
 	if added {
-		r.log.Info("Holding webhook event until a resource carries its id",
+		// Events for objects of other applications sharing the OpenAI project land here
+		// too, and are counted in the metrics: the log tells about them only at debug level.
+		r.log.V(1).Info("Holding webhook event until a resource carries its id",
 			"eventID", d.event.ID, "eventType", d.event.Type, "objectID", d.event.ObjectID, "ttl", r.opts.EarlyEventTTL)
 		// The resource may have appeared between the lookup and now, before the event
 		// was held: look once more. Later appearances come through the informers.
@@ -153,7 +155,7 @@ func (r *Receiver) runJanitor(ctx context.Context) {
 			expired := r.early.expire(r.opts.Now())
 			for _, h := range expired {
 				r.metrics.count(typeLabel(h.event.Type), OutcomeUnmanaged)
-				r.log.Info("No resource carries the id of a held webhook event; dropping it",
+				r.log.V(1).Info("No resource carries the id of a held webhook event; dropping it",
 					"eventID", h.event.ID, "eventType", h.event.Type, "objectID", h.event.ObjectID, "heldFor", r.opts.EarlyEventTTL)
 			}
 			if len(expired) > 0 {

@@ -81,7 +81,8 @@ type Options struct {
 	Namespace string
 	// EarlyEventTTL is how long an event whose id no resource carries yet is held.
 	EarlyEventTTL time.Duration
-	// MaxEarlyEvents bounds the held events; when full, the oldest is dropped.
+	// MaxEarlyEvents bounds the held events of each kind (batch, response); when a kind
+	// is full, its oldest is dropped.
 	MaxEarlyEvents int
 	// DedupTTL is how long a recorded webhook-id is remembered.
 	DedupTTL time.Duration
@@ -123,7 +124,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"How long to keep serving after SIGTERM, reporting not ready, before closing the listener (so that ingress controllers stop sending first); 0 closes at once.")
 	fs.StringVar(&o.Namespace, "namespace", "", "Watch only this namespace; empty watches all namespaces.")
 	fs.DurationVar(&o.EarlyEventTTL, "early-event-ttl", DefaultEarlyEventTTL, "How long an event whose object id no resource carries yet is held, waiting for it.")
-	fs.IntVar(&o.MaxEarlyEvents, "max-early-events", DefaultMaxEarlyEvents, "How many such events are held at most; when full, the oldest is dropped.")
+	fs.IntVar(&o.MaxEarlyEvents, "max-early-events", DefaultMaxEarlyEvents, "How many such events are held at most for each kind (batch, response); when a kind is full, its oldest is dropped.")
 }
 
 // serviceAccountNamespace is where a Pod finds its own namespace.

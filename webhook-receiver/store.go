@@ -108,39 +108,47 @@ type heldEvent struct {
 }
 
 // earlyStore holds events whose object id no resource carries yet, in bounded memory
-// for a bounded time. When full, the oldest event makes room.
+// for a bounded time. Each kind of resource has its own bound, so that events for
+// objects of one kind that the operator does not manage (the responses of other
+// applications sharing the OpenAI project, say) never push out those of another: when
+// a kind is full, its oldest event makes room.
 type earlyStore struct {
 	mu          sync.Mutex
-	max         int
+	max         int // per kind
 	ttl         time.Duration
 	byKey       map[routeKey]map[string]*list.Element // webhook-id -> element
 	byWebhookID map[string]*list.Element
-	order       *list.List // of *heldEvent, oldest first
+	order       map[targetKind]*list.List // of *heldEvent, oldest first
 }
 
-func newEarlyStore(maxEvents int, ttl time.Duration) *earlyStore {
+func newEarlyStore(maxPerKind int, ttl time.Duration) *earlyStore {
 	return &earlyStore{
-		max: maxEvents, ttl: ttl,
+		max: maxPerKind, ttl: ttl,
 		byKey:       map[routeKey]map[string]*list.Element{},
 		byWebhookID: map[string]*list.Element{},
-		order:       list.New(),
+		order:       map[targetKind]*list.List{},
 	}
 }
 
 // add holds d from now. It reports false if an event with the same webhook-id is
-// already held, and returns the events evicted to make room.
+// already held, and returns the events of d's kind evicted to make room.
 func (s *earlyStore) add(d delivery, now time.Time) (added bool, evicted []heldEvent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.byWebhookID[d.webhookID]; ok {
 		return false, nil
 	}
-	for s.order.Len() >= s.max && s.order.Len() > 0 {
-		evicted = append(evicted, *s.removeLocked(s.order.Front()))
-	}
-	e := s.order.PushBack(&heldEvent{delivery: d, expires: now.Add(s.ttl)})
-	s.byWebhookID[d.webhookID] = e
 	k := d.key()
+	order := s.order[k.kind]
+	if order == nil {
+		order = list.New()
+		s.order[k.kind] = order
+	}
+	for order.Len() >= s.max && order.Len() > 0 {
+		evicted = append(evicted, *s.removeLocked(order.Front()))
+	}
+	e := order.PushBack(&heldEvent{delivery: d, expires: now.Add(s.ttl)})
+	s.byWebhookID[d.webhookID] = e
 	if s.byKey[k] == nil {
 		s.byKey[k] = map[string]*list.Element{}
 	}
@@ -191,8 +199,10 @@ func (s *earlyStore) expire(now time.Time) []heldEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []heldEvent
-	for e := s.order.Front(); e != nil && !now.Before(e.Value.(*heldEvent).expires); e = s.order.Front() {
-		out = append(out, *s.removeLocked(e))
+	for _, order := range s.order {
+		for e := order.Front(); e != nil && !now.Before(e.Value.(*heldEvent).expires); e = order.Front() {
+			out = append(out, *s.removeLocked(e))
+		}
 	}
 	return out
 }
@@ -200,14 +210,18 @@ func (s *earlyStore) expire(now time.Time) []heldEvent {
 func (s *earlyStore) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.order.Len()
+	n := 0
+	for _, order := range s.order {
+		n += order.Len()
+	}
+	return n
 }
 
 func (s *earlyStore) removeLocked(e *list.Element) *heldEvent {
 	h := e.Value.(*heldEvent)
-	s.order.Remove(e)
-	delete(s.byWebhookID, h.webhookID)
 	k := h.key()
+	s.order[k.kind].Remove(e)
+	delete(s.byWebhookID, h.webhookID)
 	delete(s.byKey[k], h.webhookID)
 	if len(s.byKey[k]) == 0 {
 		delete(s.byKey, k)

@@ -18,10 +18,15 @@ package receiver
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestRecentIDs(t *testing.T) {
@@ -95,4 +100,35 @@ func TestEarlyStore(t *testing.T) {
 		g.Expect(s.len()).To(BeZero())
 		g.Expect(s.byKey).To(BeEmpty(), "no leftover keys")
 	})
+}
+
+// TestEarlyEventsOfOneKindDoNotPushOutAnother checks that the early-event store bounds
+// each kind on its own: a flood of response events for objects the operator does not
+// manage drops the oldest response events, never a held batch event, and is logged at
+// debug level only.
+func TestEarlyEventsOfOneKindDoNotPushOutAnother(t *testing.T) {
+	g := NewWithT(t)
+	var logged strings.Builder
+	var mu sync.Mutex
+	log := funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged.WriteString(prefix + args + "\n")
+	}, funcr.Options{}) // Info only, as in production
+	c, _ := newFakeReceiver(t, Options{}, nil)
+	r, err := New(Deps{Cache: c.deps.Cache, Client: c.deps.Client, Log: log},
+		Options{MaxEarlyEvents: 2, Secrets: StaticSecrets{testSecret(t, 0)}, Registerer: prometheus.NewRegistry()})
+	g.Expect(err).NotTo(HaveOccurred())
+	sec := testSecret(t, 0)
+	now := time.Now()
+	g.Expect(signedEvent(sec, "wh_batch", now, eventBody("evt_batch", "batch.completed", now, "batch_early")).serve(r).Code).To(Equal(http.StatusAccepted))
+	for i := range 5 {
+		id := fmt.Sprintf("resp_of_another_app_%d", i)
+		g.Expect(signedEvent(sec, "wh_"+id, now, eventBody("evt_"+id, "response.completed", now, id)).serve(r).Code).To(Equal(http.StatusAccepted))
+	}
+	g.Expect(r.early.has(routeKey{kindBatch, "batch_early"})).To(BeTrue(), "the batch event is still held")
+	g.Expect(r.early.len()).To(Equal(3))
+	g.Expect(events(r.metrics, "response.completed", OutcomeDropped)).To(Equal(3.0))
+	g.Expect(events(r.metrics, "batch.completed", OutcomeDropped)).To(BeZero())
+	g.Expect(logged.String()).NotTo(ContainSubstring("resp_of_another_app"), "logged at debug level only")
 }
