@@ -18,6 +18,7 @@ package receiver
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+	"github.com/openai-operator/openai-operator/internal/metricsauth"
 )
 
 // Scheme knows the built-in kinds and the project's API.
@@ -49,8 +51,8 @@ func mustAdd(err error) {
 
 // ManagerOptions returns the controller-runtime manager options of the receiver: no
 // leader election (every replica serves), a cache of OpenAIBatch, OpenAIResponse and
-// OpenAIFineTuningJob stripped to what routing reads, plain-HTTP metrics and the health
-// probes.
+// OpenAIFineTuningJob stripped to what routing reads, the metrics (see metricsOptions)
+// and the health probes.
 func ManagerOptions(opts Options) ctrl.Options {
 	opts = opts.withDefaults()
 	// The receiver drains, then finishes its requests, before the manager gives up on it.
@@ -59,10 +61,22 @@ func ManagerOptions(opts Options) ctrl.Options {
 		GracefulShutdownTimeout: &graceful,
 		Scheme:                  Scheme,
 		Cache:                   CacheOptions(opts.Namespace),
-		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsBindAddress},
+		Metrics:                 metricsOptions(opts),
 		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
 		LeaderElection:          false,
 	}
+}
+
+// metricsOptions serves the metrics as the manager does: over HTTPS (HTTP/1.1 only),
+// to scrapers whose bearer token the API server authenticates and authorizes.
+func metricsOptions(opts Options) metricsserver.Options {
+	m := metricsserver.Options{BindAddress: opts.MetricsBindAddress}
+	if opts.MetricsSecure {
+		m.SecureServing = true
+		m.FilterProvider = metricsauth.WithAuthenticationAndAuthorization
+		m.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	}
+	return m
 }
 
 // NewManager returns a manager running the receiver, ready to Start.

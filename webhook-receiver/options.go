@@ -41,7 +41,7 @@ const (
 	DefaultSecretsPollInterval    = 5 * time.Second
 	DefaultMaxBodyBytes           = 64 << 10
 	DefaultMaxConcurrentReads     = 64
-	DefaultMetricsBindAddress     = ":8080"
+	DefaultMetricsBindAddress     = ":8443"
 	DefaultHealthProbeBindAddress = ":8081"
 	DefaultEarlyEventTTL          = 10 * time.Minute
 	DefaultMaxEarlyEvents         = 10000
@@ -73,8 +73,12 @@ type Options struct {
 	// MaxConcurrentReads bounds the requests reading and verifying their body at once;
 	// beyond it a request is answered 503 with Retry-After (see readLimiter).
 	MaxConcurrentReads int
-	// MetricsBindAddress is where /metrics is served (plain HTTP); "0" disables it.
+	// MetricsBindAddress is where /metrics is served; "0" disables it.
 	MetricsBindAddress string
+	// MetricsSecure serves /metrics over HTTPS to authenticated and authorized scrapers
+	// only, as the manager does (internal/metricsauth). The flag defaults to true; the
+	// zero Options (tests, embedding) serve plain HTTP.
+	MetricsSecure bool
 	// HealthProbeBindAddress is where /healthz and /readyz are served; "0" disables it.
 	HealthProbeBindAddress string
 	// Namespace restricts the receiver to one namespace; empty means all.
@@ -118,7 +122,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "The largest request body accepted; larger ones are answered 413. OpenAI's events are a few hundred bytes.")
 	fs.IntVar(&o.MaxConcurrentReads, "max-concurrent-reads", DefaultMaxConcurrentReads,
 		"How many requests may read and verify their body at once; beyond it a request is answered 503 with Retry-After, after cutting off the slowest reader if it has been reading for over a second.")
-	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", DefaultMetricsBindAddress, `The address the metrics endpoint binds to (plain HTTP); "0" disables it.`)
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", DefaultMetricsBindAddress, `The address the metrics endpoint binds to; "0" disables it.`)
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", true,
+		"Serve metrics over HTTPS, to scrapers whose bearer token passes a TokenReview and that may get /metrics (a SubjectAccessReview); false serves plain HTTP to anyone who can connect.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", DefaultHealthProbeBindAddress, `The address the health and readiness probes bind to; "0" disables them.`)
 	fs.DurationVar(&o.DrainPeriod, "drain-period", DefaultDrainPeriod,
 		"How long to keep serving after SIGTERM, reporting not ready, before closing the listener (so that ingress controllers stop sending first); 0 closes at once.")

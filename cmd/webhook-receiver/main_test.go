@@ -19,6 +19,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -35,11 +36,13 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	corev1 "k8s.io/api/core/v1"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/internal/standardwebhooks"
@@ -98,13 +101,57 @@ func get(url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// scrape gets url over HTTPS (the receiver's self-signed certificate is not checked)
+// with a bearer token, if any.
+func scrape(url, token string) (int, string) {
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// serviceAccountToken creates ServiceAccount ns/name, allowed to get /metrics if
+// reader, and returns a token of it.
+func serviceAccountToken(t *testing.T, env *testenv.Env, ns, name string, reader bool) string {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	cs, err := kubernetes.NewForConfig(env.Config)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	if reader {
+		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-metrics-reader"},
+			Rules: []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}}
+		g.Expect(env.Client.Create(ctx, role)).To(Succeed())
+		g.Expect(env.Client.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ns + "-metrics-reader"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}}})).To(Succeed())
+	}
+	tok, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	return tok.Status.Token
+}
+
 func status(url string) int {
 	code, _ := get(url)
 	return code
 }
 
 // TestCommand runs the webhook-receiver command against a real API server: it becomes
-// ready, records a signed event, serves its metrics, and stops cleanly on SIGTERM.
+// ready, records a signed event, serves its metrics to authorized scrapers only, and
+// stops cleanly on SIGTERM.
 func TestCommand(t *testing.T) {
 	g := NewWithT(t)
 	env, err := testenv.Start()
@@ -187,7 +234,22 @@ func TestCommand(t *testing.T) {
 	g.Expect(batch.Status.LastWebhookEvent).NotTo(BeNil())
 	g.Expect(batch.Status.LastWebhookEvent.ID).To(Equal("evt_cmd"))
 
-	_, text := get("http://" + metrics + "/metrics")
+	// The metrics are served over HTTPS to scrapers the API server authenticates and
+	// authorizes, as the manager's are: a ServiceAccount bound to get /metrics.
+	// The metrics server starts with a fresh self-signed certificate, which takes a
+	// while under the race detector.
+	g.Eventually(func() int {
+		code, _ := scrape("https://"+metrics+"/metrics", "")
+		return code
+	}, 60*time.Second, 200*time.Millisecond).Should(Equal(http.StatusUnauthorized), "a scrape without a token")
+	stranger := serviceAccountToken(t, env, ns.Name, "stranger", false)
+	code, _ := scrape("https://"+metrics+"/metrics", stranger)
+	g.Expect(code).To(Equal(http.StatusForbidden), "a ServiceAccount without the grant")
+	code, _ = scrape("http://"+metrics+"/metrics", "")
+	g.Expect(code).To(Equal(http.StatusBadRequest), "plain HTTP is not served")
+	reader := serviceAccountToken(t, env, ns.Name, "prometheus", true)
+	code, text := scrape("https://"+metrics+"/metrics", reader)
+	g.Expect(code).To(Equal(http.StatusOK), text)
 	g.Expect(text).To(ContainSubstring(`openai_webhook_events_total{outcome="accepted",type="batch.completed"} 1`))
 	g.Expect(text).To(ContainSubstring(`openai_webhook_events_total{outcome="method_not_allowed",type="unknown"} 1`))
 	g.Expect(text).To(ContainSubstring(`openai_webhook_signing_secrets 1`))

@@ -274,6 +274,7 @@ func (e *Env) StartReceiver() (*Process, error) {
 		"--bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver"]),
 		"--secrets-path", filepath.Join(e.opts.Dir, "webhook-secrets"),
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver-metrics"]),
+		"--metrics-secure=false",
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver-probe"]),
 		// No ingress controller routes to these processes: nothing to drain on a stop.
 		"--drain-period=0",
