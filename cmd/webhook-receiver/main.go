@@ -27,6 +27,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/openai-operator/openai-operator/internal/memlimit"
 	"github.com/openai-operator/openai-operator/internal/version"
 	receiver "github.com/openai-operator/openai-operator/webhook-receiver"
 )
@@ -46,6 +47,11 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 	log.Info("Version", version.Get().KeysAndValues()...)
+	if limit, from, err := memlimit.Apply(os.Getenv); err != nil {
+		log.Error(err, "Setting the Go memory limit")
+	} else if limit > 0 {
+		log.Info("Set the Go memory limit", "bytes", limit, "from", from)
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
