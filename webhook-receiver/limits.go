@@ -29,6 +29,10 @@ const (
 	// shedAfter is how long a request must have been reading its body before a new
 	// request may cut it off when every place is taken.
 	shedAfter = time.Second
+	// unreadBodyDrain bounds how long the rest of a refused request's body is drained
+	// before its connection closes (closing with unread data would reset it, and the
+	// sender might not see the answer).
+	unreadBodyDrain = time.Second
 	// retryAfterSeconds is the Retry-After of a 503 for lack of a place.
 	retryAfterSeconds = "5"
 	// maxWebhookIDLen bounds webhook-id, which is remembered once recorded.

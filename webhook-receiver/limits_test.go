@@ -88,7 +88,7 @@ func TestHeadersAreCheckedBeforeTheBody(t *testing.T) {
 			g.Expect(rec.Code).To(Equal(tc.wantCode), rec.Body.String())
 			g.Expect(events(r.metrics, typeUnknown, tc.wantOut)).To(Equal(1.0))
 			g.Expect(counted.read.Load()).To(BeZero(), "bytes of the body read")
-			g.Expect(rec.Header().Get("Connection")).To(Equal("close"), "the unread body is not drained for keep-alive")
+			g.Expect(rec.Header().Get("Connection")).To(Equal("close"), "the connection is not kept for another request")
 		})
 	}
 }

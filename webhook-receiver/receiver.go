@@ -197,7 +197,7 @@ type result struct {
 	err       error // detail for the log, never sent
 	d         *delivery
 	// bodyLeft means the body was not read to its end: the connection is closed after
-	// the answer rather than drained (which a slow sender could stall) for keep-alive.
+	// the answer, and what remains of the body is not waited for long.
 	bodyLeft   bool
 	retryAfter string
 }
@@ -214,9 +214,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Retry-After", res.retryAfter)
 	}
 	if res.bodyLeft && req.ContentLength != 0 {
+		// The connection is closed after the answer. What remains of the body is
+		// drained (as net/http does, to end the connection cleanly) for at most
+		// unreadBodyDrain, so that a slow sender cannot hold the connection, and never
+		// kept: nothing of it is buffered.
 		w.Header().Set("Connection", "close")
-		// Whatever remains of the body is not waited for.
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unreadBodyDrain))
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
