@@ -146,6 +146,9 @@ func loadClient(ctx context.Context, d *Deps, obj client.Object, ref *openaiv1al
 			if cached.creds, err = openaiclient.CredentialsFromSecret(secret); err != nil {
 				cached.failure = &credentialsFailure{openaiv1alpha1.ReasonKeyNotFound,
 					fmt.Sprintf("Secret %q has no %q key: add the OpenAI API key under it", name, openaiclient.KeyAPIKey)}
+			} else if d.OpenAI.CheckBaseURL(cached.creds.BaseURL) != nil {
+				cached.failure = &credentialsFailure{openaiv1alpha1.ReasonBaseURLNotAllowed,
+					fmt.Sprintf("Secret %q sets %q to a URL the manager may not call: remove it, or ask the operator's admin to add it to --allowed-base-urls", name, openaiclient.KeyBaseURL)}
 			}
 		}
 		d.shared.cacheCredentials(key, cached, time.Now())
@@ -155,7 +158,8 @@ func loadClient(ctx context.Context, d *Deps, obj client.Object, ref *openaiv1al
 		return openai.Client{}, "", errCredentials
 	}
 	if c := meta.FindStatusCondition(*conds, openaiv1alpha1.ConditionCredentialsReady); c == nil ||
-		c.Reason == openaiv1alpha1.ReasonSecretNotFound || c.Reason == openaiv1alpha1.ReasonKeyNotFound {
+		c.Reason == openaiv1alpha1.ReasonSecretNotFound || c.Reason == openaiv1alpha1.ReasonKeyNotFound ||
+		c.Reason == openaiv1alpha1.ReasonBaseURLNotAllowed {
 		setCondition(conds, obj, openaiv1alpha1.ConditionCredentialsReady, metav1.ConditionTrue, openaiv1alpha1.ReasonFound,
 			fmt.Sprintf("Using the API key in Secret %q", name))
 	}

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+	"github.com/openai-operator/openai-operator/internal/namespaces"
 )
 
 // Field indexes of the receiver's cache.
@@ -73,9 +74,10 @@ func responseIDOf(o client.Object) []string {
 }
 
 // CacheOptions returns cache options for the receiver: only OpenAIBatch,
-// OpenAIResponse and OpenAIFineTuningJob, in namespace (all namespaces when empty),
-// stripped of everything routing and recording do not read (spec, managed fields,
-// labels, annotations and all of status but the OpenAI id and lastWebhookEvent).
+// OpenAIResponse and OpenAIFineTuningJob, in the comma-separated namespaces (all
+// namespaces when empty; see Options.Namespace), stripped of everything routing and
+// recording do not read (spec, managed fields, labels, annotations and all of status but
+// the OpenAI id and lastWebhookEvent).
 func CacheOptions(namespace string) cache.Options {
 	opts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
@@ -85,9 +87,8 @@ func CacheOptions(namespace string) cache.Options {
 		},
 		DefaultTransform: cache.TransformStripManagedFields(),
 	}
-	if namespace != "" {
-		opts.DefaultNamespaces = map[string]cache.Config{namespace: {}}
-	}
+	served, _ := namespaces.Parse(namespace) // Options.validate refused invalid ones
+	opts.DefaultNamespaces = namespaces.CacheConfig(served)
 	return opts
 }
 

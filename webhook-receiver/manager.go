@@ -81,6 +81,9 @@ func metricsOptions(opts Options) metricsserver.Options {
 
 // NewManager returns a manager running the receiver, ready to Start.
 func NewManager(cfg *rest.Config, opts Options) (manager.Manager, *Receiver, error) {
+	if err := opts.withDefaults().validate(); err != nil {
+		return nil, nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ManagerOptions(opts))
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the manager: %w", err)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/openai-operator/openai-operator/internal/namespaces"
 	"github.com/openai-operator/openai-operator/internal/standardwebhooks"
 )
 
@@ -81,7 +82,8 @@ type Options struct {
 	MetricsSecure bool
 	// HealthProbeBindAddress is where /healthz and /readyz are served; "0" disables it.
 	HealthProbeBindAddress string
-	// Namespace restricts the receiver to one namespace; empty means all.
+	// Namespace restricts the receiver to these namespaces, comma-separated (a
+	// namespace-scoped install); empty means all.
 	Namespace string
 	// EarlyEventTTL is how long an event whose id no resource carries yet is held.
 	EarlyEventTTL time.Duration
@@ -128,7 +130,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", DefaultHealthProbeBindAddress, `The address the health and readiness probes bind to; "0" disables them.`)
 	fs.DurationVar(&o.DrainPeriod, "drain-period", DefaultDrainPeriod,
 		"How long to keep serving after SIGTERM, reporting not ready, before closing the listener (so that ingress controllers stop sending first); 0 closes at once.")
-	fs.StringVar(&o.Namespace, "namespace", "", "Watch only this namespace; empty watches all namespaces.")
+	fs.StringVar(&o.Namespace, "namespaces", "", "Comma-separated namespaces to serve (a namespace-scoped install with Roles, see config/namespaced); empty serves all namespaces.")
+	fs.StringVar(&o.Namespace, "namespace", "", "The same as --namespaces (kept for compatibility).")
 	fs.DurationVar(&o.EarlyEventTTL, "early-event-ttl", DefaultEarlyEventTTL, "How long an event whose object id no resource carries yet is held, waiting for it.")
 	fs.IntVar(&o.MaxEarlyEvents, "max-early-events", DefaultMaxEarlyEvents, "How many such events are held at most for each kind (batch, response); when a kind is full, its oldest is dropped.")
 }
@@ -205,6 +208,9 @@ func (o Options) validate() error {
 	}
 	if o.MaxBodyBytes < 1 {
 		errs = append(errs, fmt.Errorf("max-body-bytes %d must be positive", o.MaxBodyBytes))
+	}
+	if _, err := namespaces.Parse(o.Namespace); err != nil {
+		errs = append(errs, err)
 	}
 	if o.MaxConcurrentReads < 1 {
 		errs = append(errs, fmt.Errorf("max-concurrent-reads %d must be positive", o.MaxConcurrentReads))

@@ -53,6 +53,8 @@ func TestFlagDefaults(t *testing.T) {
 	g.Expect(o.Path).To(Equal("/hooks/openai"))
 	g.Expect(o.Tolerance).To(Equal(2 * time.Minute))
 	g.Expect(o.Namespace).To(Equal("team-a"))
+	g.Expect(fs.Parse([]string{"--namespaces=team-a,team-b"})).To(Succeed())
+	g.Expect(CacheOptions(o.Namespace).DefaultNamespaces).To(HaveLen(2))
 	g.Expect(o.MaxBodyBytes).To(Equal(int64(4096)))
 }
 
@@ -66,6 +68,8 @@ func TestOptionsValidate(t *testing.T) {
 		"sub-second tolerance": {opts: Options{Tolerance: time.Millisecond}, wantErr: "tolerance"},
 		"negative body cap":    {opts: Options{MaxBodyBytes: -1}, wantErr: "max-body-bytes"},
 		"negative early ttl":   {opts: Options{EarlyEventTTL: -time.Second}, wantErr: "negative"},
+		"namespaces":           {opts: Options{Namespace: "team-a, team-b"}},
+		"invalid namespace":    {opts: Options{Namespace: "team-a,Team_B"}, wantErr: `namespace "Team_B"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

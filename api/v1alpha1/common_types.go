@@ -34,7 +34,8 @@ const MaxUserMetadataPairs = 15
 const (
 	// ConditionCredentialsReady is True when the credentials Secret holds an API key and
 	// OpenAI accepts it. When False, the reason says why: the Secret or its key is
-	// missing (SecretNotFound, KeyNotFound), or OpenAI refused the key (Unauthorized,
+	// missing (SecretNotFound, KeyNotFound), its baseURL is not one the manager may call
+	// (BaseURLNotAllowed), or OpenAI refused the key (Unauthorized,
 	// Forbidden, WrongProject, InsufficientQuota, RequestRefused). A refusal never ends
 	// the resource: it keeps its phase, the controller retries with backoff, and
 	// continues by itself once OpenAI accepts the key again.
@@ -106,6 +107,9 @@ const (
 	ReasonRequestRefused = "RequestRefused"
 	// ReasonNotFound means OpenAI answers 404 for the object whose id is in status.
 	ReasonNotFound = "NotFound"
+	// ReasonBaseURLNotAllowed means the credentials Secret's baseURL is not one the
+	// manager may call (its --allowed-base-urls flag).
+	ReasonBaseURLNotAllowed = "BaseURLNotAllowed"
 
 	// ReasonPending means the work has not been sent to OpenAI yet.
 	ReasonPending = "Pending"
@@ -148,7 +152,7 @@ const (
 // CredentialsReference names the Secret, in the resource's namespace, that holds the
 // OpenAI credentials. The Secret's keys are: apiKey (required), organization, project and
 // baseURL (optional; baseURL overrides the manager's OpenAI base URL, for example to use
-// a proxy).
+// a proxy, and must be one the manager's --allowed-base-urls flag lists).
 type CredentialsReference struct {
 	// name is the name of the Secret in the same namespace.
 	// +kubebuilder:validation:MinLength=1

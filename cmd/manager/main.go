@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,7 +41,9 @@ import (
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/controllers"
+	"github.com/openai-operator/openai-operator/internal/memlimit"
 	"github.com/openai-operator/openai-operator/internal/metricsauth"
+	"github.com/openai-operator/openai-operator/internal/namespaces"
 	"github.com/openai-operator/openai-operator/internal/openaiclient"
 	"github.com/openai-operator/openai-operator/internal/version"
 )
@@ -52,7 +55,8 @@ func main() {
 		secureMetrics, enableHTTP2        bool
 		leaderElect                       bool
 		leaderElectionID, leaderElectNS   string
-		baseURL                           string
+		baseURL, allowedBaseURLs          string
+		servedNamespaces                  string
 		requestTimeout                    time.Duration
 		metricsCertPath, metricsCertName  string
 		metricsCertKey                    string
@@ -69,6 +73,9 @@ func main() {
 	flag.StringVar(&leaderElectionID, "leader-election-id", "openai-operator.operator.dev", "Name of the leader election Lease.")
 	flag.StringVar(&leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the Pod's namespace).")
 	flag.StringVar(&baseURL, "openai-base-url", envOr("OPENAI_BASE_URL", openaiclient.DefaultBaseURL), "OpenAI API base URL (env OPENAI_BASE_URL); a credentials Secret's baseURL key overrides it.")
+	flag.StringVar(&allowedBaseURLs, "allowed-base-urls", openaiclient.DefaultBaseURL,
+		`Comma-separated base URLs a credentials Secret's baseURL key may name (the --openai-base-url is always allowed); "*" allows any, letting whoever writes Secrets in a served namespace point the manager anywhere.`)
+	flag.StringVar(&servedNamespaces, "namespaces", "", "Comma-separated namespaces to serve (a namespace-scoped install with Roles, see config/namespaced); empty serves all namespaces.")
 	flag.DurationVar(&requestTimeout, "openai-request-timeout", 2*time.Minute, "Timeout of each OpenAI API call.")
 	flag.StringVar(&opts.DefaultCredentialsSecret, "default-credentials-secret", opts.DefaultCredentialsSecret, "Secret (in the resource's namespace) holding the API key when spec.credentialsRef is unset.")
 	flag.DurationVar(&opts.PollIntervalMin, "poll-interval-min", opts.PollIntervalMin, "First polling interval; it doubles with the object's age.")
@@ -93,6 +100,21 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 	log.Info("Version", version.Get().KeysAndValues()...)
+	if limit, from, err := memlimit.Apply(os.Getenv); err != nil {
+		log.Error(err, "Setting the Go memory limit")
+	} else if limit > 0 {
+		log.Info("Set the Go memory limit", "bytes", limit, "from", from)
+	}
+	allowed, err := openaiclient.ParseBaseURLs(strings.Split(allowedBaseURLs, ","))
+	if err != nil {
+		log.Error(err, "Invalid --allowed-base-urls")
+		os.Exit(1)
+	}
+	served, err := namespaces.Parse(servedNamespaces)
+	if err != nil {
+		log.Error(err, "Invalid --namespaces")
+		os.Exit(1)
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -128,7 +150,11 @@ func main() {
 		LeaderElectionNamespace:       leaderElectNS,
 		LeaderElectionReleaseOnCancel: true,
 		// managedFields are half of a small resource's size and the reconcilers never read them.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			// Empty: all namespaces; otherwise every list and watch stays in these.
+			DefaultNamespaces: namespaces.CacheConfig(served),
+		},
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Secrets and ConfigMaps are read directly: the manager may get them, but it
 			// neither lists nor watches them cluster-wide.
@@ -148,10 +174,11 @@ func main() {
 	// Keep a connection per concurrent reconcile (Go's default keeps two per host).
 	transport.MaxIdleConnsPerHost = 2 * opts.MaxConcurrentReconciles
 	factory := &openaiclient.Factory{
-		BaseURL:        baseURL,
-		HTTPClient:     &http.Client{Transport: transport},
-		RequestTimeout: requestTimeout,
-		Observe:        controllers.ObserveAPICall,
+		BaseURL:         baseURL,
+		AllowedBaseURLs: allowed,
+		HTTPClient:      &http.Client{Transport: transport},
+		RequestTimeout:  requestTimeout,
+		Observe:         controllers.ObserveAPICall,
 	}
 	if err := controllers.SetupWithManager(mgr, factory, opts); err != nil {
 		log.Error(err, "Unable to set up the controllers")
@@ -160,7 +187,7 @@ func main() {
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
-	log.Info("Starting the manager", "openaiBaseURL", baseURL, "leaderElection", leaderElect)
+	log.Info("Starting the manager", "openaiBaseURL", baseURL, "allowedBaseURLs", allowed.String(), "namespaces", served, "leaderElection", leaderElect)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "The manager stopped with an error")
 		os.Exit(1)

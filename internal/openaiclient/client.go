@@ -68,6 +68,9 @@ func CredentialsFromSecret(s *corev1.Secret) (Credentials, error) {
 type Factory struct {
 	// BaseURL is the API's base URL, e.g. https://api.openai.com/v1.
 	BaseURL string
+	// AllowedBaseURLs are the base URLs a credentials Secret may name besides BaseURL
+	// (see CheckBaseURL); the zero value allows BaseURL only.
+	AllowedBaseURLs BaseURLs
 	// HTTPClient is shared by every client; nil means a default with a timeout.
 	HTTPClient *http.Client
 	// RequestTimeout bounds each API call.
@@ -77,16 +80,14 @@ type Factory struct {
 	Observe func(operation string, code int, d time.Duration)
 }
 
-// New returns a client for the given credentials. It never retries by itself: the
+// New returns a client for the given credentials, which CheckBaseURL must have
+// accepted. It never retries by itself: the
 // SDK's retries would sleep inside a reconcile (holding a worker) and could repeat a
 // create whose first attempt reached OpenAI. Reconcilers requeue instead (see Classify).
 func (f *Factory) New(c Credentials, extra ...option.RequestOption) openai.Client {
-	base := f.BaseURL
-	if c.BaseURL != "" {
+	base := f.defaultBaseURL()
+	if c.BaseURL != "" && f.CheckBaseURL(c.BaseURL) == nil {
 		base = c.BaseURL
-	}
-	if base == "" {
-		base = DefaultBaseURL
 	}
 	if !strings.HasSuffix(base, "/") {
 		base += "/"

@@ -31,10 +31,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/openai-operator/openai-operator/internal/testenv"
@@ -186,12 +188,16 @@ func (s *server) kubeconfigAs(t *testing.T, namespace, name string) string {
 var tempDir string
 
 func TestMain(m *testing.M) {
+	ctrl.SetLogger(logr.Discard())
 	var err error
 	if tempDir, err = os.MkdirTemp("", "openai-operator-install-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
+	for _, stop := range stopAtExit {
+		stop()
+	}
 	for _, s := range servers {
 		_ = s.env.Stop()
 	}

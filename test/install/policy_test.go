@@ -178,7 +178,7 @@ func laterKind(t *testing.T, s *server) *unstructured.Unstructured {
 // and that its binding names the rendered policy.
 func TestPolicyMatchesTheRenderedReceiver(t *testing.T) {
 	g := NewWithT(t)
-	for _, dir := range []string{"default"} {
+	for _, dir := range []string{"default", "namespaced"} {
 		objs := render(t, dir)
 		policy := find(t, objs, "ValidatingAdmissionPolicy", "webhook-receiver-status-writes")
 		binding := find(t, objs, "ValidatingAdmissionPolicyBinding", "webhook-receiver-status-writes")
