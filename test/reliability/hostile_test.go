@@ -17,13 +17,16 @@ limitations under the License.
 package reliability
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +50,7 @@ type hostileRequest struct {
 	body        []byte
 	chunked     bool  // send without a Content-Length
 	declared    int64 // when > 0: announce this Content-Length and send only after 100 Continue
+	stall       int64 // when > 0: announce this Content-Length, send body, then stall
 	wantCode    int
 	wantOutcome string // the outcome label it is counted under; "" when not counted
 	target      int    // the resource a valid event is for, else -1
@@ -65,13 +69,23 @@ const (
 	catUnknownID = "verified, unknown object id"
 	catMethod    = "wrong method"
 	catPath      = "wrong path"
+	catLarge     = "large body without a valid signature"
+	catSlow      = "slow body"
 )
 
-// TestHostileLoadOnTheReceiver sends the receiver process a stream of requests that
-// mixes valid events with 1% duplicates, 5% bad signatures, 1% stale or future
-// timestamps, over-size bodies and garbage. Every request must get exactly its expected
-// status code (so no false accept), the receiver's outcome counters must match the
-// plan exactly, and the API server must see exactly one status write per valid event
+// TestHostileLoadOnTheReceiver attacks the receiver process in two phases.
+//
+// First, memory: 150 connections hold 1 MiB POSTs (without webhook headers, with forged
+// ones and an announced length, with forged ones and a chunked body), and 100 more send
+// a body slowly and stall, more than there are places to read bodies. Meanwhile a
+// genuine event must be answered 2xx within 5 s, and the attack must cost the receiver
+// less than 40 MiB of resident memory.
+//
+// Then, a stream of requests that mixes valid events with 1% duplicates, 5% bad
+// signatures, 1% stale or future timestamps, over-size bodies, large bodies without a
+// valid signature, slow bodies and garbage. Every request must get exactly its expected
+// status code (so no false accept), the receiver's outcome counters must match the plan
+// exactly, and the API server must see exactly one status write per valid event
 // (counted by a watch on the resources, with the manager stopped so that the receiver
 // is the only writer). The process must not restart or panic, and its peak RSS is
 // reported and bounded.
@@ -112,6 +126,14 @@ func TestHostileLoadOnTheReceiver(t *testing.T) {
 		}
 	}
 	waitRecorded(t, c, ns, func(i int) string { return fmt.Sprintf("evt_warm_%d", i) }, k)
+
+	held := holdBodies(t, h.ReceiverURL, pid, secret, created)
+	waitRecorded(t, c, ns, func(i int) string {
+		if i == 0 {
+			return heldGenuineEvent
+		}
+		return fmt.Sprintf("evt_warm_%d", i)
+	}, k)
 
 	tr := track(t, h.ControlPlane.Config, ns)
 	before := scrape(t, h.ReceiverMetricsURL())
@@ -183,7 +205,8 @@ func TestHostileLoadOnTheReceiver(t *testing.T) {
 	for _, o := range []string{receiver.OutcomeAccepted, receiver.OutcomeDuplicate, receiver.OutcomeInvalidSignature,
 		receiver.OutcomeStale, receiver.OutcomeTooLarge, receiver.OutcomeMalformed, receiver.OutcomeUnmanaged,
 		receiver.OutcomeEarly, receiver.OutcomeMethodNotAllowed, receiver.OutcomeWriteError, receiver.OutcomeUnavailable,
-		receiver.OutcomeSuperseded, receiver.OutcomeDropped} {
+		receiver.OutcomeSuperseded, receiver.OutcomeDropped, receiver.OutcomeTooSlow, receiver.OutcomeOverloaded,
+		receiver.OutcomeNoSecret} {
 		got := after.sum("openai_webhook_events_total", "outcome", o) - before.sum("openai_webhook_events_total", "outcome", o)
 		if got != wantOutcomes[o] {
 			t.Errorf("outcome %s counted %v times, want %v", o, got, wantOutcomes[o])
@@ -214,6 +237,9 @@ func TestHostileLoadOnTheReceiver(t *testing.T) {
 		if id, ok := lastEvent[i]; ok {
 			return id
 		}
+		if i == 0 {
+			return heldGenuineEvent
+		}
 		return fmt.Sprintf("evt_warm_%d", i)
 	}, k)
 
@@ -233,8 +259,9 @@ func TestHostileLoadOnTheReceiver(t *testing.T) {
 	}
 
 	slices.Sort(latencies)
+	held.report(rec)
 	rec.setup("requests", len(plan))
-	for _, cat := range []string{catValid, catDuplicate, catBadSig, catStale, catOversize, catGarbage, catUnmanaged, catUnknownID, catMethod, catPath} {
+	for _, cat := range []string{catValid, catDuplicate, catBadSig, catStale, catOversize, catLarge, catSlow, catGarbage, catUnmanaged, catUnknownID, catMethod, catPath} {
 		rec.setup(cat, perCategory[cat])
 	}
 	rec.setup("targets (OpenAIBatch and OpenAIResponse)", k)
@@ -245,12 +272,13 @@ func TestHostileLoadOnTheReceiver(t *testing.T) {
 	rec.add("duration", elapsed)
 	rec.add("throughput", fmt.Sprintf("%.0f requests/s", float64(len(plan))/elapsed.Seconds()))
 	rec.add("latency p50 / p99 / max", fmt.Sprintf("%s / %s / %s", pct(latencies, 50), pct(latencies, 99), latencies[len(latencies)-1].Round(time.Millisecond)))
-	rec.add("peak RSS of the receiver (VmHWM)", fmt.Sprintf("%.1f MiB (bound %d MiB)", peak, maxReceiverRSSMiB))
+	rec.add("peak RSS of the receiver over both phases (VmHWM)", fmt.Sprintf("%.1f MiB (bound %d MiB)", peak, maxReceiverRSSMiB))
 }
 
-// maxReceiverRSSMiB bounds the receiver's peak RSS under the hostile load (its default
-// body cap is 1 MiB, its dedup and early-event stores are bounded).
-const maxReceiverRSSMiB = 256
+// maxReceiverRSSMiB bounds the receiver's peak RSS over the whole scenario (its body
+// cap is 64 KiB, the bodies read at once are bounded, its dedup and early-event stores
+// are bounded).
+const maxReceiverRSSMiB = 128
 
 func pct(sorted []time.Duration, p int) time.Duration {
 	if len(sorted) == 0 {
@@ -381,21 +409,37 @@ func send(hc *http.Client, url string, q *hostileRequest) (int, error) {
 	for k, v := range q.header {
 		req.Header[k] = v
 	}
+	var release chan struct{}
 	switch {
 	case q.chunked:
 		req.ContentLength = -1
+	case q.stall > 0:
+		release = make(chan struct{})
+		req.ContentLength = q.stall
+		req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(q.body), stalled(release)))
 	case q.declared > 0:
 		req.ContentLength = q.declared
 		req.Body = io.NopCloser(io.LimitReader(zeros{}, q.declared))
 		req.Header.Set("Expect", "100-continue")
 	}
 	resp, err := hc.Do(req)
+	if release != nil {
+		close(release)
+	}
 	if err != nil {
 		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	_ = resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// stalled is a reader that blocks until release is closed, then ends.
+type stalled chan struct{}
+
+func (s stalled) Read([]byte) (int, error) {
+	<-s
+	return 0, io.EOF
 }
 
 type zeros struct{}
@@ -446,7 +490,13 @@ func planHostile(r *mrand.Rand, secret standardwebhooks.Secret, n, k int, create
 				q.body, q.declared = nil, 8<<20
 			}
 			q.category, q.wantCode, q.wantOutcome = catOversize, http.StatusRequestEntityTooLarge, receiver.OutcomeTooLarge
-		case x < 0.095: // 2% garbage
+		case x < 0.08: // 0.5% large bodies without a valid signature
+			q = largeUnsigned(r, other, i, now)
+		case x < 0.082: // 0.2% slow bodies: forged headers, then the body stalls
+			q = signed(other, fmt.Sprintf("wh_slow_%d", i), now, []byte(`{"id":`))
+			q.stall = 100
+			q.category, q.wantCode, q.wantOutcome = catSlow, http.StatusRequestTimeout, receiver.OutcomeTooSlow
+		case x < 0.095: // 1.3% garbage
 			q = garbage(r, secret, i, now)
 		case x < 0.1: // 0.5% verified events of a type the operator does not manage
 			q = signed(secret, fmt.Sprintf("wh_eval_%d", i), now, eventBody("evt_eval_"+strconv.Itoa(i), "eval.run.succeeded", created, "evalrun_1"))
@@ -511,6 +561,26 @@ func badSignature(r *mrand.Rand, secret, other standardwebhooks.Secret, i int, c
 	return q
 }
 
+// largeUnsigned is a 1 MiB request without a valid signature: without webhook
+// headers (400), or with well-formed, fresh, forged ones and an announced length or a
+// chunked body (413, never verified).
+func largeUnsigned(r *mrand.Rand, forger standardwebhooks.Secret, i int, now time.Time) *hostileRequest {
+	body := bytes.Repeat([]byte("a"), 1<<20)
+	q := signed(forger, fmt.Sprintf("wh_large_%d", i), now, body)
+	q.category, q.wantCode, q.wantOutcome = catLarge, http.StatusRequestEntityTooLarge, receiver.OutcomeTooLarge
+	switch r.IntN(3) {
+	case 0:
+		q.header = http.Header{}
+		q.body, q.declared = nil, 1<<20
+		q.wantCode, q.wantOutcome = http.StatusBadRequest, receiver.OutcomeMalformed
+	case 1:
+		q.body, q.declared = nil, 1<<20
+	default:
+		q.chunked = true
+	}
+	return q
+}
+
 // garbage is a request that is not a webhook event at all.
 func garbage(r *mrand.Rand, secret standardwebhooks.Secret, i int, now time.Time) *hostileRequest {
 	junk := randomBytes(1 + r.IntN(2048))
@@ -537,4 +607,226 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
+}
+
+// heldGenuineEvent is the event the first phase delivers to target 0 under attack.
+const heldGenuineEvent = "evt_genuine_under_attack"
+
+// Targets of the first phase.
+const (
+	heldPOSTs       = 150     // connections holding a 1 MiB POST
+	heldSlowSenders = 100     // connections sending a body slowly, then stalling
+	heldBodyBytes   = 1 << 20 // what each held POST announces or streams
+	heldMemoryMiB   = 40      // what the attack may cost the receiver, resident
+	heldAnswerLimit = 5 * time.Second
+)
+
+// heldAttack is what the first phase measured.
+type heldAttack struct {
+	baseRSS, peakRSS float64 // MiB: before the attack, and the highest sample during it
+	genuineCode      int
+	genuineLatency   time.Duration
+	answers          map[string]map[int]int // attacker shape -> status code (0: none) -> count
+}
+
+// holdBodies attacks the receiver at url (process pid) with heldPOSTs connections
+// holding 1 MiB POSTs and heldSlowSenders slow senders, delivers a genuine event to
+// target 0 meanwhile, and checks that the event is answered 2xx within 5 s and that the
+// attack costs the receiver less than heldMemoryMiB. It returns once every attacking
+// connection has ended.
+func holdBodies(t *testing.T, url string, pid int, secret standardwebhooks.Secret, created time.Time) *heldAttack {
+	t.Helper()
+	addr := strings.TrimPrefix(url, "http://")
+	addr, path, _ := strings.Cut(addr, "/")
+	path = "/" + path
+	res := &heldAttack{answers: map[string]map[int]int{}}
+	var err error
+	if res.baseRSS, err = currentRSS(pid); err != nil {
+		t.Fatal(err)
+	}
+
+	// Sample the receiver's resident memory through the attack.
+	stopSampling := make(chan struct{})
+	var sampling sync.WaitGroup
+	var peakMu sync.Mutex
+	res.peakRSS = res.baseRSS
+	sampling.Go(func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-tick.C:
+				if rss, err := currentRSS(pid); err == nil {
+					peakMu.Lock()
+					res.peakRSS = max(res.peakRSS, rss)
+					peakMu.Unlock()
+				}
+			}
+		}
+	})
+
+	forged := func() string {
+		return fmt.Sprintf("webhook-id: wh_forged\r\nwebhook-timestamp: %d\r\nwebhook-signature: v1,%s=\r\n", time.Now().Unix(), strings.Repeat("A", 43))
+	}
+	shapes := []struct {
+		name   string
+		header func() string
+		// body writes the body to conn; it stops at the first error (the receiver
+		// answered and closed) and then holds the connection.
+		body func(conn net.Conn)
+	}{
+		{"1 MiB POST without webhook headers", func() string {
+			return fmt.Sprintf("Content-Length: %d\r\n", heldBodyBytes)
+		}, func(conn net.Conn) { writeHeld(conn, heldBodyBytes-1, false) }},
+		{"1 MiB POST, forged headers, announced length", func() string {
+			return forged() + fmt.Sprintf("Content-Length: %d\r\n", heldBodyBytes)
+		}, func(conn net.Conn) { writeHeld(conn, heldBodyBytes-1, false) }},
+		{"1 MiB POST, forged headers, chunked", func() string {
+			return forged() + "Transfer-Encoding: chunked\r\n"
+		}, func(conn net.Conn) { writeHeld(conn, heldBodyBytes-1, true) }},
+		{"slow sender, forged headers", func() string {
+			return forged() + "Content-Length: 61440\r\n"
+		}, func(conn net.Conn) { writeHeld(conn, 30720, false) }},
+	}
+	counts := []int{heldPOSTs / 3, heldPOSTs / 3, heldPOSTs - 2*(heldPOSTs/3), heldSlowSenders}
+
+	var mu sync.Mutex
+	var attackers sync.WaitGroup
+	started := make(chan struct{}, heldPOSTs+heldSlowSenders)
+	for i, shape := range shapes {
+		for range counts[i] {
+			attackers.Go(func() {
+				code := holdOne(addr, path, shape.header(), shape.body, started)
+				mu.Lock()
+				defer mu.Unlock()
+				if res.answers[shape.name] == nil {
+					res.answers[shape.name] = map[int]int{}
+				}
+				res.answers[shape.name][code]++
+			})
+		}
+	}
+	for range heldPOSTs + heldSlowSenders {
+		select {
+		case <-started:
+		case <-time.After(time.Minute):
+			t.Fatal("the attacking connections did not start within a minute")
+		}
+	}
+	// The slow senders have now been reading long enough to be cut off for a genuine
+	// delivery if every place is taken.
+	time.Sleep(1200 * time.Millisecond)
+	body := eventBody(heldGenuineEvent, targetEventType(0), created, targetID(0))
+	t0 := time.Now()
+	code, err := send(hostileClient, url, signed(secret, "wh_genuine_under_attack", time.Now(), body))
+	res.genuineLatency, res.genuineCode = time.Since(t0), code
+	if err != nil {
+		t.Errorf("the genuine event sent under attack: %v", err)
+	}
+
+	attackers.Wait()
+	close(stopSampling)
+	sampling.Wait()
+	if res.genuineCode < 200 || res.genuineCode >= 300 || res.genuineLatency > heldAnswerLimit {
+		t.Errorf("a genuine event sent under attack was answered %d after %s; want 2xx within %s", res.genuineCode, res.genuineLatency, heldAnswerLimit)
+	}
+	if cost := res.peakRSS - res.baseRSS; cost >= heldMemoryMiB {
+		t.Errorf("the attack cost the receiver %.1f MiB of resident memory (%.1f -> %.1f MiB); the target is under %d MiB",
+			cost, res.baseRSS, res.peakRSS, heldMemoryMiB)
+	}
+	return res
+}
+
+// holdOne opens a connection, sends a POST to path with the extra header lines and
+// the body body writes, holds the connection until the receiver answers or closes it
+// (at most 30 s), and returns the status code (0 if none was read).
+func holdOne(addr, path, header string, body func(net.Conn), started chan<- struct{}) int {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		started <- struct{}{}
+		return 0
+	}
+	defer func() { _ = conn.Close() }()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/json\r\n%s\r\n", path, header)
+	answer := make(chan int, 1)
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodPost})
+		if err != nil {
+			answer <- 0
+			return
+		}
+		_ = resp.Body.Close()
+		answer <- resp.StatusCode
+	}()
+	if err == nil {
+		body(conn)
+	}
+	started <- struct{}{}
+	return <-answer
+}
+
+// writeHeld writes n bytes of body to conn (as chunks when chunked), stopping at the
+// first error, and never ends the body: the connection is held.
+func writeHeld(conn net.Conn, n int, chunked bool) {
+	buf := bytes.Repeat([]byte("{"), 16<<10)
+	for n > 0 {
+		part := buf[:min(n, len(buf))]
+		var err error
+		if chunked {
+			_, err = fmt.Fprintf(conn, "%x\r\n%s\r\n", len(part), part)
+		} else {
+			_, err = conn.Write(part)
+		}
+		if err != nil {
+			return
+		}
+		n -= len(part)
+	}
+}
+
+// report records the first phase's figures.
+func (a *heldAttack) report(rec *results) {
+	rec.setup("phase 1: connections holding 1 MiB POSTs / slow senders", fmt.Sprintf("%d / %d", heldPOSTs, heldSlowSenders))
+	names := make([]string, 0, len(a.answers))
+	for name := range a.answers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		var parts []string
+		codes := make([]int, 0, len(a.answers[name]))
+		for code := range a.answers[name] {
+			codes = append(codes, code)
+		}
+		slices.Sort(codes)
+		for _, code := range codes {
+			label := strconv.Itoa(code)
+			if code == 0 {
+				label = "no answer read"
+			}
+			parts = append(parts, fmt.Sprintf("%s x%d", label, a.answers[name][code]))
+		}
+		rec.add("  "+name, strings.Join(parts, ", "))
+	}
+	rec.add("phase 1: genuine event under attack", fmt.Sprintf("%d after %s (target: 2xx within %s)", a.genuineCode, a.genuineLatency.Round(time.Millisecond), heldAnswerLimit))
+	rec.add("phase 1: receiver RSS before / peak during the attack", fmt.Sprintf("%.1f / %.1f MiB: cost %.1f MiB (target: under %d MiB)",
+		a.baseRSS, a.peakRSS, a.peakRSS-a.baseRSS, heldMemoryMiB))
+}
+
+// currentRSS returns the resident memory of process pid in MiB (VmRSS).
+func currentRSS(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
