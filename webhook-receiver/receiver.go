@@ -294,6 +294,12 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) result {
 	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.opts.MaxBodyBytes))
 	slot.bodyRead()
+	if err == nil {
+		// The body is in: a cut-off that raced with its last read must not leave a
+		// deadline behind, which net/http's background read of the connection would
+		// take for the sender going away (cancelling the request's context).
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return tooLarge
