@@ -54,10 +54,10 @@ func flagValue(args []string, name string) string {
 }
 
 // TestRenderedReceiverDeployment checks what the receiver's manifests promise, as
-// kustomize renders them: the grace period covers the drain and the requests in flight,
-// the disruption budget never blocks a drain on an unhealthy receiver, the Secret the
-// receiver watches is the one its Role names and its volume mounts, and both Deployments
-// pass the container's memory limit to the Go runtime.
+// kustomize renders them: the grace period covers the preStop sleep, the drain and the
+// requests in flight, the disruption budget never blocks a drain on an unhealthy
+// receiver, the Secret the receiver watches is the one its Role names and its volume
+// mounts, and both Deployments pass the container's memory limit to the Go runtime.
 func TestRenderedReceiverDeployment(t *testing.T) {
 	g := NewWithT(t)
 	objs := render(t, "default")
@@ -69,9 +69,12 @@ func TestRenderedReceiverDeployment(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred(), "the Deployment sets --drain-period")
 	g.Expect(drain).To(BeNumerically(">=", 5*time.Second), "long enough for endpoints and ingress controllers to move away")
 	needed := receiver.Options{DrainPeriod: drain}.ShutdownTimeout()
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+		needed += time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	}
 	g.Expect(pod.TerminationGracePeriodSeconds).NotTo(BeNil())
 	g.Expect(time.Duration(*pod.TerminationGracePeriodSeconds)*time.Second).To(BeNumerically(">", needed),
-		"terminationGracePeriodSeconds covers the drain and the requests in flight (%s)", needed)
+		"terminationGracePeriodSeconds covers the preStop sleep, the drain and the requests in flight (%s)", needed)
 
 	pdb := as[policyv1.PodDisruptionBudget](t, find(t, objs, "PodDisruptionBudget", "webhook-receiver"))
 	g.Expect(pdb.Spec.UnhealthyPodEvictionPolicy).NotTo(BeNil())
