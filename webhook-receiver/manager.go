@@ -75,6 +75,10 @@ func metricsOptions(opts Options) metricsserver.Options {
 		m.SecureServing = true
 		m.FilterProvider = metricsauth.WithAuthenticationAndAuthorization
 		m.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+		if opts.MetricsCertPath != "" {
+			// controller-runtime serves these files through a certwatcher when they exist.
+			m.CertDir, m.CertName, m.KeyName = opts.MetricsCertPath, opts.MetricsCertName, opts.MetricsCertKey
+		}
 	}
 	return m
 }

@@ -80,6 +80,11 @@ type Options struct {
 	// only, as the manager does (internal/metricsauth). The flag defaults to true; the
 	// zero Options (tests, embedding) serve plain HTTP.
 	MetricsSecure bool
+	// MetricsCertPath is the directory of the metrics server's certificate
+	// (MetricsCertName, MetricsCertKey; reloaded when they change, e.g. a cert-manager
+	// Secret's mount); empty, or without those files, a self-signed one is served.
+	MetricsCertPath                 string
+	MetricsCertName, MetricsCertKey string
 	// HealthProbeBindAddress is where /healthz and /readyz are served; "0" disables it.
 	HealthProbeBindAddress string
 	// Namespace restricts the receiver to these namespaces, comma-separated (a
@@ -127,6 +132,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", DefaultMetricsBindAddress, `The address the metrics endpoint binds to; "0" disables it.`)
 	fs.BoolVar(&o.MetricsSecure, "metrics-secure", true,
 		"Serve metrics over HTTPS, to scrapers whose bearer token passes a TokenReview and that may get /metrics (a SubjectAccessReview); false serves plain HTTP to anyone who can connect.")
+	fs.StringVar(&o.MetricsCertPath, "metrics-cert-path", "", "Directory of the metrics server's certificate (e.g. a cert-manager Secret's mount), reloaded when it changes; empty serves a self-signed one.")
+	fs.StringVar(&o.MetricsCertName, "metrics-cert-name", "tls.crt", "File name of the metrics server's certificate in --metrics-cert-path.")
+	fs.StringVar(&o.MetricsCertKey, "metrics-cert-key", "tls.key", "File name of the metrics server's key in --metrics-cert-path.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", DefaultHealthProbeBindAddress, `The address the health and readiness probes bind to; "0" disables them.`)
 	fs.DurationVar(&o.DrainPeriod, "drain-period", DefaultDrainPeriod,
 		"How long to keep serving after SIGTERM, reporting not ready, before closing the listener (so that ingress controllers stop sending first); 0 closes at once.")

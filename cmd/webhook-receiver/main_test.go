@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -42,6 +43,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	certutil "k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
@@ -152,6 +154,9 @@ func status(url string) int {
 // TestCommand runs the webhook-receiver command against a real API server: it becomes
 // ready, records a signed event, serves its metrics to authorized scrapers only, and
 // stops cleanly on SIGTERM.
+// metricsServerName is the DNS name in the metrics certificate TestCommand mounts.
+const metricsServerName = "webhook-receiver-metrics.test.svc"
+
 func TestCommand(t *testing.T) {
 	g := NewWithT(t)
 	env, err := testenv.Start()
@@ -187,11 +192,20 @@ func TestCommand(t *testing.T) {
 	batch.Status.BatchID = "batch_cmd"
 	g.Expect(env.Client.Status().Patch(ctx, batch, client.MergeFrom(base))).To(Succeed())
 
+	// The metrics server's certificate, as cert-manager would mount it.
+	certs := filepath.Join(dir, "metrics-certs")
+	g.Expect(os.Mkdir(certs, 0o700)).To(Succeed())
+	certPEM, keyPEM, err := certutil.GenerateSelfSignedCertKey(metricsServerName, nil, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(os.WriteFile(filepath.Join(certs, "tls.crt"), certPEM, 0o600)).To(Succeed())
+	g.Expect(os.WriteFile(filepath.Join(certs, "tls.key"), keyPEM, 0o600)).To(Succeed())
+
 	hook, metrics, probes := freePort(t), freePort(t), freePort(t)
 	cmd := exec.Command(os.Args[0],
 		"--kubeconfig", kubeconfig,
 		"--bind-address", hook,
 		"--metrics-bind-address", metrics,
+		"--metrics-cert-path", certs,
 		"--health-probe-bind-address", probes,
 		"--secrets-path", secrets,
 		"--namespace", ns.Name,
@@ -242,6 +256,12 @@ func TestCommand(t *testing.T) {
 		code, _ := scrape("https://"+metrics+"/metrics", "")
 		return code
 	}, 60*time.Second, 200*time.Millisecond).Should(Equal(http.StatusUnauthorized), "a scrape without a token")
+	// The certificate served is the mounted one, so that a scraper can verify it.
+	pool := x509.NewCertPool()
+	g.Expect(pool.AppendCertsFromPEM(certPEM)).To(BeTrue())
+	conn, err := tls.Dial("tcp", metrics, &tls.Config{RootCAs: pool, ServerName: metricsServerName})
+	g.Expect(err).NotTo(HaveOccurred(), "the metrics server's certificate verifies against the mounted CA")
+	_ = conn.Close()
 	stranger := serviceAccountToken(t, env, ns.Name, "stranger", false)
 	code, _ := scrape("https://"+metrics+"/metrics", stranger)
 	g.Expect(code).To(Equal(http.StatusForbidden), "a ServiceAccount without the grant")

@@ -131,3 +131,57 @@ func TestRenderedNetworkPolicy(t *testing.T) {
 	g.Expect(ports).To(HaveKeyWithValue(int32(8443), map[string]string{"metrics": "enabled"}))
 	g.Expect(ports).To(HaveLen(2))
 }
+
+// TestRenderedMetricsCertificates checks that config/certmanager gives each binary a
+// metrics certificate for its metrics Service's DNS name, that each serves it
+// (--metrics-cert-path is where the certificate's Secret is mounted), and that the
+// ServiceMonitors in config/prometheus verify each against that Secret's CA.
+func TestRenderedMetricsCertificates(t *testing.T) {
+	g := NewWithT(t)
+	objs := render(t, "certmanager")
+	monitors := render(t, "prometheus")
+	for _, c := range []struct{ deployment, service, monitor string }{
+		{"controller-manager", "controller-manager-metrics-service", "controller-manager-metrics-monitor"},
+		{"webhook-receiver", "webhook-receiver-metrics-service", "webhook-receiver-metrics-monitor"},
+	} {
+		deploy := as[appsv1.Deployment](t, find(t, objs, "Deployment", c.deployment))
+		pod := deploy.Spec.Template.Spec
+		path := flagValue(pod.Containers[0].Args, "metrics-cert-path")
+		g.Expect(path).NotTo(BeEmpty(), "%s serves a mounted certificate", c.deployment)
+		var volume string
+		for _, m := range pod.Containers[0].VolumeMounts {
+			if m.MountPath == path {
+				volume = m.Name
+			}
+		}
+		var secretName string
+		for _, v := range pod.Volumes {
+			if v.Name == volume && v.Secret != nil {
+				secretName = v.Secret.SecretName
+			}
+		}
+		g.Expect(secretName).NotTo(BeEmpty(), "%s mounts a Secret at %s", c.deployment, path)
+
+		service := find(t, objs, "Service", c.service)
+		dnsName := service.GetName() + "." + service.GetNamespace() + ".svc"
+		var certificate *unstructured.Unstructured
+		for _, o := range objs {
+			if o.GetKind() == "Certificate" {
+				if name, _, _ := unstructured.NestedString(o.Object, "spec", "secretName"); name == secretName {
+					certificate = o
+				}
+			}
+		}
+		g.Expect(certificate).NotTo(BeNil(), "a Certificate fills %s's Secret %s", c.deployment, secretName)
+		dnsNames, _, _ := unstructured.NestedStringSlice(certificate.Object, "spec", "dnsNames")
+		g.Expect(dnsNames).To(ContainElement(dnsName), "%s's certificate names its metrics Service", c.deployment)
+
+		endpoints, _, _ := unstructured.NestedSlice(find(t, monitors, "ServiceMonitor", c.monitor).Object, "spec", "endpoints")
+		g.Expect(endpoints).To(HaveLen(1))
+		tlsConfig := endpoints[0].(map[string]any)["tlsConfig"].(map[string]any)
+		g.Expect(tlsConfig["insecureSkipVerify"]).To(BeFalse(), c.monitor)
+		g.Expect(tlsConfig["serverName"]).To(Equal(dnsName), c.monitor)
+		ca, _, _ := unstructured.NestedString(tlsConfig, "ca", "secret", "name")
+		g.Expect(ca).To(Equal(secretName), "%s verifies against the CA of the Secret served", c.monitor)
+	}
+}
