@@ -23,6 +23,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -167,6 +168,9 @@ func TestReadsInFlightAreBounded(t *testing.T) {
 	sec := testSecret(t, 0)
 	r, _ := newFakeReceiver(t, Options{BindAddress: "127.0.0.1:0", MaxConcurrentReads: 2, MetricsBindAddress: "0", HealthProbeBindAddress: "0"},
 		nil, newBatch("ns", "b", "batch_1"))
+	// Under load the slow senders may take their places seconds apart: only the cut-off
+	// under test, not the body deadline, may end their reads.
+	r.bodyTimeout = time.Minute
 	addr := startServing(t, r)
 	base := "http://" + addr + DefaultPath
 
@@ -201,12 +205,30 @@ func TestReadsInFlightAreBounded(t *testing.T) {
 	g.Expect(time.Since(start)).To(BeNumerically("<", 5*time.Second))
 	g.Expect(events(r.metrics, "batch.completed", OutcomeAccepted)).To(Equal(1.0))
 
-	// The oldest slow sender was cut off with 408 and its connection closed.
-	_ = slow[0].conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	cut, err := answerOf(slow[0].br, &http.Request{Method: http.MethodPost})
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(cut.StatusCode).To(Equal(http.StatusRequestTimeout))
-	g.Expect(cut.Close).To(BeTrue())
+	// The slow sender that took its place first (which of the two, the server's
+	// scheduling decides) was cut off with 408 and its connection closed; the other is
+	// still waiting for its answer.
+	type answer struct {
+		i    int
+		resp *http.Response
+		err  error
+	}
+	answers := make(chan answer, len(slow))
+	for i, s := range slow {
+		_ = s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		go func() {
+			resp, err := answerOf(s.br, &http.Request{Method: http.MethodPost})
+			answers <- answer{i, resp, err}
+		}()
+	}
+	first := <-answers
+	g.Expect(first.err).NotTo(HaveOccurred())
+	g.Expect(first.resp.StatusCode).To(Equal(http.StatusRequestTimeout))
+	g.Expect(first.resp.Close).To(BeTrue())
+	other := slow[1-first.i]
+	_ = other.conn.SetReadDeadline(time.Now()) // ends the other read: it had no answer
+	second := <-answers
+	g.Expect(second.err).To(MatchError(os.ErrDeadlineExceeded), "the other slow sender has no answer")
 	g.Expect(events(r.metrics, typeUnknown, OutcomeTooSlow)).To(Equal(1.0))
 	g.Expect(r.reads.inUse()).To(Equal(1), "the other slow sender still holds its place")
 }

@@ -43,6 +43,8 @@ func TestFlagDefaults(t *testing.T) {
 		MaxConcurrentReads:     64,
 		MetricsBindAddress:     ":8443",
 		MetricsSecure:          true,
+		MetricsCertName:        "tls.crt",
+		MetricsCertKey:         "tls.key",
 		HealthProbeBindAddress: ":8081",
 		EarlyEventTTL:          10 * time.Minute,
 		MaxEarlyEvents:         10000,

@@ -79,7 +79,10 @@ type Receiver struct {
 	recent *recentIDs
 	early  *earlyStore
 	reads  *readLimiter
-	queue  workqueue.TypedRateLimitingInterface[routeKey]
+	// bodyTimeout bounds the time a body may take to arrive (bodyReadTimeout; a test of
+	// the cut-off lengthens it so that only the cut-off can end a slow read).
+	bodyTimeout time.Duration
+	queue       workqueue.TypedRateLimitingInterface[routeKey]
 
 	synced   atomic.Bool
 	serving  atomic.Bool
@@ -111,13 +114,14 @@ func New(deps Deps, opts Options) (*Receiver, error) {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	r := &Receiver{
-		opts:    opts,
-		deps:    deps,
-		log:     deps.Log,
-		metrics: m,
-		recent:  newRecentIDs(opts.MaxDedupIDs, opts.DedupTTL),
-		early:   newEarlyStore(opts.MaxEarlyEvents, opts.EarlyEventTTL),
-		reads:   newReadLimiter(opts.MaxConcurrentReads),
+		opts:        opts,
+		deps:        deps,
+		log:         deps.Log,
+		metrics:     m,
+		recent:      newRecentIDs(opts.MaxDedupIDs, opts.DedupTTL),
+		early:       newEarlyStore(opts.MaxEarlyEvents, opts.EarlyEventTTL),
+		reads:       newReadLimiter(opts.MaxConcurrentReads),
+		bodyTimeout: bodyReadTimeout,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[routeKey](200*time.Millisecond, 30*time.Second),
 			workqueue.TypedRateLimitingQueueConfig[routeKey]{Name: "webhook-early-events"}),
@@ -291,7 +295,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) result {
 			retryAfter: retryAfterSeconds, message: "too many requests at once; retry later"}
 	}
 	defer slot.release()
-	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	_ = rc.SetReadDeadline(time.Now().Add(r.bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.opts.MaxBodyBytes))
 	slot.bodyRead()
 	if err == nil {
