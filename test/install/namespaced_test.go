@@ -285,7 +285,8 @@ func TestNamespacedManager(t *testing.T) {
 // point the manager at an address of its choosing: a baseURL outside
 // --allowed-base-urls (OpenAI's only, by default) leaves the resource with
 // CredentialsReady=False, reason BaseURLNotAllowed, and no request is sent there; the
-// manager's own --openai-base-url stays allowed.
+// manager's own --openai-base-url stays allowed, and the resource continues once its
+// Secret names an allowed one.
 func TestManagerRefusesBaseURLsOutsideItsList(t *testing.T) {
 	g := NewWithT(t)
 	s := namespacedInstall(t)
@@ -315,6 +316,16 @@ func TestManagerRefusesBaseURLsOutsideItsList(t *testing.T) {
 	cond = credentialsCondition(t, s, log, served, "own-base-url")
 	g.Expect(cond.Status).To(Equal(metav1.ConditionTrue), "the manager's own base URL is allowed")
 	g.Consistently(hit, 2*time.Second).ShouldNot(Receive(), "no request reached the forged base URL")
+
+	// Once the Secret names an allowed base URL, the resource continues by itself.
+	var secret corev1.Secret
+	g.Expect(s.env.Client.Get(ctx, client.ObjectKey{Namespace: served, Name: "forged-base-url"}, &secret)).To(Succeed())
+	secret.Data["baseURL"] = []byte(fakeOpenAI + "/")
+	g.Expect(s.env.Client.Update(ctx, &secret)).To(Succeed())
+	g.Eventually(func() metav1.ConditionStatus {
+		return credentialsCondition(t, s, log, served, "forged-base-url").Status
+	}, time.Minute, 200*time.Millisecond).Should(Equal(metav1.ConditionTrue), "the manager's log:\n%s", lastLines(log.String(), 40))
+	g.Expect(hit).NotTo(Receive(), "no request reached the forged base URL")
 }
 
 // stopAtExit are run by TestMain after the tests.
