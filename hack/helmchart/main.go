@@ -202,6 +202,12 @@ func rbacObject(obj map[string]any) (string, error) {
 	if ref, ok := obj["roleRef"].(map[string]any); ok {
 		ref["name"] = fullname + "-" + fmt.Sprint(ref["name"])
 	}
+	// A ValidatingAdmissionPolicyBinding names its policy.
+	if obj["kind"] == "ValidatingAdmissionPolicyBinding" {
+		if spec, ok := obj["spec"].(map[string]any); ok && spec["policyName"] != nil {
+			spec["policyName"] = fullname + "-" + fmt.Sprint(spec["policyName"])
+		}
+	}
 	if subjects, ok := obj["subjects"].([]any); ok {
 		for _, s := range subjects {
 			sub := s.(map[string]any)

@@ -37,6 +37,7 @@ type access struct {
 	sa                           string // the ServiceAccount's name, in releaseNamespace
 	namespace                    string // "" for cluster-scoped resources and URLs
 	group, resource, subresource string
+	name                         string // a resourceName the rule is restricted to, or ""
 	verb, path                   string // path for non-resource URLs
 }
 
@@ -51,6 +52,9 @@ func (a access) String() string {
 	if a.group != "" {
 		r += "." + a.group
 	}
+	if a.name != "" {
+		r += " " + a.name
+	}
 	return fmt.Sprintf("%s: %s %s in %q", a.sa, a.verb, r, a.namespace)
 }
 
@@ -64,7 +68,7 @@ func allowed(t *testing.T, env *testenv.Env, a access) bool {
 		sar.Spec.NonResourceAttributes = &authorizationv1.NonResourceAttributes{Path: a.path, Verb: a.verb}
 	} else {
 		sar.Spec.ResourceAttributes = &authorizationv1.ResourceAttributes{Namespace: a.namespace, Verb: a.verb,
-			Group: a.group, Resource: a.resource, Subresource: a.subresource}
+			Group: a.group, Resource: a.resource, Subresource: a.subresource, Name: a.name}
 	}
 	if err := env.Client.Create(t.Context(), sar); err != nil {
 		t.Fatalf("%s: %v", a, err)
@@ -121,7 +125,13 @@ func grants(t *testing.T, objs []*unstructured.Unstructured) []access {
 							if g == "authentication.k8s.io" || g == "authorization.k8s.io" {
 								a.namespace = "" // TokenReviews, SubjectAccessReviews
 							}
-							out = append(out, a)
+							if len(rule.ResourceNames) == 0 {
+								out = append(out, a)
+							}
+							for _, name := range rule.ResourceNames {
+								a.name = name
+								out = append(out, a)
+							}
 						}
 					}
 				}

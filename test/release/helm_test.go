@@ -122,7 +122,15 @@ func kustomizeBuild(t *testing.T, files map[string]string) []*unstructured.Unstr
 			t.Fatal(err)
 		}
 	}
-	return objects(t, run(t, dir, tool(t, "KUSTOMIZE", "kustomize"), "build", "."))
+	objs := objects(t, run(t, dir, tool(t, "KUSTOMIZE", "kustomize"), "build", "."))
+	for _, o := range objs {
+		// kustomize's namespace transformer does not know these kinds are cluster-scoped
+		// (the API server ignores the namespace it gives them); the chart gives none.
+		if o.GetKind() == "ValidatingAdmissionPolicy" || o.GetKind() == "ValidatingAdmissionPolicyBinding" {
+			o.SetNamespace("")
+		}
+	}
+	return objs
 }
 
 func readRepoFile(t *testing.T, path string) string {
@@ -152,22 +160,24 @@ func field(o *unstructured.Unstructured, path string) any {
 // the API server acts on. Labels and annotations differ by design (Helm's own labels),
 // except the ones that aggregate roles.
 var comparedFields = map[string][]string{
-	"CustomResourceDefinition": {"spec"},
-	"ClusterRole":              {"rules", "metadata.labels.rbac\\.aggregate"},
-	"Role":                     {"rules"},
-	"ClusterRoleBinding":       {"roleRef", "subjects"},
-	"RoleBinding":              {"roleRef", "subjects"},
-	"ServiceAccount":           {"automountServiceAccountToken"},
-	"Secret":                   {"type", "metadata.annotations"},
-	"Deployment":               {"spec.replicas", "spec.selector", "spec.template.spec", "spec.strategy"},
-	"Service":                  {"spec"},
-	"PodDisruptionBudget":      {"spec"},
-	"NetworkPolicy":            {"spec"},
-	"ServiceMonitor":           {"spec"},
-	"PrometheusRule":           {"spec"},
-	"Certificate":              {"spec"},
-	"Issuer":                   {"spec"},
-	"Ingress":                  {"spec"},
+	"CustomResourceDefinition":         {"spec"},
+	"ClusterRole":                      {"rules", "metadata.labels.rbac\\.aggregate"},
+	"Role":                             {"rules"},
+	"ClusterRoleBinding":               {"roleRef", "subjects"},
+	"RoleBinding":                      {"roleRef", "subjects"},
+	"ServiceAccount":                   {"automountServiceAccountToken"},
+	"Secret":                           {"type", "metadata.annotations"},
+	"Deployment":                       {"spec.replicas", "spec.selector", "spec.template.spec", "spec.strategy"},
+	"Service":                          {"spec"},
+	"PodDisruptionBudget":              {"spec"},
+	"NetworkPolicy":                    {"spec"},
+	"ServiceMonitor":                   {"spec"},
+	"PrometheusRule":                   {"spec"},
+	"Certificate":                      {"spec"},
+	"Issuer":                           {"spec"},
+	"Ingress":                          {"spec"},
+	"ValidatingAdmissionPolicy":        {"spec"},
+	"ValidatingAdmissionPolicyBinding": {"spec"},
 }
 
 // normalise removes what differs by design: the image (a placeholder in kustomize, the
@@ -359,12 +369,14 @@ func TestChartOptionsMatchKustomizeComponents(t *testing.T) {
 		t.Fatal("config/certmanager/kustomization.yaml does not build on ../default")
 	}
 	files := map[string]string{
-		"default/kustomization.yaml":      def,
-		"default/metrics_service.yaml":    readRepoFile(t, "config/default/metrics_service.yaml"),
-		"kustomization.yaml":              strings.Replace(cm, "- ../default\n", "- default\n", 1),
-		"issuer.yaml":                     readRepoFile(t, "config/certmanager/issuer.yaml"),
-		"certificate_metrics.yaml":        readRepoFile(t, "config/certmanager/certificate_metrics.yaml"),
-		"manager_metrics_cert_patch.yaml": readRepoFile(t, "config/certmanager/manager_metrics_cert_patch.yaml"),
+		"default/kustomization.yaml":                def,
+		"default/metrics_service.yaml":              readRepoFile(t, "config/default/metrics_service.yaml"),
+		"kustomization.yaml":                        strings.Replace(cm, "- ../default\n", "- default\n", 1),
+		"issuer.yaml":                               readRepoFile(t, "config/certmanager/issuer.yaml"),
+		"certificate_metrics.yaml":                  readRepoFile(t, "config/certmanager/certificate_metrics.yaml"),
+		"manager_metrics_cert_patch.yaml":           readRepoFile(t, "config/certmanager/manager_metrics_cert_patch.yaml"),
+		"certificate_webhook_receiver_metrics.yaml": readRepoFile(t, "config/certmanager/certificate_webhook_receiver_metrics.yaml"),
+		"webhook_receiver_metrics_cert_patch.yaml":  readRepoFile(t, "config/certmanager/webhook_receiver_metrics_cert_patch.yaml"),
 	}
 	kust := kustomizeBuild(t, files)
 	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "Certificate", "NetworkPolicy"} {
