@@ -34,7 +34,7 @@ import (
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 )
 
-// grantReceiverRBAC gives user the receiver's RBAC as installed: read the two kinds
+// grantReceiverRBAC gives user the receiver's RBAC as installed: read the kinds
 // and patch their status (a ClusterRole), and get, list and watch the one Secret of
 // signing secrets by name in ns (a Role with resourceNames).
 func grantReceiverRBAC(t *testing.T, ns, user, secretName string) {
@@ -44,8 +44,8 @@ func grantReceiverRBAC(t *testing.T, ns, user, secretName string) {
 	c := apiServer(t).Client
 	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
 	g.Expect(c.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches", "openairesponses"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches/status", "openairesponses/status"}, Verbs: []string{"patch"}},
+		{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches", "openairesponses", "openaifinetuningjobs"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches/status", "openairesponses/status", "openaifinetuningjobs/status"}, Verbs: []string{"patch"}},
 	}})).To(Succeed())
 	g.Expect(c.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ns},
 		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ns}, Subjects: subjects})).To(Succeed())
