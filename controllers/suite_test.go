@@ -151,7 +151,10 @@ func (f *fixture) startManager(opts Options, wrap func(client.Client) client.Cli
 	if wrap != nil {
 		c = wrap(c)
 	}
-	factory := &openaiclient.Factory{BaseURL: f.emu.URL(), Observe: ObserveAPICall}
+	// The tests point credentials Secrets at proxies of the emulator: allow any base URL.
+	anyBaseURL, err := openaiclient.ParseBaseURLs([]string{openaiclient.AnyBaseURL})
+	f.g.Expect(err).NotTo(HaveOccurred())
+	factory := &openaiclient.Factory{BaseURL: f.emu.URL(), AllowedBaseURLs: anyBaseURL, Observe: ObserveAPICall}
 	shared := newSharedState(opts)
 	reader := mgr.GetAPIReader()
 	if f.wrapReader != nil {
