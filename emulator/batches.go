@@ -92,7 +92,8 @@ type planLine struct {
 
 type batch struct {
 	id               string
-	seq              int // position in Emulator.batchSeq
+	project          string // of the key that created it: its events go to that project's endpoints
+	seq              int    // position in Emulator.batchSeq
 	endpoint         string
 	inputFileID      string
 	completionWindow string
@@ -616,7 +617,7 @@ func (e *Emulator) createBatch(w http.ResponseWriter, r *http.Request, _ string)
 	}
 
 	b := &batch{
-		id: e.ids.batch(), endpoint: endpoint, inputFileID: inputFileID, completionWindow: window,
+		id: e.ids.batch(), project: projectOf(r), endpoint: endpoint, inputFileID: inputFileID, completionWindow: window,
 		metadata: metadata, outputExpiry: outputExpiry, created: now, status: batchValidating,
 		expiresAt:  now.Add(e.scaled(BatchCompletionWindow)),
 		validateAt: now.Add(e.scaled(BatchValidatingFor)),

@@ -30,9 +30,11 @@ import (
 //	PUT  /emulator/faults          set knobs (fields left out keep their value)
 //	GET  /emulator/stats           Stats
 //	POST /emulator/reset-stats     zero the counters
-//	GET  /emulator/webhooks        the webhook endpoints
-//	POST /emulator/webhooks        {"url": "..."} adds (or re-enables) an endpoint
-//	DELETE /emulator/webhooks      {"url": "..."} or ?url=... removes one
+//	GET  /emulator/webhooks        the webhook endpoints of every project
+//	POST /emulator/webhooks        {"url": "..."} adds an unnamed endpoint of the default project
+//	DELETE /emulator/webhooks      {"url": "..."} or ?url=... removes the endpoints with that URL
+//	GET  /emulator/projects        the projects (ids, numbers of keys and endpoints)
+//	POST /emulator/projects        {"id": "proj_x", "api_keys": ["sk-..."]} adds a project or keys
 //	GET  /emulator/inject          the pending injections
 //	POST /emulator/inject          {"op","fault","count","retry_after","hold"} adds one (see Injection)
 //	DELETE /emulator/inject        drops every pending injection
@@ -96,7 +98,7 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			if err := e.hooks.add(u); err != nil {
+			if err := e.hooks.addURL(u); err != nil {
 				writeControlError(w, http.StatusBadRequest, err.Error())
 				return
 			}
@@ -106,7 +108,7 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			if !e.hooks.remove(u) {
+			if !e.hooks.removeURL(u) {
 				writeControlError(w, http.StatusNotFound, "no such webhook endpoint")
 				return
 			}
@@ -159,6 +161,29 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 			e.log.Info("Changed an API key's state", "key", maskKey(body.Key), "state", body.State)
 		}
 		writeJSON(w, http.StatusOK, e.sortedKeyStates())
+	case "/projects":
+		if !allow(http.MethodGet, http.MethodPost) {
+			return
+		}
+		if r.Method == http.MethodPost {
+			var body struct {
+				ID      string   `json:"id"`
+				APIKeys []string `json:"api_keys"`
+			}
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+			if err == nil {
+				err = json.Unmarshal(b, &body)
+			}
+			if err == nil {
+				err = e.AddProject(body.ID, body.APIKeys...)
+			}
+			if err != nil {
+				writeControlError(w, http.StatusBadRequest, "invalid project: "+err.Error())
+				return
+			}
+			e.log.Info("Added a project or API keys", "project", body.ID, "apiKeys", len(body.APIKeys))
+		}
+		writeJSON(w, http.StatusOK, e.Projects())
 	default:
 		writeControlError(w, http.StatusNotFound, "unknown control path "+r.URL.Path)
 	}

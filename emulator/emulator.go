@@ -15,9 +15,10 @@ limitations under the License.
 */
 
 // Package emulator is a faithful, deterministic stand-in for the parts of the OpenAI API
-// that the operator uses: Files, Batches, Responses (including background mode) and
-// fine-tuning jobs, and the signed webhook events OpenAI sends when batches, background
-// responses and fine-tuning jobs end.
+// that the operator uses: Files, Batches, Responses (including background mode),
+// fine-tuning jobs and webhook endpoints per project (create, rotate the signing secret,
+// test), and the signed webhook events OpenAI sends when batches, background responses
+// and fine-tuning jobs end.
 //
 // The official Go SDK cannot tell it from OpenAI: routes, JSON shapes, error bodies and
 // retry headers follow OpenAI's. Lifecycles run on a fixed timetable scaled by
@@ -56,14 +57,27 @@ const DefaultWebhookTimeout = 5 * time.Second
 
 // Options configure an Emulator. The zero value is usable.
 type Options struct {
-	// APIKeys are the bearer tokens accepted on /v1/. Empty means {DefaultAPIKey}.
+	// APIKeys are the bearer tokens accepted on /v1/, for DefaultProject. Empty means
+	// {DefaultAPIKey} (unless Projects gives keys).
 	APIKeys []string
+	// Projects maps further project ids to the API keys that act for them. Each project
+	// has its own webhook endpoints, and the events of an object go to the endpoints of
+	// the project whose key created it. More can be added at run time (AddProject).
+	Projects map[string][]string
 	// WebhookURLs receive a signed event for every terminal batch and background
-	// response transition. More can be added at run time.
+	// response transition of DefaultProject: each is an unnamed webhook endpoint of that
+	// project, subscribed to every event type and signed with WebhookSecret. More can be
+	// added at run time (AddWebhookURL), and any project can create endpoints through
+	// the API (/v1/webhook_endpoints), each with its own secret.
 	WebhookURLs []string
-	// WebhookSecret signs webhook deliveries ("whsec_" + base64 of at least 24 bytes).
-	// When empty a random one is generated; read it with Emulator.WebhookSecret.
+	// WebhookSecret signs the deliveries to WebhookURLs ("whsec_" + base64 of at least
+	// 24 bytes). When empty a random one is generated; read it with
+	// Emulator.WebhookSecret.
 	WebhookSecret string
+	// RotationOverlap is how long an endpoint's previous secret keeps signing after
+	// rotate_secret with keep_old_secret_active_for_24_hours. Zero means 24 h scaled by
+	// TimeScale.
+	RotationOverlap time.Duration
 	// TimeScale multiplies every lifecycle duration and the webhook retry schedule:
 	// 1.0 (the default) is the documented timetable, 0.001 finishes in milliseconds.
 	TimeScale float64
@@ -93,9 +107,10 @@ type Options struct {
 type Emulator struct {
 	log       *slog.Logger
 	scale     float64
-	apiKeys   map[string]struct{}
+	projects  *projects
 	secret    standardwebhooks.Secret
 	secretStr string
+	overlap   time.Duration // rotation overlap, scaled
 
 	sched *scheduler
 	hooks *hooks
@@ -138,15 +153,19 @@ func New(opts Options) (*Emulator, error) {
 		return nil, err
 	}
 	keys := opts.APIKeys
-	if len(keys) == 0 {
+	if len(keys) == 0 && len(opts.Projects) == 0 {
 		keys = []string{DefaultAPIKey}
+	}
+	if opts.RotationOverlap < 0 {
+		return nil, errors.New("rotation overlap must not be negative")
 	}
 	e := &Emulator{
 		log:       opts.Logger,
 		scale:     scale,
-		apiKeys:   make(map[string]struct{}, len(keys)),
 		keyStates: map[string]KeyState{},
 		limits:    newRateLimits(opts.RequestsPerMinute, opts.TokensPerMinute, opts.EnforceRateLimits),
+		projects:  newProjects(),
+		overlap:   opts.RotationOverlap,
 		faults:    opts.Faults,
 		files:     map[string]*file{},
 		batches:   map[string]*batch{},
@@ -157,11 +176,16 @@ func New(opts Options) (*Emulator, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	for _, k := range keys {
-		if k == "" {
-			return nil, errors.New("an API key must not be empty")
+	if e.overlap == 0 {
+		e.overlap = e.scaled(24 * time.Hour)
+	}
+	if err := e.projects.add(DefaultProject, keys...); err != nil {
+		return nil, err
+	}
+	for id, pk := range opts.Projects {
+		if err := e.projects.add(id, pk...); err != nil {
+			return nil, err
 		}
-		e.apiKeys[k] = struct{}{}
 	}
 
 	if opts.WebhookSecret == "" {
@@ -194,7 +218,7 @@ func New(opts Options) (*Emulator, error) {
 	}
 	e.hooks = newHooks(e, mrand.New(mrand.NewPCG(uint64(seed), 3)), timeout)
 	for _, u := range opts.WebhookURLs {
-		if err := e.hooks.add(u); err != nil {
+		if err := e.hooks.addURL(u); err != nil {
 			e.Close()
 			return nil, err
 		}
@@ -225,19 +249,21 @@ func (e *Emulator) Faults() Faults {
 	return e.faults
 }
 
-// AddWebhookURL adds (or re-enables) a webhook endpoint. Events that end after the call
-// are delivered to it. Invalid URLs are logged and ignored; use the control API to get
-// the error.
+// AddWebhookURL adds an unnamed webhook endpoint of DefaultProject that receives every
+// event type, signed with WebhookSecret (nothing happens if one with that URL exists).
+// Events that end after the call are delivered to it. Invalid URLs are logged and
+// ignored; use the control API to get the error.
 func (e *Emulator) AddWebhookURL(u string) {
-	if err := e.hooks.add(u); err != nil {
+	if err := e.hooks.addURL(u); err != nil {
 		e.log.Warn("Ignoring webhook URL", "error", err)
 	}
 }
 
-// RemoveWebhookURL removes a webhook endpoint; its pending deliveries are abandoned.
-func (e *Emulator) RemoveWebhookURL(u string) { e.hooks.remove(u) }
+// RemoveWebhookURL removes every webhook endpoint, of any project, that delivers to u;
+// their pending deliveries are abandoned.
+func (e *Emulator) RemoveWebhookURL(u string) { e.hooks.removeURL(u) }
 
-// WebhookEndpoints returns the configured webhook endpoints.
+// WebhookEndpoints returns the webhook endpoints of every project, oldest first.
 func (e *Emulator) WebhookEndpoints() []WebhookEndpoint { return e.hooks.list() }
 
 // Stats returns a snapshot of the call, fault and webhook counters.

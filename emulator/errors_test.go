@@ -203,7 +203,10 @@ func TestControlAPI(t *testing.T) {
 	g.Expect(code).To(Equal(http.StatusBadRequest))
 	code, body = do(http.MethodPost, "webhooks", `{"url": "http://127.0.0.1:1/hook"}`)
 	g.Expect(code).To(Equal(http.StatusOK))
-	g.Expect(body).To(MatchJSON(`[{"url":"http://127.0.0.1:1/hook","disabled":false,"pending":0}]`))
+	var eps []emulator.WebhookEndpoint
+	g.Expect(json.Unmarshal(body, &eps)).To(Succeed())
+	g.Expect(eps).To(ConsistOf(And(HaveField("URL", "http://127.0.0.1:1/hook"), HaveField("Project", emulator.DefaultProject),
+		HaveField("Name", ""), HaveField("EventTypes", BeNil()), HaveField("ActiveSecrets", 1), HaveField("Pending", 0))))
 	code, body = do(http.MethodDelete, "webhooks?url=http://127.0.0.1:1/hook", "")
 	g.Expect(code).To(Equal(http.StatusOK))
 	g.Expect(body).To(MatchJSON(`[]`))

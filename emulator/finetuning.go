@@ -126,7 +126,8 @@ type ftHyper struct {
 
 type ftJob struct {
 	id             string
-	seq            int // position in Emulator.ftJobSeq
+	project        string // of the key that created it: its events go to that project's endpoints
+	seq            int    // position in Emulator.ftJobSeq
 	model          string
 	org            string
 	trainingFile   string
@@ -625,7 +626,7 @@ func (e *Emulator) createFineTuneJob(w http.ResponseWriter, r *http.Request, _ s
 	}
 
 	j := &ftJob{
-		id: e.ids.b62("ftjob-", 24), model: snapshot, org: org, trainingFile: req.trainingFile,
+		id: e.ids.b62("ftjob-", 24), project: projectOf(r), model: snapshot, org: org, trainingFile: req.trainingFile,
 		validationFile: req.validationFile, suffix: req.suffix, metadata: req.metadata, method: req.method,
 		requested: req.hyper, grader: req.grader, created: now, status: ftValidating,
 		validateAt: now.Add(e.scaled(FineTuneValidatingFor)),

@@ -19,6 +19,7 @@ package emulator
 import (
 	"encoding/hex"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 )
 
@@ -54,13 +55,32 @@ func (g *idGen) b62(prefix string, n int) string {
 	return prefix + string(b)
 }
 
-func (g *idGen) file() string      { return g.b62("file-", 22) }
-func (g *idGen) batch() string     { return g.hex("batch_", 32) }
-func (g *idGen) batchReq() string  { return g.hex("batch_req_", 32) }
-func (g *idGen) response() string  { return g.hex("resp_", 50) }
-func (g *idGen) message() string   { return g.hex("msg_", 50) }
-func (g *idGen) event() string     { return g.hex("evt_", 32) }
-func (g *idGen) webhook() string   { return g.hex("wh_", 32) }
+func (g *idGen) file() string     { return g.b62("file-", 22) }
+func (g *idGen) batch() string    { return g.hex("batch_", 32) }
+func (g *idGen) batchReq() string { return g.hex("batch_req_", 32) }
+func (g *idGen) response() string { return g.hex("resp_", 50) }
+func (g *idGen) message() string  { return g.hex("msg_", 50) }
+func (g *idGen) event() string    { return g.hex("evt_", 32) }
+func (g *idGen) webhook() string  { return g.hex("wh_", 32) }
+
+// webhookEndpoint is a webhook endpoint id (OpenAI's start with "whe_").
+func (g *idGen) webhookEndpoint() string { return g.hex("whe_", 32) }
+
+// sampleObject is the data.id of a test delivery of event type typ: shaped like the ids
+// of the objects such events are about, but of no object.
+func (g *idGen) sampleObject(typ string) string {
+	switch {
+	case strings.HasPrefix(typ, "batch."):
+		return g.batch()
+	case strings.HasPrefix(typ, "response."):
+		return g.response()
+	case strings.HasPrefix(typ, "fine_tuning.job."):
+		return g.b62("ftjob-", 24)
+	case strings.HasPrefix(typ, "eval.run."):
+		return g.hex("evalrun_", 32)
+	}
+	return g.hex("obj_", 32)
+}
 func (g *idGen) request() string   { return g.hex("req_", 32) }
 func (g *idGen) requestID() string { return g.hex("", 32) }
 func (g *idGen) chat() string      { return g.b62("chatcmpl-", 29) }

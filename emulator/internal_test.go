@@ -56,7 +56,7 @@ func TestSignedHeadersReproduceTestVectors(t *testing.T) {
 			defer e.Close()
 			g.Expect(e.WebhookSecret()).To(Equal(tc.secret))
 
-			h := e.signedHeaders(tc.id, tc.timestamp, []byte(tc.body))
+			h := signedHeaders(tc.id, tc.timestamp, []byte(tc.body), e.secret)
 			g.Expect(h.Signature).To(Equal(tc.want))
 
 			// openai-go's own verifier accepts it.

@@ -38,10 +38,10 @@ const (
 	KeyReadOnly KeyState = "read_only"
 )
 
-// SetKeyState changes what calls made with key get. key must be one of
-// Options.APIKeys.
+// SetKeyState changes what calls made with key get. key must be an API key of some
+// project (Options.APIKeys, Options.Projects or AddProject).
 func (e *Emulator) SetKeyState(key string, s KeyState) error {
-	if _, ok := e.apiKeys[key]; !ok {
+	if _, ok := e.projects.projectOfKey(key); !ok {
 		return fmt.Errorf("unknown API key %s", maskKey(key))
 	}
 	switch s {
@@ -64,8 +64,9 @@ func (e *Emulator) SetKeyState(key string, s KeyState) error {
 func (e *Emulator) KeyStates() map[string]KeyState {
 	e.keyMu.RLock()
 	defer e.keyMu.RUnlock()
-	out := make(map[string]KeyState, len(e.apiKeys))
-	for k := range e.apiKeys {
+	keys := e.projects.allKeys()
+	out := make(map[string]KeyState, len(keys))
+	for _, k := range keys {
 		s := e.keyStates[k]
 		if s == "" {
 			s = KeyActive

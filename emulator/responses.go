@@ -66,6 +66,7 @@ type event struct {
 
 type response struct {
 	id         string
+	project    string // of the key that created it: its events go to that project's endpoints
 	created    time.Time
 	background bool
 	store      bool
@@ -339,6 +340,7 @@ func (e *Emulator) createResponse(w http.ResponseWriter, r *http.Request, _ stri
 	}
 	now := e.now()
 	resp := e.newResponse(req, now)
+	resp.project = projectOf(r)
 
 	if req.background {
 		resp.status = respQueued

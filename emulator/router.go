@@ -77,7 +77,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 			"status", rec.status, "duration", time.Since(start), "requestID", reqID)
 	}()
 
-	key, aerr := e.authenticate(r)
+	key, project, aerr := e.authenticate(r)
 	if aerr == nil && h != nil && r.Method != http.MethodGet && e.keyState(key) == KeyReadOnly {
 		aerr = missingScopes(writeScope(op))
 	}
@@ -86,6 +86,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(rec, aerr)
 		return
 	}
+	r = withProject(r, project)
 	if h == nil {
 		if len(allowed) > 0 {
 			rec.Header().Set("Allow", strings.Join(allowed, ", "))
@@ -142,20 +143,21 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	h(rec, r, routeID(r.URL.Path))
 }
 
-// authenticate checks the bearer token and returns the key. Its errors mask the key as
-// OpenAI does.
-func (e *Emulator) authenticate(r *http.Request) (string, *apiError) {
+// authenticate checks the bearer token and returns the key and the project it acts
+// for. Its errors mask the key as OpenAI does.
+func (e *Emulator) authenticate(r *http.Request) (key, project string, aerr *apiError) {
 	auth := r.Header.Get("Authorization")
 	scheme, key, _ := strings.Cut(auth, " ")
 	key = strings.TrimSpace(key)
 	if !strings.EqualFold(scheme, "Bearer") || key == "" {
-		return "", &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error",
+		return "", "", &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error",
 			message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."}
 	}
-	if _, ok := e.apiKeys[key]; !ok || e.keyState(key) == KeyRevoked {
-		return "", invalidKey(key)
+	project, ok := e.projects.projectOfKey(key)
+	if !ok || e.keyState(key) == KeyRevoked {
+		return "", "", invalidKey(key)
 	}
-	return key, nil
+	return key, project, nil
 }
 
 // route maps a method and path to an operation. When the path exists but the method
@@ -188,6 +190,10 @@ func route(e *Emulator, method, path string) (op string, h apiHandler, allowed [
 		table = m{http.MethodPost: {OpResponsesCancel, e.cancelResponse}}
 	case len(seg) >= 2 && seg[0] == "fine_tuning" && seg[1] == "jobs":
 		table = e.fineTuningRoutes(seg[2:])
+	case len(seg) >= 1 && seg[0] == "webhook_endpoints":
+		table = e.webhookEndpointRoutes(seg[1:])
+	case len(seg) == 1 && seg[0] == "webhook_event_types":
+		table = m{http.MethodGet: {OpWebhookEventTypesList, e.listWebhookEventTypes}}
 	}
 	if table == nil {
 		return "", nil, nil

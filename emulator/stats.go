@@ -37,14 +37,22 @@ const (
 	OpResponsesCancel   = "responses.cancel"
 	OpResponsesDelete   = "responses.delete"
 
-	OpFineTuningJobsCreate      = "fine_tuning.jobs.create"
-	OpFineTuningJobsRetrieve    = "fine_tuning.jobs.retrieve"
-	OpFineTuningJobsList        = "fine_tuning.jobs.list"
-	OpFineTuningJobsCancel      = "fine_tuning.jobs.cancel"
-	OpFineTuningJobsPause       = "fine_tuning.jobs.pause"
-	OpFineTuningJobsResume      = "fine_tuning.jobs.resume"
-	OpFineTuningJobsEvents      = "fine_tuning.jobs.events"
-	OpFineTuningJobsCheckpoints = "fine_tuning.jobs.checkpoints"
+	OpFineTuningJobsCreate         = "fine_tuning.jobs.create"
+	OpFineTuningJobsRetrieve       = "fine_tuning.jobs.retrieve"
+	OpFineTuningJobsList           = "fine_tuning.jobs.list"
+	OpFineTuningJobsCancel         = "fine_tuning.jobs.cancel"
+	OpFineTuningJobsPause          = "fine_tuning.jobs.pause"
+	OpFineTuningJobsResume         = "fine_tuning.jobs.resume"
+	OpFineTuningJobsEvents         = "fine_tuning.jobs.events"
+	OpFineTuningJobsCheckpoints    = "fine_tuning.jobs.checkpoints"
+	OpWebhookEndpointsCreate       = "webhook_endpoints.create"
+	OpWebhookEndpointsRetrieve     = "webhook_endpoints.retrieve"
+	OpWebhookEndpointsUpdate       = "webhook_endpoints.update"
+	OpWebhookEndpointsList         = "webhook_endpoints.list"
+	OpWebhookEndpointsDelete       = "webhook_endpoints.delete"
+	OpWebhookEndpointsRotateSecret = "webhook_endpoints.rotate_secret"
+	OpWebhookEndpointsTest         = "webhook_endpoints.test"
+	OpWebhookEventTypesList        = "webhook_event_types.list"
 )
 
 var allOps = []string{
@@ -53,6 +61,8 @@ var allOps = []string{
 	OpResponsesCreate, OpResponsesRetrieve, OpResponsesCancel, OpResponsesDelete,
 	OpFineTuningJobsCreate, OpFineTuningJobsRetrieve, OpFineTuningJobsList, OpFineTuningJobsCancel,
 	OpFineTuningJobsPause, OpFineTuningJobsResume, OpFineTuningJobsEvents, OpFineTuningJobsCheckpoints,
+	OpWebhookEndpointsCreate, OpWebhookEndpointsRetrieve, OpWebhookEndpointsUpdate, OpWebhookEndpointsList,
+	OpWebhookEndpointsDelete, OpWebhookEndpointsRotateSecret, OpWebhookEndpointsTest, OpWebhookEventTypesList,
 }
 
 // Stats is a snapshot of what the emulator saw and did.
@@ -96,7 +106,7 @@ const (
 	DeliveryDelivered = "delivered" // a 2xx answer was received
 	DeliveryFailed    = "failed"    // every attempt of the retry schedule failed
 	DeliveryDropped   = "dropped"   // dropped by the drop knob, never sent
-	DeliveryDisabled  = "disabled"  // the endpoint answered 410 (or was removed)
+	DeliveryAbandoned = "abandoned" // the endpoint was deleted before the delivery succeeded
 )
 
 // WebhookDelivery records the delivery of one event to one endpoint.
@@ -111,7 +121,15 @@ type WebhookDelivery struct {
 	DataID string `json:"data_id"`
 	// Endpoint is the receiving URL.
 	Endpoint string `json:"endpoint"`
-	// State is one of pending, delivered, failed, dropped, disabled.
+	// EndpointID is the id of the webhook endpoint ("whe_...").
+	EndpointID string `json:"endpoint_id"`
+	// Test is true for the sample delivery of POST /v1/webhook_endpoints/{id}/test,
+	// which is attempted once and never retried.
+	Test bool `json:"test,omitempty"`
+	// Signatures is the number of "v1," signatures on the last attempt: one per active
+	// secret of the endpoint (two while a rotation's overlap runs).
+	Signatures int `json:"signatures,omitempty"`
+	// State is one of pending, delivered, failed, dropped, abandoned.
 	State string `json:"state"`
 	// Attempts counts HTTP attempts, duplicates included.
 	Attempts int `json:"attempts"`

@@ -20,12 +20,15 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,12 +49,23 @@ var RetrySchedule = []time.Duration{
 // maxRetryAfter caps a receiver's Retry-After.
 const maxRetryAfter = 24 * time.Hour
 
-// WebhookEndpoint describes one configured webhook URL.
+// WebhookEndpoint describes one webhook endpoint, of any project.
 type WebhookEndpoint struct {
+	// ID is the endpoint's id ("whe_...").
+	ID string `json:"id"`
+	// Project is the project the endpoint belongs to.
+	Project string `json:"project"`
+	// Name is the endpoint's name; the endpoints of Options.WebhookURLs and
+	// AddWebhookURL have none.
+	Name string `json:"name"`
 	// URL receives the deliveries.
 	URL string `json:"url"`
-	// Disabled is true once the endpoint answered 410 Gone; adding it again re-enables it.
-	Disabled bool `json:"disabled"`
+	// EventTypes are the event types delivered to it; empty means every type (the
+	// endpoints configured by URL).
+	EventTypes []string `json:"event_types"`
+	// ActiveSecrets counts the secrets that sign its deliveries: two while a
+	// rotation's overlap runs, else one.
+	ActiveSecrets int `json:"active_secrets"`
 	// Pending counts deliveries waiting for an attempt.
 	Pending int `json:"pending"`
 }
@@ -65,23 +79,39 @@ type hooks struct {
 
 	mu        sync.Mutex // guards everything below and every *WebhookDelivery in recs
 	rng       *mrand.Rand
-	endpoints map[string]*endpoint
-	order     []*endpoint
+	endpoints map[string]*endpoint // by id
+	order     []*endpoint          // oldest first
 	recs      []*WebhookDelivery
 	closed    bool
 }
 
+// endpoint is a webhook endpoint and its delivery worker.
 type endpoint struct {
-	url    string
+	id      string
+	project string
+	// byURL marks the endpoints configured by URL (flags, AddWebhookURL, the control
+	// API): unnamed, every event type, signed with the emulator's WebhookSecret.
+	byURL  bool
 	h      *hooks
 	ctx    context.Context
 	cancel context.CancelFunc
 	wake   chan struct{}
 
-	mu       sync.Mutex
-	queue    deliveryHeap
-	seq      uint64
-	disabled bool
+	mu         sync.Mutex // guards everything below
+	name       string
+	url        string
+	eventTypes []string // nil: every type
+	secrets    []signingSecret
+	created    time.Time
+	updated    time.Time
+	queue      deliveryHeap
+	seq        uint64
+}
+
+// signingSecret is one of an endpoint's secrets.
+type signingSecret struct {
+	secret    standardwebhooks.Secret
+	expiresAt time.Time // zero: until the next rotation
 }
 
 type delivery struct {
@@ -147,55 +177,88 @@ func redactURL(raw string) string {
 	return u.String()
 }
 
-// add configures an endpoint, or re-enables a disabled one.
-func (h *hooks) add(raw string) error {
+// newEndpoint creates and starts an endpoint. h.mu must be held.
+func (h *hooks) newEndpointLocked(project, name, rawURL string, eventTypes []string, secret standardwebhooks.Secret, byURL bool) (*endpoint, error) {
+	if h.closed {
+		return nil, errors.New("emulator is closed")
+	}
+	now := h.e.now()
+	ctx, cancel := context.WithCancel(h.ctx)
+	ep := &endpoint{
+		id: h.e.ids.webhookEndpoint(), project: project, byURL: byURL, h: h, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
+		name: name, url: rawURL, eventTypes: eventTypes, secrets: []signingSecret{{secret: secret}}, created: now, updated: now,
+	}
+	h.endpoints[ep.id] = ep
+	h.order = append(h.order, ep)
+	h.wg.Add(1)
+	go ep.run()
+	return ep, nil
+}
+
+// addURL configures an unnamed endpoint of DefaultProject for every event type, signed
+// with the emulator's secret, unless one with that URL exists.
+func (h *hooks) addURL(raw string) error {
 	if err := validWebhookURL(raw); err != nil {
 		return err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return fmt.Errorf("emulator is closed")
-	}
-	if ep := h.endpoints[raw]; ep != nil {
-		ep.mu.Lock()
-		ep.disabled = false
-		ep.mu.Unlock()
-		return nil
-	}
-	ctx, cancel := context.WithCancel(h.ctx)
-	ep := &endpoint{url: raw, h: h, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1)}
-	h.endpoints[raw] = ep
-	h.order = append(h.order, ep)
-	h.wg.Add(1)
-	go ep.run()
-	return nil
-}
-
-// remove stops an endpoint's worker; its pending deliveries are marked disabled.
-func (h *hooks) remove(raw string) bool {
-	h.mu.Lock()
-	ep := h.endpoints[raw]
-	if ep != nil {
-		delete(h.endpoints, raw)
-		for i, o := range h.order {
-			if o == ep {
-				h.order = append(h.order[:i], h.order[i+1:]...)
-				break
-			}
+	for _, ep := range h.order {
+		if ep.byURL && ep.currentURL() == raw {
+			return nil
 		}
 	}
+	_, err := h.newEndpointLocked(DefaultProject, "", raw, nil, h.e.secret, true)
+	return err
+}
+
+// removeURL deletes every endpoint that delivers to raw.
+func (h *hooks) removeURL(raw string) bool {
+	h.mu.Lock()
+	var gone []*endpoint
+	for _, ep := range h.order {
+		if ep.currentURL() == raw {
+			gone = append(gone, ep)
+		}
+	}
+	for _, ep := range gone {
+		h.unlinkLocked(ep)
+	}
 	h.mu.Unlock()
-	if ep == nil {
+	for _, ep := range gone {
+		ep.stop()
+	}
+	return len(gone) > 0
+}
+
+// remove deletes the endpoint id of project.
+func (h *hooks) remove(project, id string) bool {
+	h.mu.Lock()
+	ep := h.endpoints[id]
+	if ep == nil || ep.project != project {
+		h.mu.Unlock()
 		return false
 	}
-	ep.cancel()
-	ep.abandon()
+	h.unlinkLocked(ep)
+	h.mu.Unlock()
+	ep.stop()
 	return true
 }
 
-// abandon marks every queued delivery disabled and empties the queue.
-func (ep *endpoint) abandon() {
+// unlinkLocked forgets ep. h.mu must be held.
+func (h *hooks) unlinkLocked(ep *endpoint) {
+	delete(h.endpoints, ep.id)
+	for i, o := range h.order {
+		if o == ep {
+			h.order = append(h.order[:i], h.order[i+1:]...)
+			break
+		}
+	}
+}
+
+// stop ends the endpoint's worker and abandons its queued deliveries.
+func (ep *endpoint) stop() {
+	ep.cancel()
 	ep.mu.Lock()
 	q := ep.queue
 	ep.queue = nil
@@ -203,20 +266,94 @@ func (ep *endpoint) abandon() {
 	ep.h.mu.Lock()
 	for _, d := range q {
 		if d.rec.State == DeliveryPending {
-			d.rec.State = DeliveryDisabled
+			d.rec.State = DeliveryAbandoned
 		}
 	}
 	ep.h.mu.Unlock()
+}
+
+// get returns the endpoint id of project, or nil.
+func (h *hooks) get(project, id string) *endpoint {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ep := h.endpoints[id]; ep != nil && ep.project == project {
+		return ep
+	}
+	return nil
+}
+
+// ofProject returns project's endpoints, newest first.
+func (h *hooks) ofProject(project string) []*endpoint {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*endpoint
+	for i := len(h.order) - 1; i >= 0; i-- {
+		if h.order[i].project == project {
+			out = append(out, h.order[i])
+		}
+	}
+	return out
+}
+
+func (ep *endpoint) currentURL() string {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.url
+}
+
+// subscribed reports whether events of typ go to ep. ep.mu must be held.
+func (ep *endpoint) subscribedLocked(typ string) bool {
+	return ep.eventTypes == nil || slices.Contains(ep.eventTypes, typ)
+}
+
+// activeSecretsLocked returns the secrets that sign a delivery made at now, dropping
+// the expired ones. ep.mu must be held.
+func (ep *endpoint) activeSecretsLocked(now time.Time) []standardwebhooks.Secret {
+	kept := ep.secrets[:0]
+	for _, s := range ep.secrets {
+		if s.expiresAt.IsZero() || now.Before(s.expiresAt) {
+			kept = append(kept, s)
+		}
+	}
+	ep.secrets = kept
+	out := make([]standardwebhooks.Secret, 0, len(kept))
+	for _, s := range kept {
+		out = append(out, s.secret)
+	}
+	return out
+}
+
+// rotate gives ep a new secret. With keep, the current one keeps signing for overlap
+// (a secret that already expires keeps its own end); without, only the new one signs.
+func (ep *endpoint) rotate(secret standardwebhooks.Secret, keep bool, now time.Time, overlap time.Duration) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	var kept []signingSecret
+	if keep {
+		ep.activeSecretsLocked(now)
+		for _, s := range ep.secrets {
+			if s.expiresAt.IsZero() {
+				s.expiresAt = now.Add(overlap)
+			}
+			kept = append(kept, s)
+		}
+	}
+	ep.secrets = append(kept, signingSecret{secret: secret})
+	ep.updated = now
 }
 
 func (h *hooks) list() []WebhookEndpoint {
 	h.mu.Lock()
 	eps := append([]*endpoint(nil), h.order...)
 	h.mu.Unlock()
+	now := h.e.now()
 	out := make([]WebhookEndpoint, 0, len(eps))
 	for _, ep := range eps {
 		ep.mu.Lock()
-		out = append(out, WebhookEndpoint{URL: ep.url, Disabled: ep.disabled, Pending: len(ep.queue)})
+		out = append(out, WebhookEndpoint{
+			ID: ep.id, Project: ep.project, Name: ep.name, URL: ep.url, EventTypes: slices.Clone(ep.eventTypes),
+			ActiveSecrets: len(ep.activeSecretsLocked(now)), Pending: len(ep.queue),
+		})
 		ep.mu.Unlock()
 	}
 	return out
@@ -247,11 +384,27 @@ func (h *hooks) close() {
 	h.client.CloseIdleConnections()
 }
 
-// emit queues a delivery of each event to every enabled endpoint, applying the fault
-// knobs. It never blocks on the network.
+// eventBody is the JSON body of a webhook delivery.
+func eventBody(eventID, typ, dataID string, at time.Time) []byte {
+	return mustJSON(struct {
+		ID        string            `json:"id"`
+		Object    string            `json:"object"`
+		CreatedAt int64             `json:"created_at"`
+		Type      string            `json:"type"`
+		Data      map[string]string `json:"data"`
+	}{eventID, "event", at.Unix(), typ, map[string]string{"id": dataID}})
+}
+
+// emit queues a delivery of each event to every endpoint of the event's project that
+// is subscribed to its type, applying the fault knobs. It never blocks on the network.
+// The caller must not hold e.mu.
 func (h *hooks) emit(evs []event) {
 	if len(evs) == 0 {
 		return
+	}
+	projects := make([]string, len(evs))
+	for i, ev := range evs {
+		projects[i] = h.e.projectOfObject(ev.dataID)
 	}
 	f := h.e.Faults()
 	now := time.Now()
@@ -260,29 +413,23 @@ func (h *hooks) emit(evs []event) {
 	if h.closed {
 		return
 	}
-	for _, ev := range evs {
+	for i, ev := range evs {
 		eventID, webhookID := h.e.ids.event(), h.e.ids.webhook()
-		body := mustJSON(struct {
-			ID        string            `json:"id"`
-			Object    string            `json:"object"`
-			CreatedAt int64             `json:"created_at"`
-			Type      string            `json:"type"`
-			Data      map[string]string `json:"data"`
-		}{eventID, "event", ev.at.Unix(), ev.typ, map[string]string{"id": ev.dataID}})
+		body := eventBody(eventID, ev.typ, ev.dataID, ev.at)
 		for _, ep := range h.order {
 			ep.mu.Lock()
-			disabled := ep.disabled
+			wanted, epURL := ep.project == projects[i] && ep.subscribedLocked(ev.typ), ep.url
 			ep.mu.Unlock()
-			if disabled {
+			if !wanted {
 				continue
 			}
 			rec := &WebhookDelivery{WebhookID: webhookID, EventID: eventID, Type: ev.typ, DataID: ev.dataID,
-				Endpoint: ep.url, State: DeliveryPending, EnqueuedAt: now}
+				Endpoint: epURL, EndpointID: ep.id, State: DeliveryPending, EnqueuedAt: now}
 			h.recs = append(h.recs, rec)
 			if h.roll(f.WebhookDropRate) {
 				rec.State = DeliveryDropped
 				h.e.stats.dropped.Add(1)
-				h.e.log.Debug("Dropping webhook delivery", "webhookID", webhookID, "type", ev.typ, "dataID", ev.dataID, "endpoint", redactURL(ep.url))
+				h.e.log.Debug("Dropping webhook delivery", "webhookID", webhookID, "type", ev.typ, "dataID", ev.dataID, "endpoint", redactURL(epURL))
 				continue
 			}
 			d := &delivery{rec: rec, webhookID: webhookID, body: body, due: now}
@@ -364,28 +511,36 @@ func (ep *endpoint) run() {
 	}
 }
 
-// attempt makes one HTTP attempt of d and schedules what follows.
-func (ep *endpoint) attempt(d *delivery) {
-	h := ep.h
+// post makes one signed HTTP attempt of a delivery to the endpoint's current URL,
+// signed with every active secret. It returns the status (0: no answer), Retry-After,
+// the number of signatures and the transport error.
+func (ep *endpoint) post(ctx context.Context, webhookID string, body []byte) (status int, retryAfter time.Duration, signatures int, err error) {
 	now := time.Now()
-	ts := strconv.FormatInt(now.Unix(), 10)
-	req, err := http.NewRequestWithContext(ep.ctx, http.MethodPost, ep.url, bytes.NewReader(d.body))
+	ep.mu.Lock()
+	target, secrets := ep.url, ep.activeSecretsLocked(now)
+	ep.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return // the URL was validated when added
+		return 0, 0, 0, err // the URL was validated when set
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", WebhookUserAgent)
-	h.e.signedHeaders(d.webhookID, ts, d.body).Set(req.Header)
-
-	status := 0
-	var retryAfter time.Duration
-	resp, err := h.client.Do(req)
-	if err == nil {
-		status = resp.StatusCode
-		retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		_ = resp.Body.Close()
+	signedHeaders(webhookID, strconv.FormatInt(now.Unix(), 10), body, secrets...).Set(req.Header)
+	resp, err := ep.h.client.Do(req)
+	if err != nil {
+		return 0, 0, len(secrets), err
 	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), len(secrets), nil
+}
+
+// attempt makes one HTTP attempt of d and schedules what follows. Any answer but a 2xx
+// (a 410 included: OpenAI retries every failure) is retried on RetrySchedule.
+func (ep *endpoint) attempt(d *delivery) {
+	h := ep.h
+	now := time.Now()
+	status, retryAfter, signatures, err := ep.post(ep.ctx, d.webhookID, d.body)
 	if ep.ctx.Err() != nil {
 		return // removed or closed mid-attempt
 	}
@@ -396,9 +551,9 @@ func (ep *endpoint) attempt(d *delivery) {
 	rec.LastStatus = status
 	rec.LastAttemptAt = now
 	rec.LastError = ""
+	rec.Signatures = signatures
 	typ, dataID := rec.Type, rec.DataID
 	var requeue bool
-	var disable bool
 	switch {
 	case err == nil && status >= 200 && status < 300:
 		rec.Delivered++
@@ -408,10 +563,6 @@ func (ep *endpoint) attempt(d *delivery) {
 			d.due = time.Now()
 			requeue = true
 		}
-	case status == http.StatusGone:
-		rec.State = DeliveryDisabled
-		rec.LastError = "endpoint answered 410 Gone: disabled"
-		disable = true
 	default:
 		if err != nil {
 			rec.LastError = err.Error()
@@ -436,34 +587,57 @@ func (ep *endpoint) attempt(d *delivery) {
 	attempts, lastErr := rec.Attempts, rec.LastError
 	h.mu.Unlock()
 
-	log := h.e.log.With("webhookID", d.webhookID, "type", typ, "dataID", dataID, "endpoint", redactURL(ep.url), "attempt", attempts, "status", status)
+	log := h.e.log.With("webhookID", d.webhookID, "type", typ, "dataID", dataID, "endpoint", redactURL(ep.currentURL()), "attempt", attempts, "status", status)
 	switch {
 	case lastErr == "":
 		log.Debug("Delivered webhook")
-	case disable:
-		log.Warn("Disabling webhook endpoint after 410 Gone")
 	case requeue:
 		log.Debug("Webhook delivery failed, retrying", "error", lastErr, "retryAt", d.due)
 	default:
 		log.Warn("Webhook delivery failed, giving up", "error", lastErr)
-	}
-
-	if disable {
-		ep.mu.Lock()
-		ep.disabled = true
-		ep.mu.Unlock()
-		ep.abandon()
-		return
 	}
 	if requeue {
 		ep.push(d)
 	}
 }
 
+// test sends one signed sample event of typ to ep now, never retried, and returns the
+// HTTP status it answered (0 when it did not answer).
+func (ep *endpoint) test(typ string) int {
+	h := ep.h
+	now := h.e.now()
+	eventID, webhookID := h.e.ids.event(), h.e.ids.webhook()
+	dataID := h.e.ids.sampleObject(typ)
+	rec := &WebhookDelivery{WebhookID: webhookID, EventID: eventID, Type: typ, DataID: dataID, Endpoint: ep.currentURL(),
+		EndpointID: ep.id, Test: true, State: DeliveryPending, EnqueuedAt: now}
+	h.mu.Lock()
+	h.recs = append(h.recs, rec)
+	h.mu.Unlock()
+	status, _, signatures, err := ep.post(ep.ctx, webhookID, eventBody(eventID, typ, dataID, now))
+	h.mu.Lock()
+	rec.Attempts, rec.LastStatus, rec.LastAttemptAt, rec.Signatures = 1, status, now, signatures
+	switch {
+	case err == nil && status >= 200 && status < 300:
+		rec.Delivered, rec.State = 1, DeliveryDelivered
+	case err != nil:
+		rec.State, rec.LastError = DeliveryFailed, err.Error()
+	default:
+		rec.State, rec.LastError = DeliveryFailed, fmt.Sprintf("endpoint answered HTTP %d", status)
+	}
+	h.mu.Unlock()
+	h.e.log.Debug("Sent a test webhook", "webhookID", webhookID, "type", typ, "endpoint", redactURL(rec.Endpoint), "status", status)
+	return status
+}
+
 // signedHeaders returns the Standard Webhooks headers of a delivery: webhook-id,
-// webhook-timestamp and webhook-signature ("v1," + base64 HMAC-SHA256).
-func (e *Emulator) signedHeaders(webhookID, timestamp string, body []byte) standardwebhooks.Headers {
-	return standardwebhooks.Headers{ID: webhookID, Timestamp: timestamp, Signature: e.secret.SignRaw(webhookID, timestamp, body)}
+// webhook-timestamp and webhook-signature, one "v1," + base64 HMAC-SHA256 per secret,
+// separated by spaces.
+func signedHeaders(webhookID, timestamp string, body []byte, secrets ...standardwebhooks.Secret) standardwebhooks.Headers {
+	sigs := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		sigs = append(sigs, s.SignRaw(webhookID, timestamp, body))
+	}
+	return standardwebhooks.Headers{ID: webhookID, Timestamp: timestamp, Signature: strings.Join(sigs, " ")}
 }
 
 // parseRetryAfter reads a Retry-After header (seconds or an HTTP date).

@@ -41,6 +41,26 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
+// projectKeys is the repeatable --project-api-key PROJECT=KEY flag.
+type projectKeys map[string][]string
+
+func (p projectKeys) String() string {
+	var out []string
+	for id, keys := range p {
+		out = append(out, fmt.Sprintf("%s=(%d keys)", id, len(keys)))
+	}
+	return strings.Join(out, ",")
+}
+
+func (p projectKeys) Set(v string) error {
+	id, key, ok := strings.Cut(v, "=")
+	if !ok || id == "" || key == "" {
+		return errors.New("expected PROJECT=KEY")
+	}
+	p[id] = append(p[id], key)
+	return nil
+}
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "openai-emulator:", err)
@@ -53,12 +73,15 @@ func run() error {
 		opts     emulator.Options
 		keys     stringList
 		hooks    stringList
+		projects = projectKeys{}
 		addr     = flag.String("addr", "127.0.0.1:8089", "Address to listen on (host:port).")
-		secret   = flag.String("webhook-secret", "", "Webhook signing secret, \"whsec_\" + base64 of at least 24 bytes. Default: $EMULATOR_WEBHOOK_SECRET, else a generated one, printed once at start.")
+		secret   = flag.String("webhook-secret", "", "Signing secret of the --webhook-url deliveries, \"whsec_\" + base64 of at least 24 bytes. Default: $EMULATOR_WEBHOOK_SECRET, else a generated one, printed once at start. Endpoints created through the API get their own.")
 		logLevel = flag.String("log-level", "info", "Log level: debug (one line per API call and webhook delivery), info, warn or error.")
 	)
-	flag.Var(&keys, "api-key", "API key to accept (repeatable). Default: "+emulator.DefaultAPIKey+".")
-	flag.Var(&hooks, "webhook-url", "URL to deliver webhook events to (repeatable).")
+	flag.Var(&keys, "api-key", "API key to accept for the default project "+emulator.DefaultProject+" (repeatable). Default: "+emulator.DefaultAPIKey+" (unless --project-api-key gives keys).")
+	flag.Var(projects, "project-api-key", "PROJECT=KEY: an API key acting for another project (repeatable). Each project has its own webhook endpoints (/v1/webhook_endpoints).")
+	flag.Var(&hooks, "webhook-url", "URL to deliver the default project's webhook events to, signed with --webhook-secret (repeatable).")
+	flag.DurationVar(&opts.RotationOverlap, "rotation-overlap", 0, "How long an endpoint's previous signing secret keeps signing after rotate_secret with keep_old_secret_active_for_24_hours; 0 means 24h times --time-scale.")
 	flag.Float64Var(&opts.TimeScale, "time-scale", 1.0, "Multiplier of every lifecycle duration and of the webhook retry schedule; 0.001 finishes in milliseconds.")
 	flag.Int64Var(&opts.Seed, "seed", 0, "Seed of the random choices (faults, jitter, ids); 0 picks one at random.")
 	flag.DurationVar(&opts.WebhookTimeout, "webhook-timeout", emulator.DefaultWebhookTimeout, "Time one webhook delivery attempt may take.")
@@ -93,6 +116,7 @@ func run() error {
 	log.Info("Version", version.Get().KeysAndValues()...)
 	opts.Logger = log
 	opts.APIKeys = keys
+	opts.Projects = projects
 	opts.WebhookURLs = hooks
 	opts.WebhookSecret = *secret
 	if opts.WebhookSecret == "" {
@@ -108,7 +132,7 @@ func run() error {
 		fmt.Printf("Webhook signing secret (generated): %s\n", srv.WebhookSecret())
 	}
 	log.Info("Serving OpenAI emulator", "baseURL", srv.URL(), "control", srv.ControlURL(),
-		"timeScale", opts.TimeScale, "webhookEndpoints", len(hooks), "apiKeys", max(len(keys), 1))
+		"timeScale", opts.TimeScale, "webhookEndpoints", len(hooks), "projects", len(srv.Projects()))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
