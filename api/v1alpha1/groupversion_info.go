@@ -15,7 +15,8 @@ limitations under the License.
 */
 
 // Package v1alpha1 contains the API of openai-operator: OpenAIBatch, OpenAIResponse and
-// OpenAIFineTuningJob, OpenAI's long-running work as Kubernetes resources.
+// OpenAIFineTuningJob, OpenAI's long-running work as Kubernetes resources, and
+// OpenAIWebhookEndpoint, the webhook endpoint that reports on it.
 // +kubebuilder:object:generate=true
 // +groupName=openai.operator.dev
 package v1alpha1

@@ -139,6 +139,14 @@ spec:
     text: hello
 `
 
+const validEndpoint = `
+apiVersion: openai.operator.dev/v1alpha1
+kind: OpenAIWebhookEndpoint
+metadata:
+  name: w
+spec: {}
+`
+
 // edit applies a change to a parsed manifest.
 type edit func(spec map[string]any)
 
@@ -246,6 +254,22 @@ func TestInvalidManifestsAreRefusedOnCreate(t *testing.T) {
 			"spec.metadata: Too many: 17: must have at most 15 items"},
 		"response with an over-long metadata value": {validResponse, []edit{set("metadata", metadataPairs(1, 3, 513))},
 			"metadata values must be at most 512 characters (OpenAI's limit)"},
+		"webhook endpoint with a URL that is not http(s)": {validEndpoint, []edit{set("url", "ftp://hooks.example.com/openai")},
+			`spec.url in body should match`},
+		"webhook endpoint with a relative URL": {validEndpoint, []edit{set("url", "/openai/webhook")},
+			`spec.url in body should match`},
+		"webhook endpoint with a malformed event type": {validEndpoint, []edit{set("eventTypes", []any{"Batch Completed"})},
+			`spec.eventTypes[0] in body should match`},
+		"webhook endpoint with an event type twice": {validEndpoint, []edit{set("eventTypes", []any{"batch.completed", "batch.completed"})},
+			`spec.eventTypes[1]: Duplicate value: "batch.completed"`},
+		"webhook endpoint with no event types": {validEndpoint, []edit{set("eventTypes", []any{})},
+			"spec.eventTypes in body should have at least 1 items"},
+		"webhook endpoint rotating every minute": {validEndpoint, []edit{set("rotation", map[string]any{"every": "1m"})},
+			"rotation.every must be at least 1h"},
+		"webhook endpoint rotating every 30d": {validEndpoint, []edit{set("rotation", map[string]any{"every": "30d"})},
+			"spec.rotation.every in body should match"},
+		"webhook endpoint rotation without every": {validEndpoint, []edit{set("rotation", map[string]any{})},
+			"spec.rotation.every: Required value"},
 	}
 	ns := newNamespace(t)
 	for name, tc := range cases {
@@ -282,6 +306,15 @@ func TestBoundaryManifestsAreAccepted(t *testing.T) {
 			set("input", map[string]any{"items": []any{map[string]any{"role": "user", "content": "hi"}}}),
 			set("parameters", map[string]any{"max_output_tokens": 100, "reasoning": map[string]any{"effort": "low"}}),
 		}},
+		"webhook endpoint with an empty spec": {validEndpoint, nil},
+		"webhook endpoint with every field": {validEndpoint, []edit{
+			set("credentialsRef", map[string]any{"name": "team-a-openai"}),
+			set("url", "https://hooks.example.com/openai/webhook"),
+			set("eventTypes", []any{"batch.completed", "fine_tuning.job.succeeded"}),
+			set("rotation", map[string]any{"every": "720h"}),
+			set("displayName", "team A's batches"),
+		}},
+		"webhook endpoint rotating every hour and a half": {validEndpoint, []edit{set("rotation", map[string]any{"every": "1h30m"})}},
 	}
 	ns := newNamespace(t)
 	for name, tc := range cases {
@@ -404,6 +437,12 @@ func TestCRDsCarryDocsAndPrinterColumns(t *testing.T) {
 			wideOnly:   []string{"Base", "Tokens", "Message"},
 			specFields: []string{"model", "trainingData", "validationData", "method", "suffix", "seed", "metadata", "credentialsRef", "results", "paused", "cancel", "cancelOnDelete"},
 		},
+		"OpenAIWebhookEndpoint": {
+			crd: "openaiwebhookendpoints.openai.operator.dev", shortName: "oaiwh",
+			columns:    []string{"Endpoint", "URL", "Ready", "Verified", "Age"},
+			wideOnly:   []string{"Test", "Rotated", "Secret", "Message"},
+			specFields: []string{"credentialsRef", "url", "eventTypes", "rotation", "displayName"},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -447,4 +486,26 @@ func TestKubectlExplainTeachesTheAPI(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred(), "kubectl explain: %s", errOut)
 	g.Expect(string(out)).To(ContainSubstring("exactly one of requests"))
 	g.Expect(string(out)).To(ContainSubstring("fileID"))
+
+	stdout, stderr, err = env.ControlPlane.KubeCtl().Run("explain", "openaiwebhookendpoint.spec")
+	out, _ = io.ReadAll(stdout)
+	errOut, _ = io.ReadAll(stderr)
+	g.Expect(err).NotTo(HaveOccurred(), "kubectl explain: %s", errOut)
+	g.Expect(string(out)).To(ContainSubstring("--webhook-receiver-url"))
+	g.Expect(string(out)).To(ContainSubstring("openai.operator.dev/rotate-requested-at"))
+}
+
+// The receiver's Secret keys are "<namespace>_<name>" and "<namespace>_<name>_previous":
+// the name is bounded so that they always fit in a Secret key.
+func TestWebhookEndpointNameIsBounded(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	obj := decode(t, validEndpoint, ns)
+	obj.SetName(strings.Repeat("a", 181))
+	err := env.Client.Create(context.Background(), obj)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("metadata.name must be at most 180 characters"))
+	obj = decode(t, validEndpoint, ns)
+	obj.SetName(strings.Repeat("a", 180))
+	g.Expect(env.Client.Create(context.Background(), obj)).To(Succeed())
 }
