@@ -15,8 +15,9 @@ limitations under the License.
 */
 
 // Package controllers holds the reconcilers of OpenAIBatch, OpenAIResponse and
-// OpenAIFineTuningJob: they submit work to OpenAI, track it to the end, store results
-// and clean up.
+// OpenAIFineTuningJob, which submit work to OpenAI, track it to the end, store results
+// and clean up, and of OpenAIWebhookEndpoint, which connects a project's webhooks to the
+// receiver.
 package controllers
 
 import (
@@ -82,6 +83,9 @@ type Options struct {
 	// QuotaRetryInterval is how long a project's create calls wait after OpenAI answered
 	// 429 insufficient_quota.
 	QuotaRetryInterval time.Duration
+
+	// Webhooks configure the OpenAIWebhookEndpoint reconciler.
+	Webhooks WebhookEndpointOptions
 }
 
 // DefaultOptions are the manager's defaults.
@@ -99,6 +103,7 @@ func DefaultOptions() Options {
 		BackoffMin:               time.Second,
 		BackoffMax:               5 * time.Minute,
 		QuotaRetryInterval:       5 * time.Minute,
+		Webhooks:                 DefaultWebhookEndpointOptions(),
 	}
 }
 
@@ -331,6 +336,22 @@ func (s *sharedState) sawWebhook(key string, ev *openaiv1alpha1.WebhookEvent) {
 	storeLatest(&s.webhooks, key, ev.ReceivedAt.Time)
 }
 
+// trustWebhooks notes that the webhooks of the credentials key were proven to work at t
+// (a Verified OpenAIWebhookEndpoint's test delivery), as if an event had arrived then.
+func (s *sharedState) trustWebhooks(key string, t time.Time) {
+	if s != nil {
+		storeLatest(&s.webhooks, key, t)
+	}
+}
+
+// forgetWebhooks drops what is known of the webhooks of the credentials key, when its
+// endpoint fails or goes away; the next event received restores it.
+func (s *sharedState) forgetWebhooks(key string) {
+	if s != nil {
+		s.webhooks.Delete(key)
+	}
+}
+
 // webhooksArrive reports whether a webhook event arrived for the credentials key within
 // window before now.
 func (s *sharedState) webhooksArrive(key string, now time.Time, window time.Duration) bool {
@@ -435,6 +456,9 @@ func SetupWithManager(mgr ctrl.Manager, factory *openaiclient.Factory, opts Opti
 		return err
 	}
 	if err := (&FineTuningJobReconciler{Deps: deps("openaifinetuningjob-controller")}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&WebhookEndpointReconciler{Deps: deps("openaiwebhookendpoint-controller")}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	return (&ResponseReconciler{Deps: deps("openairesponse-controller")}).SetupWithManager(mgr)

@@ -155,6 +155,9 @@ func (f *fixture) startManager(opts Options, wrap func(client.Client) client.Cli
 	anyBaseURL, err := openaiclient.ParseBaseURLs([]string{openaiclient.AnyBaseURL})
 	f.g.Expect(err).NotTo(HaveOccurred())
 	factory := &openaiclient.Factory{BaseURL: f.emu.URL(), AllowedBaseURLs: anyBaseURL, Observe: ObserveAPICall}
+	if opts.Webhooks.SecretNamespace == "" {
+		opts.Webhooks.SecretNamespace = f.ns // each test has its own receiver Secret
+	}
 	shared := newSharedState(opts)
 	reader := mgr.GetAPIReader()
 	if f.wrapReader != nil {
@@ -171,6 +174,7 @@ func (f *fixture) startManager(opts Options, wrap func(client.Client) client.Cli
 	f.g.Expect((&BatchReconciler{Deps: deps("openaibatch-controller")}).SetupWithManager(mgr)).To(Succeed())
 	f.g.Expect((&ResponseReconciler{Deps: deps("openairesponse-controller")}).SetupWithManager(mgr)).To(Succeed())
 	f.g.Expect((&FineTuningJobReconciler{Deps: deps("openaifinetuningjob-controller")}).SetupWithManager(mgr)).To(Succeed())
+	f.g.Expect((&WebhookEndpointReconciler{Deps: deps("openaiwebhookendpoint-controller")}).SetupWithManager(mgr)).To(Succeed())
 	ctx, cancel := context.WithCancel(f.ctx)
 	done := make(chan struct{})
 	go func() {
@@ -300,8 +304,8 @@ func eventReasons(events []eventsv1.Event) []string {
 }
 
 // miniReceiver stands in for the webhook receiver in these tests (the real one is
-// tested on its own and end to end): it verifies the emulator's signature and records
-// the event on the resource whose status carries the id, as the receiver does.
+// tested on its own and end to end): it verifies the signature and records the event on
+// the resource whose status carries the id, as the receiver does.
 type miniReceiver struct {
 	f        *fixture
 	srv      *httptest.Server
@@ -309,13 +313,27 @@ type miniReceiver struct {
 	recorded map[string]time.Time // object id -> when the status write landed
 }
 
+// startMiniReceiver runs a mini receiver for the emulator's --webhook-url deliveries.
 func (f *fixture) startMiniReceiver() *miniReceiver {
 	secret, err := standardwebhooks.ParseSecret(f.emu.WebhookSecret())
 	f.g.Expect(err).NotTo(HaveOccurred())
+	mr := f.newMiniReceiver(func() []standardwebhooks.Secret { return []standardwebhooks.Secret{secret} })
+	f.emu.AddWebhookURL(mr.srv.URL)
+	return mr
+}
+
+// newMiniReceiver runs a mini receiver that verifies with the secrets it is given on
+// each request (503 when there are none, as the receiver answers).
+func (f *fixture) newMiniReceiver(secrets func() []standardwebhooks.Secret) *miniReceiver {
 	mr := &miniReceiver{f: f, recorded: map[string]time.Time{}}
 	mr.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if err := standardwebhooks.Verify([]standardwebhooks.Secret{secret}, standardwebhooks.HeadersFrom(r.Header), body, time.Now(), standardwebhooks.DefaultTolerance); err != nil {
+		keys := secrets()
+		if len(keys) == 0 {
+			http.Error(w, "no webhook signing secret is configured", http.StatusServiceUnavailable)
+			return
+		}
+		if err := standardwebhooks.Verify(keys, standardwebhooks.HeadersFrom(r.Header), body, time.Now(), standardwebhooks.DefaultTolerance); err != nil {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
@@ -369,7 +387,6 @@ func (f *fixture) startMiniReceiver() *miniReceiver {
 		w.WriteHeader(http.StatusOK)
 	}))
 	f.t.Cleanup(mr.srv.Close)
-	f.emu.AddWebhookURL(mr.srv.URL)
 	return mr
 }
 

@@ -31,12 +31,10 @@ const RotateRequestAnnotation = "openai.operator.dev/rotate-requested-at"
 // key (253 characters).
 const MaxWebhookEndpointNameLength = 180
 
-// Condition types of OpenAIWebhookEndpoint.
+// Condition types of OpenAIWebhookEndpoint. Its Ready condition (ConditionReady) is True
+// when the endpoint exists on OpenAI as the spec asks and its current signing secret is in
+// the webhook receiver's Secret.
 const (
-	// ConditionReady is True when the endpoint exists on OpenAI as the spec asks and its
-	// current signing secret is in the webhook receiver's Secret.
-	ConditionReady = "Ready"
-
 	// ConditionVerified is True when OpenAI's test delivery, sent after the current
 	// secret was in place, was answered with a 2xx by the receiver: the public URL, the
 	// ingress, the receiver and the secret all work. When False, its reason and message
@@ -206,9 +204,10 @@ type OpenAIWebhookEndpointStatus struct {
 	ReceiverSecretKey string `json:"receiverSecretKey,omitempty"`
 
 	// secretWrittenAt is when the current signing secret was written to the receiver's
-	// Secret; the test that sets Verified follows it.
+	// Secret; the test that sets Verified follows it once the receivers have had time to
+	// load it.
 	// +optional
-	SecretWrittenAt *metav1.Time `json:"secretWrittenAt,omitempty"`
+	SecretWrittenAt *metav1.MicroTime `json:"secretWrittenAt,omitempty"`
 
 	// lastRotation is the last rotation of the signing secret.
 	// +optional

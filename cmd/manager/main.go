@@ -14,7 +14,8 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command manager runs the OpenAIBatch, OpenAIResponse and OpenAIFineTuningJob controllers.
+// Command manager runs the OpenAIBatch, OpenAIResponse, OpenAIFineTuningJob and
+// OpenAIWebhookEndpoint controllers.
 package main
 
 import (
@@ -89,6 +90,7 @@ func main() {
 	flag.DurationVar(&opts.BackoffMin, "openai-backoff-min", opts.BackoffMin, "First wait of a project's calls after OpenAI refused one (429 without a wait, 401, 403); it doubles with each refusal in a row. Never shorter than OpenAI's Retry-After or x-ratelimit-reset-*.")
 	flag.DurationVar(&opts.BackoffMax, "openai-backoff-max", opts.BackoffMax, "Longest wait of a project's calls after refusals.")
 	flag.DurationVar(&opts.QuotaRetryInterval, "quota-retry-interval", opts.QuotaRetryInterval, "Wait of a project's create calls after OpenAI answered 429 insufficient_quota.")
+	bindWebhookEndpointFlags(&opts.Webhooks)
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	showVersion := version.BindFlag(flag.CommandLine)
@@ -192,6 +194,16 @@ func main() {
 		log.Error(err, "The manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// bindWebhookEndpointFlags registers the OpenAIWebhookEndpoint controller's flags.
+func bindWebhookEndpointFlags(o *controllers.WebhookEndpointOptions) {
+	flag.StringVar(&o.ReceiverURL, "webhook-receiver-url", os.Getenv("WEBHOOK_RECEIVER_URL"), "The webhook receiver's public HTTPS URL (for example https://hooks.example.com/openai/webhook), the default spec.url of OpenAIWebhookEndpoint (env WEBHOOK_RECEIVER_URL).")
+	flag.StringVar(&o.SecretNamespace, "webhook-secret-namespace", envOr("POD_NAMESPACE", o.SecretNamespace), "Namespace of the webhook receiver's Secret (default: the Pod's namespace, env POD_NAMESPACE).")
+	flag.StringVar(&o.SecretName, "webhook-secret-name", o.SecretName, "The webhook receiver's Secret, where OpenAIWebhookEndpoint writes the signing secrets (key <namespace>_<name>).")
+	flag.DurationVar(&o.SecretOverlap, "webhook-secret-overlap", o.SecretOverlap, "How long the previous signing secret stays accepted after a rotation: as long as OpenAI keeps signing with it (24h).")
+	flag.DurationVar(&o.SecretPropagation, "webhook-secret-propagation", o.SecretPropagation, "How long after writing a signing secret the first test delivery waits, for every receiver replica to load it.")
+	flag.DurationVar(&o.VerifyInterval, "webhook-verify-interval", o.VerifyInterval, "How often a Verified OpenAIWebhookEndpoint is tested again with a test delivery.")
 }
 
 func envOr(name, def string) string {

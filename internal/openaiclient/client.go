@@ -142,7 +142,8 @@ func Operation(method, path string) string {
 	parts := strings.Split(strings.Trim(path[i+len("/v1/"):], "/"), "/")
 	resource := parts[0]
 	switch {
-	case resource == "files", resource == "batches", resource == "responses":
+	case resource == "files", resource == "batches", resource == "responses",
+		resource == "webhook_endpoints", resource == "webhook_event_types":
 	case resource == "fine_tuning" && len(parts) > 1 && parts[1] == "jobs":
 		// fine_tuning/jobs/{id}/... reads as one resource, "fine_tuning.jobs".
 		resource, parts = "fine_tuning.jobs", parts[1:]
@@ -166,6 +167,10 @@ func Operation(method, path string) string {
 		return resource + ".content"
 	case len(parts) == 3 && method == http.MethodPost && parts[2] == "cancel":
 		return resource + ".cancel"
+	case len(parts) == 2 && method == http.MethodPost && resource == "webhook_endpoints":
+		return resource + ".update"
+	case len(parts) == 3 && method == http.MethodPost && resource == "webhook_endpoints" && (parts[2] == "rotate_secret" || parts[2] == "test"):
+		return resource + "." + parts[2]
 	}
 	return "other"
 }

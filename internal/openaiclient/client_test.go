@@ -35,6 +35,12 @@ func TestOperation(t *testing.T) {
 		"job checkpoints":  {http.MethodGet, "/v1/fine_tuning/jobs/ftjob-1/checkpoints", "fine_tuning.jobs.checkpoints"},
 		"checkpoint perms": {http.MethodGet, "/v1/fine_tuning/checkpoints/ft:x/permissions", "other"},
 		"no version":       {http.MethodGet, "/batches", "other"},
+		"webhook create":   {http.MethodPost, "/v1/webhook_endpoints", "webhook_endpoints.create"},
+		"webhook update":   {http.MethodPost, "/v1/webhook_endpoints/whe_1", "webhook_endpoints.update"},
+		"webhook rotate":   {http.MethodPost, "/v1/webhook_endpoints/whe_1/rotate_secret", "webhook_endpoints.rotate_secret"},
+		"webhook test":     {http.MethodPost, "/v1/webhook_endpoints/whe_1/test", "webhook_endpoints.test"},
+		"webhook delete":   {http.MethodDelete, "/v1/webhook_endpoints/whe_1", "webhook_endpoints.delete"},
+		"event types":      {http.MethodGet, "/v1/webhook_event_types", "webhook_event_types.list"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
