@@ -135,6 +135,9 @@ func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 	const ns = "bench-scale"
 	env, err := devenv.Up(ctx, devenv.Options{
 		Dir: opts.Dir, BinDir: opts.BinDir, TimeScale: 0.05,
+		// Webhooks by flags: the figures cover the first batches' short schedule too, which
+		// a Verified OpenAIWebhookEndpoint would skip.
+		Webhooks:              devenv.WebhooksByFlags,
 		EmulatorArgs:          []string{"--log-level", "debug"},
 		CredentialsNamespaces: []string{ns},
 	})

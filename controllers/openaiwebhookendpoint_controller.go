@@ -461,6 +461,8 @@ func (r *WebhookEndpointReconciler) ensureSecret(ctx context.Context, s *endpoin
 	key := ReceiverSecretKey(s.obj.Namespace, s.obj.Name)
 	data, err := r.receiverData(ctx)
 	if err != nil {
+		setCondition(&st.Conditions, s.obj, openaiv1alpha1.ConditionReady, metav1.ConditionFalse, openaiv1alpha1.ReasonReceiverSecretFailed,
+			fmt.Sprintf("Reading Secret %s/%s failed (retrying): %s", r.Webhooks.SecretNamespace, r.Webhooks.SecretName, apiReason(err)))
 		return ctrl.Result{}, err
 	}
 	_, present := data[key]

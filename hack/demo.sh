@@ -27,20 +27,29 @@ fail() {
 source bin/dev/env.sh
 
 echo
+echo "demo: webhooks are connected by one manifest, config/samples/openai_v1alpha1_openaiwebhookendpoint.yaml:"
+echo "demo: the manager created the endpoint on OpenAI, wrote its signing secret into the receiver's"
+echo "demo: Secret, and OpenAI's test delivery passed the receiver's signature check (Verified)."
+echo "demo: kubectl get openaiwebhookendpoints -o wide"
+kubectl get openaiwebhookendpoints -o wide || fail "listing the webhook endpoint"
+[ "$(kubectl get openaiwebhookendpoint openai-webhooks -o jsonpath='{.status.conditions[?(@.type=="Verified")].status}')" = "True" ] \
+  || fail "the OpenAIWebhookEndpoint is not Verified"
+
+echo
 echo "demo: kubectl apply -k config/samples"
 kubectl apply -k config/samples 2>&1 | grep -v '^Warning' || fail "applying the samples"
 
 echo
-echo "demo: kubectl get openai (until all are done)"
+echo "demo: kubectl get openaibatch,openairesponse,openaifinetuningjob (until all are done)"
 last=""
 start=$SECONDS
 while :; do
-  table="$(kubectl get openai -o custom-columns='KIND:.kind,NAME:.metadata.name,PHASE:.status.phase,OPENAI ID:.status.batchID,PROGRESS:.status.progress,RESPONSE:.status.responseID' 2>/dev/null)" || table=""
+  table="$(kubectl get openaibatch,openairesponse,openaifinetuningjob -o custom-columns='KIND:.kind,NAME:.metadata.name,PHASE:.status.phase,OPENAI ID:.status.batchID,PROGRESS:.status.progress,RESPONSE:.status.responseID' 2>/dev/null)" || table=""
   if [ "$table" != "$last" ]; then
     printf '\n[%3ds]\n%s\n' $((SECONDS - start)) "$table"
     last="$table"
   fi
-  phases="$(kubectl get openai -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}')"
+  phases="$(kubectl get openaibatch,openairesponse,openaifinetuningjob -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}')"
   total=$(grep -c . <<<"$phases" || true)
   done_=$(grep -cE '^(Completed|Succeeded|Failed|Expired|Cancelled|Incomplete)$' <<<"$phases" || true)
   if [ "$total" -gt 0 ] && [ "$done_" -eq "$total" ]; then
@@ -50,7 +59,7 @@ while :; do
   sleep 0.5
 done
 
-notdone="$(kubectl get openai -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}: {.status.phase} {.status.message}{"\n"}{end}' | grep -vE ': (Completed|Succeeded) ' || true)"
+notdone="$(kubectl get openaibatch,openairesponse,openaifinetuningjob -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}: {.status.phase} {.status.message}{"\n"}{end}' | grep -vE ': (Completed|Succeeded) ' || true)"
 [ -z "$notdone" ] || fail "some samples did not complete: $notdone"
 
 echo

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # dev.sh up|down: the local environment (see internal/devenv and the README).
 #   up    starts a local control plane, installs the operator, starts the OpenAI emulator,
-#         the webhook receiver and the manager, writes bin/dev/env.sh, and returns with
-#         everything running (logs in bin/dev/).
+#         the webhook receiver and the manager, connects webhooks with the sample
+#         OpenAIWebhookEndpoint (in namespace default, waiting until it is Verified),
+#         writes bin/dev/env.sh, and returns with everything running (logs in bin/dev/).
 #   down  stops everything `up` started.
-# Environment: TIME_SCALE (the emulator's, default 1), MANAGER_ARGS (extra manager flags).
+# Environment: TIME_SCALE (the emulator's, default 1), MANAGER_ARGS (extra manager flags),
+# WEBHOOKS (endpoint, the default, or flags: the emulator's --webhook-url and a shared
+# secret, the manual route).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -22,7 +25,7 @@ up() {
   rm -f "$DIR/ready"
   go build -o bin/devenv ./hack/devenv
   export KUBEBUILDER_ASSETS="${KUBEBUILDER_ASSETS:-$(./hack/envtest-assets.sh)}"
-  nohup bin/devenv --dir "$DIR" --bin-dir bin --time-scale "${TIME_SCALE:-1}" --manager-args "${MANAGER_ARGS:-}" >"$DIR/devenv.log" 2>&1 &
+  nohup bin/devenv --dir "$DIR" --bin-dir bin --time-scale "${TIME_SCALE:-1}" --manager-args "${MANAGER_ARGS:-}" --webhooks "${WEBHOOKS:-endpoint}" >"$DIR/devenv.log" 2>&1 &
   echo $! >"$PIDFILE"
   for _ in $(seq 1 600); do
     if [ -f "$DIR/ready" ]; then

@@ -37,13 +37,23 @@ func main() {
 	binDir := flag.String("bin-dir", "bin", "Directory holding manager, webhook-receiver and openai-emulator.")
 	timeScale := flag.Float64("time-scale", 1, "The emulator's time scale.")
 	managerArgs := flag.String("manager-args", "", "Extra manager flags, space-separated (e.g. \"--poll-interval-min=1s\").")
+	webhooks := flag.String("webhooks", "endpoint", "How webhooks are connected: endpoint (an OpenAIWebhookEndpoint, as users do) or flags (the emulator's --webhook-url and a shared secret).")
 	flag.Parse()
+	setup := devenv.WebhooksByEndpoint
+	switch *webhooks {
+	case "endpoint":
+	case "flags":
+		setup = devenv.WebhooksByFlags
+	default:
+		fmt.Fprintf(os.Stderr, "dev: --webhooks must be endpoint or flags, not %q\n", *webhooks)
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ready := filepath.Join(*dir, "ready")
 	_ = os.Remove(ready)
-	env, err := devenv.Up(ctx, devenv.Options{Dir: *dir, BinDir: *binDir, TimeScale: *timeScale, ManagerArgs: strings.Fields(*managerArgs), Progress: os.Stdout})
+	env, err := devenv.Up(ctx, devenv.Options{Dir: *dir, BinDir: *binDir, TimeScale: *timeScale, ManagerArgs: strings.Fields(*managerArgs), Webhooks: setup, Progress: os.Stdout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dev:", err)
 		os.Exit(1)

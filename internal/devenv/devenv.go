@@ -18,6 +18,8 @@ limitations under the License.
 // kube-apiserver and etcd (envtest), the kustomize install applied to it, the OpenAI
 // emulator, and the real manager and webhook-receiver binaries as processes whose
 // kubeconfigs impersonate their ServiceAccounts, so RBAC is enforced as in a cluster.
+// Webhooks are connected as users connect them: an OpenAIWebhookEndpoint, whose signing
+// secret the manager writes into the receiver's Secret (see WebhookSetup).
 // `make dev-up`, `make demo` and the end-to-end tests use it.
 package devenv
 
@@ -55,6 +57,24 @@ const (
 	CredentialsSecretName  = "openai-credentials"
 	// APIKey is the key the emulator accepts.
 	APIKey = "sk-emulator"
+	// WebhookEndpointName is the OpenAIWebhookEndpoint that Up creates (the sample's).
+	WebhookEndpointName = "openai-webhooks"
+)
+
+// WebhookSetup is how an environment connects the emulator's webhooks to the receiver.
+type WebhookSetup string
+
+const (
+	// WebhooksByEndpoint (the default) creates the sample OpenAIWebhookEndpoint in the
+	// first credentials namespace and waits until it is Verified: the manager creates
+	// the endpoint on the emulator and writes its signing secret into the receiver's
+	// Secret, which this environment mounts into the receiver's secrets directory as a
+	// kubelet would (see projectSecret).
+	WebhooksByEndpoint WebhookSetup = ""
+	// WebhooksByFlags is the manual route: a signing secret generated here, given to the
+	// emulator (--webhook-url, --webhook-secret) and to the receiver; no
+	// OpenAIWebhookEndpoint.
+	WebhooksByFlags WebhookSetup = "flags"
 )
 
 // Options configure an environment.
@@ -69,6 +89,8 @@ type Options struct {
 	EmulatorArgs, ManagerArgs, ReceiverArgs []string
 	// CredentialsNamespaces get the openai-credentials Secret (default: "default").
 	CredentialsNamespaces []string
+	// Webhooks is how webhooks are connected (default: WebhooksByEndpoint).
+	Webhooks WebhookSetup
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
 }
@@ -85,12 +107,17 @@ type Env struct {
 	EmulatorControlURL string
 	// ReceiverURL is where OpenAI (the emulator) delivers webhooks.
 	ReceiverURL string
-	// WebhookSecret is the signing secret shared by the emulator and the receiver.
+	// WebhookSecret is the signing secret shared by the emulator and the receiver, with
+	// WebhooksByFlags only (an OpenAIWebhookEndpoint's secret stays in the receiver's
+	// Secret).
 	WebhookSecret string
 
 	mu    sync.Mutex
 	procs map[string]*Process
 	ports map[string]int
+
+	stopProjection context.CancelFunc
+	projectionDone chan struct{}
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -158,6 +185,9 @@ func Up(ctx context.Context, opts Options) (_ *Env, err error) {
 	if _, err := e.StartEmulator(); err != nil {
 		return nil, err
 	}
+	if opts.Webhooks == WebhooksByEndpoint {
+		e.startProjection()
+	}
 	opts.logf("starting the webhook receiver on %s (as ServiceAccount %s)", e.ReceiverURL, ReceiverServiceAccount)
 	if _, err := e.StartReceiver(); err != nil {
 		return nil, err
@@ -165,6 +195,13 @@ func Up(ctx context.Context, opts Options) (_ *Env, err error) {
 	opts.logf("starting the manager (as ServiceAccount %s)", ManagerServiceAccount)
 	if _, err := e.StartManager("manager"); err != nil {
 		return nil, err
+	}
+	if opts.Webhooks == WebhooksByEndpoint {
+		ns := opts.CredentialsNamespaces[0]
+		opts.logf("connecting webhooks: OpenAIWebhookEndpoint %s/%s (config/samples), waiting until it is Verified", ns, WebhookEndpointName)
+		if err := e.connectWebhooks(ctx, ns); err != nil {
+			return nil, err
+		}
 	}
 	if err := e.writeEnvFile(); err != nil {
 		return nil, err
@@ -199,25 +236,29 @@ func (e *Env) applyInstall(ctx context.Context) error {
 	return err
 }
 
+// secretsDir is the receiver's --secrets-path: the mounted Secret volume.
+func (e *Env) secretsDir() string { return filepath.Join(e.opts.Dir, "webhook-secrets") }
+
 func (e *Env) createSecrets(ctx context.Context) error {
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	e.WebhookSecret = "whsec_" + base64.StdEncoding.EncodeToString(key)
-	secretsDir := filepath.Join(e.opts.Dir, "webhook-secrets")
-	if err := os.MkdirAll(secretsDir, 0o700); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(secretsDir, "signing-secret"), []byte(e.WebhookSecret), 0o600); err != nil {
+	if err := os.MkdirAll(e.secretsDir(), 0o700); err != nil {
 		return err
 	}
 	c := e.ControlPlane.Client
-	// The signing secret as a cluster stores it (the receiver here reads the same value
-	// from a file, as the Secret volume would provide it).
-	if err := c.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: SigningSecretName},
-		StringData: map[string]string{"signing-secret": e.WebhookSecret},
-	}); err != nil {
-		return err
+	if e.opts.Webhooks == WebhooksByFlags {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		e.WebhookSecret = "whsec_" + base64.StdEncoding.EncodeToString(key)
+		if err := os.WriteFile(filepath.Join(e.secretsDir(), "signing-secret"), []byte(e.WebhookSecret), 0o600); err != nil {
+			return err
+		}
+		// The signing secret as a cluster stores it (the receiver here reads the same value
+		// from a file, as the Secret volume would provide it).
+		if err := c.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: SigningSecretName},
+			StringData: map[string]string{"signing-secret": e.WebhookSecret},
+		}); err != nil {
+			return err
+		}
 	}
 	for _, ns := range e.opts.CredentialsNamespaces {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !strings.Contains(err.Error(), "already exists") {
@@ -252,11 +293,15 @@ func (e *Env) ServiceAccountKubeconfig(serviceAccount string) (string, error) {
 func (e *Env) StartEmulator() (*Process, error) {
 	args := []string{
 		"--addr", fmt.Sprintf("127.0.0.1:%d", e.ports["emulator"]),
-		"--webhook-url", e.ReceiverURL,
 		"--time-scale", fmt.Sprint(e.opts.TimeScale),
 		"--api-key", APIKey,
 	}
-	p, err := e.start("openai-emulator", "openai-emulator", append(args, e.opts.EmulatorArgs...), []string{"EMULATOR_WEBHOOK_SECRET=" + e.WebhookSecret})
+	var env []string
+	if e.opts.Webhooks == WebhooksByFlags {
+		args = append(args, "--webhook-url", e.ReceiverURL)
+		env = []string{"EMULATOR_WEBHOOK_SECRET=" + e.WebhookSecret}
+	}
+	p, err := e.start("openai-emulator", "openai-emulator", append(args, e.opts.EmulatorArgs...), env)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +317,7 @@ func (e *Env) StartReceiver() (*Process, error) {
 	args := []string{
 		"--kubeconfig", kc,
 		"--bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver"]),
-		"--secrets-path", filepath.Join(e.opts.Dir, "webhook-secrets"),
+		"--secrets-path", e.secretsDir(),
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver-metrics"]),
 		"--metrics-secure=false",
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver-probe"]),
@@ -285,7 +330,12 @@ func (e *Env) StartReceiver() (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p, waitReady(p, fmt.Sprintf("http://127.0.0.1:%d/readyz", e.ports["receiver-probe"]))
+	probe := "readyz"
+	if entries, _ := os.ReadDir(e.secretsDir()); len(entries) == 0 {
+		// Not ready without a signing secret; the OpenAIWebhookEndpoint brings it.
+		probe = "healthz"
+	}
+	return p, waitReady(p, fmt.Sprintf("http://127.0.0.1:%d/%s", e.ports["receiver-probe"], probe))
 }
 
 // StartManager starts a manager process under name (several may run: they elect a
@@ -311,6 +361,8 @@ func (e *Env) StartManager(name string, extraArgs ...string) (*Process, error) {
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metrics),
 		"--metrics-secure=false",
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probe),
+		"--webhook-receiver-url", e.ReceiverURL,
+		"--webhook-secret-namespace", Namespace,
 	}
 	args = append(append(args, e.opts.ManagerArgs...), extraArgs...)
 	p, err := e.start(name, "manager", args, nil)
@@ -435,6 +487,10 @@ func (e *Env) Down() error {
 		}()
 	}
 	wg.Wait()
+	if e.stopProjection != nil {
+		e.stopProjection()
+		<-e.projectionDone
+	}
 	if e.ControlPlane != nil {
 		return e.ControlPlane.Stop()
 	}
@@ -490,7 +546,9 @@ func (e *Env) writeEnvFile() error {
 	fmt.Fprintf(&b, "export OPENAI_BASE_URL=%q\n", e.EmulatorURL)
 	fmt.Fprintf(&b, "export OPENAI_API_KEY=%q\n", APIKey)
 	fmt.Fprintf(&b, "export RECEIVER_URL=%q\n", e.ReceiverURL)
-	fmt.Fprintf(&b, "export WEBHOOK_SECRET=%q\n", e.WebhookSecret)
+	if e.WebhookSecret != "" {
+		fmt.Fprintf(&b, "export WEBHOOK_SECRET=%q\n", e.WebhookSecret)
+	}
 	fmt.Fprintf(&b, "export EMULATOR_CONTROL_URL=%q\n", e.EmulatorControlURL)
 	if k := testenv.KubectlPath(); filepath.IsAbs(k) {
 		// The kubectl built for this API server version.

@@ -70,8 +70,12 @@ func run(m *testing.M) (int, error) {
 	env, err = devenv.Up(ctx, devenv.Options{
 		Dir: filepath.Join(dir, "dev"), BinDir: binDir, TimeScale: 0.2,
 		CredentialsNamespaces: []string{"default", "e2e-deletion"},
-		ManagerArgs:           []string{"--poll-interval-min=500ms", "--poll-interval-max=2s"},
-		Progress:              os.Stderr,
+		// Webhooks are connected through the sample OpenAIWebhookEndpoint in "default".
+		// A second project (its own key) and a rotation overlap of seconds, not 24 h, for
+		// TestWebhookEndpointEndToEnd.
+		EmulatorArgs: []string{"--project-api-key", webhookProject + "=" + webhookProjectKey, "--rotation-overlap", rotationOverlap.String()},
+		ManagerArgs:  []string{"--poll-interval-min=500ms", "--poll-interval-max=2s", "--webhook-secret-overlap", rotationOverlap.String()},
+		Progress:     os.Stderr,
 	})
 	if err != nil {
 		return 0, err

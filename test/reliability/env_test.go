@@ -85,6 +85,8 @@ func up(t *testing.T, o envOptions) *harness {
 	for attempt := 1; ; attempt++ {
 		env, err = devenv.Up(ctx, devenv.Options{
 			Dir: dir, BinDir: bin, TimeScale: o.timeScale,
+			// The scenarios sign and count deliveries with the one flag-given secret.
+			Webhooks:              devenv.WebhooksByFlags,
 			EmulatorArgs:          append([]string{"--api-key", key, "--log-level", "debug"}, o.emulatorArgs...),
 			ManagerArgs:           append([]string{"--zap-log-level=debug"}, o.managerArgs...),
 			ReceiverArgs:          append([]string{"--zap-log-level=debug"}, o.receiverArgs...),
