@@ -55,6 +55,7 @@ import (
 var DefaultWebhookEventTypes = []string{
 	"batch.completed", "batch.failed", "batch.expired", "batch.cancelled",
 	"response.completed", "response.failed", "response.cancelled", "response.incomplete",
+	"fine_tuning.job.succeeded", "fine_tuning.job.failed", "fine_tuning.job.cancelled",
 }
 
 // WebhookEndpointOptions configure the OpenAIWebhookEndpoint reconciler.

@@ -107,8 +107,9 @@ type OpenAIWebhookEndpointSpec struct {
 
 	// eventTypes are the event types delivered, for example batch.completed. When unset,
 	// every type the operator's kinds use: batch.completed, batch.failed, batch.expired,
-	// batch.cancelled, response.completed, response.failed, response.cancelled and
-	// response.incomplete. At most 64.
+	// batch.cancelled, response.completed, response.failed, response.cancelled,
+	// response.incomplete, fine_tuning.job.succeeded, fine_tuning.job.failed and
+	// fine_tuning.job.cancelled. At most 64.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=128
