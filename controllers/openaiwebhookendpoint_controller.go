@@ -233,9 +233,9 @@ func (r *WebhookEndpointReconciler) noteTrust(s *endpointScope) {
 }
 
 // coversOperatorEvents reports whether types include every event of the operator's kinds.
-func coversOperatorEvents(types []string) bool {
+func coversOperatorEvents(eventTypes []string) bool {
 	for _, t := range DefaultWebhookEventTypes {
-		if !slices.Contains(types, t) {
+		if !slices.Contains(eventTypes, t) {
 			return false
 		}
 	}
@@ -252,11 +252,11 @@ func (r *WebhookEndpointReconciler) desired(obj *openaiv1alpha1.OpenAIWebhookEnd
 	if url == "" {
 		url = r.Webhooks.ReceiverURL
 	}
-	types := obj.Spec.EventTypes
-	if len(types) == 0 {
-		types = DefaultWebhookEventTypes
+	eventTypes := obj.Spec.EventTypes
+	if len(eventTypes) == 0 {
+		eventTypes = DefaultWebhookEventTypes
 	}
-	return webhooks.WebhookEndpoint{Name: display + " " + uidSuffix(obj.UID), URL: url, EventTypes: slices.Clone(types)}
+	return webhooks.WebhookEndpoint{Name: display + " " + uidSuffix(obj.UID), URL: url, EventTypes: slices.Clone(eventTypes)}
 }
 
 // uidSuffix ends the name of every endpoint the operator creates: OpenAI's endpoints
@@ -337,12 +337,14 @@ func (r *WebhookEndpointReconciler) ensureEndpoint(ctx context.Context, s *endpo
 	if want.URL == "" {
 		msg := "No URL to deliver to: set spec.url, or start the manager with --webhook-receiver-url (the receiver's public URL)"
 		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionReady, metav1.ConditionFalse, openaiv1alpha1.ReasonNoURL, msg)
-		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg)) // a spec change or a restarted manager tries again
+		// A spec change or a restarted manager tries again.
+		return ctrl.Result{}, reconcile.TerminalError(errors.New("no URL to deliver to: set spec.url or --webhook-receiver-url"))
 	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		if errors.Is(err, errCredentials) {
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionReady, metav1.ConditionFalse, openaiv1alpha1.ReasonCreating, "Waiting for credentials (see CredentialsReady)")
+			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionReady, metav1.ConditionFalse, openaiv1alpha1.ReasonCreating,
+				"Waiting for credentials (see CredentialsReady)")
 		}
 		return r.apiError(s, aboutSubmitted, "loading credentials", err)
 	}
@@ -395,15 +397,18 @@ func (r *WebhookEndpointReconciler) findEarlier(ctx context.Context, s *endpoint
 }
 
 // create creates the endpoint and at once writes its secret to the receiver's Secret.
-func (r *WebhookEndpointReconciler) create(ctx context.Context, s *endpointScope, api openai.Client, want webhooks.WebhookEndpoint) (ctrl.Result, error) {
+func (r *WebhookEndpointReconciler) create(ctx context.Context, s *endpointScope, api openai.Client,
+	want webhooks.WebhookEndpoint) (ctrl.Result, error) {
 	obj := s.obj
-	setCondition(&obj.Status.Conditions, obj, openaiv1alpha1.ConditionReady, metav1.ConditionFalse, openaiv1alpha1.ReasonCreating, "Creating the webhook endpoint on OpenAI")
+	setCondition(&obj.Status.Conditions, obj, openaiv1alpha1.ConditionReady, metav1.ConditionFalse, openaiv1alpha1.ReasonCreating,
+		"Creating the webhook endpoint on OpenAI")
 	created, err := api.Webhooks.New(ctx, webhooks.WebhookNewParams{Name: want.Name, URL: want.URL, EventTypes: want.EventTypes})
 	if err != nil {
 		return r.apiError(s, submission, "creating the webhook endpoint", err)
 	}
 	remote := withoutSecret(created)
-	s.memo.outcome = &endpointOutcome{remote: remote, secretKey: ReceiverSecretKey(obj.Namespace, obj.Name), needsTesting: true, rotations: rotationCount(&obj.Status)}
+	s.memo.outcome = &endpointOutcome{remote: remote, secretKey: ReceiverSecretKey(obj.Namespace, obj.Name), needsTesting: true,
+		rotations: rotationCount(&obj.Status)}
 	s.memo.secret, s.memo.keep = created.SigningSecret, false
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Created", "Reconcile", "Created webhook endpoint %s delivering to %s", created.ID, created.URL)
 	s.log.Info("Created webhook endpoint", "endpointID", created.ID)
@@ -417,7 +422,8 @@ func withoutSecret(ep *webhooks.WebhookEndpointWithSecret) webhooks.WebhookEndpo
 }
 
 // update changes what differs between the endpoint on OpenAI and the spec.
-func (r *WebhookEndpointReconciler) update(ctx context.Context, s *endpointScope, api openai.Client, want webhooks.WebhookEndpoint) (ctrl.Result, error) {
+func (r *WebhookEndpointReconciler) update(ctx context.Context, s *endpointScope, api openai.Client,
+	want webhooks.WebhookEndpoint) (ctrl.Result, error) {
 	st, have := &s.obj.Status, s.remote
 	var params webhooks.WebhookUpdateParams
 	var changed []string
@@ -437,7 +443,8 @@ func (r *WebhookEndpointReconciler) update(ctx context.Context, s *endpointScope
 			return r.apiError(s, submission, "updating the webhook endpoint", err)
 		}
 		have = updated
-		r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "Updated", "Reconcile", "Updated the %s of webhook endpoint %s", strings.Join(changed, ", "), have.ID)
+		r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "Updated", "Reconcile", "Updated the %s of webhook endpoint %s",
+			strings.Join(changed, ", "), have.ID)
 		if urlChanged {
 			setCondition(&st.Conditions, s.obj, openaiv1alpha1.ConditionVerified, metav1.ConditionUnknown, openaiv1alpha1.ReasonTestPending,
 				"The URL changed: waiting for OpenAI's test delivery to it")
@@ -624,11 +631,11 @@ func (r *WebhookEndpointReconciler) verify(ctx context.Context, s *endpointScope
 }
 
 // testEventType is the event type of test deliveries: batch.completed when subscribed.
-func testEventType(types []string) string {
-	if slices.Contains(types, "batch.completed") || len(types) == 0 {
+func testEventType(eventTypes []string) string {
+	if slices.Contains(eventTypes, "batch.completed") || len(eventTypes) == 0 {
 		return "batch.completed"
 	}
-	return types[0]
+	return eventTypes[0]
 }
 
 // verdict reads the status code of a test delivery.
@@ -822,13 +829,15 @@ func (r *WebhookEndpointReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.shared = newSharedState(r.Options)
 	}
 	r.Webhooks = r.Webhooks.withDefaults()
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &openaiv1alpha1.OpenAIWebhookEndpoint{}, credentialsIndex, func(o client.Object) []string {
-		return []string{credentialsName(o.(*openaiv1alpha1.OpenAIWebhookEndpoint).Spec.CredentialsRef, r.DefaultCredentialsSecret)}
-	}); err != nil {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &openaiv1alpha1.OpenAIWebhookEndpoint{}, credentialsIndex,
+		func(o client.Object) []string {
+			return []string{credentialsName(o.(*openaiv1alpha1.OpenAIWebhookEndpoint).Spec.CredentialsRef, r.DefaultCredentialsSecret)}
+		}); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.credentialsWatch(mgr.GetCache(), &openaiv1alpha1.OpenAIWebhookEndpointList{})), builder.OnlyMetadata).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.credentialsWatch(mgr.GetCache(),
+			&openaiv1alpha1.OpenAIWebhookEndpointList{})), builder.OnlyMetadata).
 		For(&openaiv1alpha1.OpenAIWebhookEndpoint{}, builder.WithPredicates(endpointTriggers())).
 		Named("openaiwebhookendpoint").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).

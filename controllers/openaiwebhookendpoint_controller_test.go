@@ -162,7 +162,8 @@ func TestWebhookEndpointLifecycle(t *testing.T) {
 	f.g.Expect(st.LastTest).NotTo(BeNil())
 	f.g.Expect(st.LastTest.StatusCode).To(BeEquivalentTo(http.StatusOK))
 	f.g.Expect(st.LastTest.EventType).To(Equal("batch.completed"))
-	f.g.Expect(meta.FindStatusCondition(st.Conditions, openaiv1alpha1.ConditionReady)).To(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonConfigured))
+	f.g.Expect(meta.FindStatusCondition(st.Conditions, openaiv1alpha1.ConditionReady)).To(haveStatus(metav1.ConditionTrue,
+		openaiv1alpha1.ReasonConfigured))
 	f.g.Expect(st.ObservedGeneration).To(Equal(ep.Generation))
 
 	// The secret went to the receiver's Secret only: never to this namespace's objects.
@@ -210,7 +211,8 @@ func TestWebhookEndpointLifecycle(t *testing.T) {
 	f.g.Expect(eventReasons(f.events("hooks"))).To(ContainElement("Rotated"))
 
 	// ...and only the new one after it; the current secret alone is tested again.
-	f.g.Eventually(func() *metav1.Time { return f.getEndpoint("hooks").Status.LastRotation.PreviousSecretExpiresAt }, 10*time.Second, 20*time.Millisecond).Should(BeNil())
+	f.g.Eventually(func() *metav1.Time { return f.getEndpoint("hooks").Status.LastRotation.PreviousSecretExpiresAt }, 10*time.Second,
+		20*time.Millisecond).Should(BeNil())
 	f.g.Expect(f.receiverKeys()).To(HaveLen(1))
 	f.g.Expect(postSigned(f.g, url, first)).To(Equal(http.StatusUnauthorized), "the old secret is refused after the overlap")
 	f.g.Expect(postSigned(f.g, url, second)).To(Equal(http.StatusOK))

@@ -190,7 +190,7 @@ func route(e *Emulator, method, path string) (op string, h apiHandler, allowed [
 		table = m{http.MethodPost: {OpResponsesCancel, e.cancelResponse}}
 	case len(seg) >= 2 && seg[0] == "fine_tuning" && seg[1] == "jobs":
 		table = e.fineTuningRoutes(seg[2:])
-	case len(seg) >= 1 && seg[0] == "webhook_endpoints":
+	case len(seg) >= 1 && seg[0] == webhookEndpoints:
 		table = e.webhookEndpointRoutes(seg[1:])
 	case len(seg) == 1 && seg[0] == "webhook_event_types":
 		table = m{http.MethodGet: {OpWebhookEventTypesList, e.listWebhookEventTypes}}

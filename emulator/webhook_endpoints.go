@@ -138,7 +138,8 @@ func parseEndpointFields(body map[string]json.RawMessage) (endpointFields, *apiE
 		}
 		for i, t := range types {
 			if !slices.Contains(WebhookEventTypes, t) {
-				return f, invalid(fmt.Sprintf("event_types[%d]", i), "invalid_value", "Invalid 'event_types[%d]': unknown event type '%s'. See GET /v1/webhook_event_types.", i, t)
+				return f, invalid(fmt.Sprintf("event_types[%d]", i), "invalid_value",
+					"Invalid 'event_types[%d]': unknown event type '%s'. See GET /v1/webhook_event_types.", i, t)
 			}
 			if !slices.Contains(f.eventTypes, t) {
 				f.eventTypes = append(f.eventTypes, t)
@@ -258,7 +259,7 @@ func (e *Emulator) listWebhookEndpoints(w http.ResponseWriter, r *http.Request, 
 			eps = nil // an unknown cursor ends the list, as for batches
 		}
 	}
-	page := listPage[webhookEndpointJSON]{Object: "list", Data: []webhookEndpointJSON{}}
+	page := listPage[webhookEndpointJSON]{Object: objectList, Data: []webhookEndpointJSON{}}
 	for _, ep := range eps {
 		if len(page.Data) == limit {
 			page.HasMore = true
@@ -276,7 +277,7 @@ func (e *Emulator) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	e.log.Info("Deleted webhook endpoint", "project", projectOf(r), "endpointID", id)
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "webhook_endpoint.deleted", "deleted": true})
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "webhook_endpoint.deleted", fieldDeleted: true})
 }
 
 func (e *Emulator) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, id string) {
@@ -329,7 +330,7 @@ func (e *Emulator) testWebhookEndpoint(w http.ResponseWriter, r *http.Request, i
 }
 
 func (e *Emulator) listWebhookEventTypes(w http.ResponseWriter, _ *http.Request, _ string) {
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": WebhookEventTypes})
+	writeJSON(w, http.StatusOK, map[string]any{"object": objectList, "data": WebhookEventTypes})
 }
 
 // webhookEndpointRoutes maps the paths under /v1/webhook_endpoints (rest) to operations.
@@ -354,3 +355,10 @@ func (e *Emulator) webhookEndpointRoutes(rest []string) map[string]struct {
 	}
 	return nil
 }
+
+// The JSON words the webhook endpoint answers share with the other resources'.
+const (
+	objectList       = "list"
+	fieldDeleted     = "deleted"
+	webhookEndpoints = "webhook_endpoints" // the path segment
+)

@@ -136,7 +136,8 @@ func TestWebhookEndpointRequestsRefused(t *testing.T) {
 			return err
 		}, http.StatusBadRequest, "event_types"},
 		"create with an unknown event type": {func() error {
-			_, err := c.Webhooks.New(ctx, webhooks.WebhookNewParams{Name: "x", URL: "https://h.example.com", EventTypes: []string{"batch.completed", "batch.exploded"}})
+			_, err := c.Webhooks.New(ctx, webhooks.WebhookNewParams{Name: "x", URL: "https://h.example.com", EventTypes: []string{"batch.completed",
+				"batch.exploded"}})
 			return err
 		}, http.StatusBadRequest, "event_types[1]"},
 		"update with an empty event type list": {func() error {
@@ -194,7 +195,8 @@ func TestWebhookEndpointsBelongToProjects(t *testing.T) {
 	ctx := context.Background()
 	srv := start(t, emulator.Options{Projects: map[string][]string{"proj_a": {"sk-a"}, "proj_b": {"sk-b"}}})
 	a, b := client(srv, option.WithAPIKey("sk-a")), client(srv, option.WithAPIKey("sk-b"))
-	rcA, rcB, rcOnlyResponses := newReceiver(t, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), newReceiver(t, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), newReceiver(t, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	rcA, rcB, rcOnlyResponses := newReceiver(t, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), newReceiver(t,
+		"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), newReceiver(t, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	epA, err := a.Webhooks.New(ctx, webhooks.WebhookNewParams{Name: "a", URL: rcA.URL(), EventTypes: []string{"batch.completed"}})
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = a.Webhooks.New(ctx, webhooks.WebhookNewParams{Name: "a-responses", URL: rcOnlyResponses.URL(), EventTypes: []string{"response.completed"}})
@@ -347,7 +349,8 @@ func TestControlAPIAddsProjectsAndKeys(t *testing.T) {
 	g.Expect(post(`{"id":"proj_new","api_keys":["sk-new"]}`)).To(Equal(http.StatusOK))
 	_, err = c.Webhooks.EventTypes.List(context.Background())
 	g.Expect(err).NotTo(HaveOccurred(), "a key added at run time acts for its project")
-	_, err = c.Webhooks.New(context.Background(), webhooks.WebhookNewParams{Name: "n", URL: "https://h.example.com", EventTypes: []string{"batch.completed"}})
+	_, err = c.Webhooks.New(context.Background(), webhooks.WebhookNewParams{Name: "n", URL: "https://h.example.com",
+		EventTypes: []string{"batch.completed"}})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(srv.WebhookEndpoints()).To(ConsistOf(HaveField("Project", "proj_new")))
 

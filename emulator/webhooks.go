@@ -587,7 +587,8 @@ func (ep *endpoint) attempt(d *delivery) {
 	attempts, lastErr := rec.Attempts, rec.LastError
 	h.mu.Unlock()
 
-	log := h.e.log.With("webhookID", d.webhookID, "type", typ, "dataID", dataID, "endpoint", redactURL(ep.currentURL()), "attempt", attempts, "status", status)
+	log := h.e.log.With("webhookID", d.webhookID, "type", typ, "dataID", dataID, "endpoint", redactURL(ep.currentURL()), "attempt", attempts,
+		"status", status)
 	switch {
 	case lastErr == "":
 		log.Debug("Delivered webhook")

@@ -198,12 +198,19 @@ func main() {
 
 // bindWebhookEndpointFlags registers the OpenAIWebhookEndpoint controller's flags.
 func bindWebhookEndpointFlags(o *controllers.WebhookEndpointOptions) {
-	flag.StringVar(&o.ReceiverURL, "webhook-receiver-url", os.Getenv("WEBHOOK_RECEIVER_URL"), "The webhook receiver's public HTTPS URL (for example https://hooks.example.com/openai/webhook), the default spec.url of OpenAIWebhookEndpoint (env WEBHOOK_RECEIVER_URL).")
-	flag.StringVar(&o.SecretNamespace, "webhook-secret-namespace", envOr("POD_NAMESPACE", o.SecretNamespace), "Namespace of the webhook receiver's Secret (default: the Pod's namespace, env POD_NAMESPACE).")
-	flag.StringVar(&o.SecretName, "webhook-secret-name", o.SecretName, "The webhook receiver's Secret, where OpenAIWebhookEndpoint writes the signing secrets (key <namespace>_<name>).")
-	flag.DurationVar(&o.SecretOverlap, "webhook-secret-overlap", o.SecretOverlap, "How long the previous signing secret stays accepted after a rotation: as long as OpenAI keeps signing with it (24h).")
-	flag.DurationVar(&o.SecretPropagation, "webhook-secret-propagation", o.SecretPropagation, "How long after writing a signing secret the first test delivery waits, for every receiver replica to load it.")
-	flag.DurationVar(&o.VerifyInterval, "webhook-verify-interval", o.VerifyInterval, "How often a Verified OpenAIWebhookEndpoint is tested again with a test delivery.")
+	flag.StringVar(&o.ReceiverURL, "webhook-receiver-url", os.Getenv("WEBHOOK_RECEIVER_URL"),
+		"The webhook receiver's public HTTPS URL (for example https://hooks.example.com/openai/webhook), the default spec.url of "+
+			"OpenAIWebhookEndpoint (env WEBHOOK_RECEIVER_URL).")
+	flag.StringVar(&o.SecretNamespace, "webhook-secret-namespace", envOr("POD_NAMESPACE", o.SecretNamespace),
+		"Namespace of the webhook receiver's Secret (default: the Pod's namespace, env POD_NAMESPACE).")
+	flag.StringVar(&o.SecretName, "webhook-secret-name", o.SecretName,
+		"The webhook receiver's Secret, where OpenAIWebhookEndpoint writes the signing secrets (key <namespace>_<name>).")
+	flag.DurationVar(&o.SecretOverlap, "webhook-secret-overlap", o.SecretOverlap,
+		"How long the previous signing secret stays accepted after a rotation: as long as OpenAI keeps signing with it (24h).")
+	flag.DurationVar(&o.SecretPropagation, "webhook-secret-propagation", o.SecretPropagation,
+		"How long after writing a signing secret the first test delivery waits, for every receiver replica to load it.")
+	flag.DurationVar(&o.VerifyInterval, "webhook-verify-interval", o.VerifyInterval,
+		"How often a Verified OpenAIWebhookEndpoint is tested again with a test delivery.")
 }
 
 func envOr(name, def string) string {

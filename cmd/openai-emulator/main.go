@@ -45,7 +45,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 type projectKeys map[string][]string
 
 func (p projectKeys) String() string {
-	var out []string
+	out := make([]string, 0, len(p))
 	for id, keys := range p {
 		out = append(out, fmt.Sprintf("%s=(%d keys)", id, len(keys)))
 	}
@@ -75,14 +75,21 @@ func run() error {
 		hooks    stringList
 		projects = projectKeys{}
 		addr     = flag.String("addr", "127.0.0.1:8089", "Address to listen on (host:port).")
-		secret   = flag.String("webhook-secret", "", "Signing secret of the --webhook-url deliveries, \"whsec_\" + base64 of at least 24 bytes. Default: $EMULATOR_WEBHOOK_SECRET, else a generated one, printed once at start. Endpoints created through the API get their own.")
+		secret   = flag.String("webhook-secret", "",
+			"Signing secret of the --webhook-url deliveries, \"whsec_\" + base64 of at least 24 bytes. Default: $EMULATOR_WEBHOOK_SECRET, else a "+
+				"generated one, printed once at start. Endpoints created through the API get their own.")
 		logLevel = flag.String("log-level", "info", "Log level: debug (one line per API call and webhook delivery), info, warn or error.")
 	)
-	flag.Var(&keys, "api-key", "API key to accept for the default project "+emulator.DefaultProject+" (repeatable). Default: "+emulator.DefaultAPIKey+" (unless --project-api-key gives keys).")
-	flag.Var(projects, "project-api-key", "PROJECT=KEY: an API key acting for another project (repeatable). Each project has its own webhook endpoints (/v1/webhook_endpoints).")
+	flag.Var(&keys, "api-key",
+		"API key to accept for the default project "+emulator.DefaultProject+" (repeatable). Default: "+emulator.DefaultAPIKey+" (unless --project-api-key gives keys).")
+	flag.Var(projects, "project-api-key",
+		"PROJECT=KEY: an API key acting for another project (repeatable). Each project has its own webhook endpoints (/v1/webhook_endpoints).")
 	flag.Var(&hooks, "webhook-url", "URL to deliver the default project's webhook events to, signed with --webhook-secret (repeatable).")
-	flag.DurationVar(&opts.RotationOverlap, "rotation-overlap", 0, "How long an endpoint's previous signing secret keeps signing after rotate_secret with keep_old_secret_active_for_24_hours; 0 means 24h times --time-scale.")
-	flag.Float64Var(&opts.TimeScale, "time-scale", 1.0, "Multiplier of every lifecycle duration and of the webhook retry schedule; 0.001 finishes in milliseconds.")
+	flag.DurationVar(&opts.RotationOverlap, "rotation-overlap", 0,
+		"How long an endpoint's previous signing secret keeps signing after rotate_secret with keep_old_secret_active_for_24_hours; 0 means 24h "+
+			"times --time-scale.")
+	flag.Float64Var(&opts.TimeScale, "time-scale", 1.0, "Multiplier of every lifecycle duration and of the webhook retry schedule; 0.001 "+
+		"finishes in milliseconds.")
 	flag.Int64Var(&opts.Seed, "seed", 0, "Seed of the random choices (faults, jitter, ids); 0 picks one at random.")
 	flag.DurationVar(&opts.WebhookTimeout, "webhook-timeout", emulator.DefaultWebhookTimeout, "Time one webhook delivery attempt may take.")
 	flag.Float64Var(&opts.Faults.RateLimitRate, "rate-limit-rate", 0, "Share (0..1) of API calls answered 429 rate_limit_exceeded.")

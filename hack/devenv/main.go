@@ -37,7 +37,8 @@ func main() {
 	binDir := flag.String("bin-dir", "bin", "Directory holding manager, webhook-receiver and openai-emulator.")
 	timeScale := flag.Float64("time-scale", 1, "The emulator's time scale.")
 	managerArgs := flag.String("manager-args", "", "Extra manager flags, space-separated (e.g. \"--poll-interval-min=1s\").")
-	webhooks := flag.String("webhooks", "endpoint", "How webhooks are connected: endpoint (an OpenAIWebhookEndpoint, as users do) or flags (the emulator's --webhook-url and a shared secret).")
+	webhooks := flag.String("webhooks", "endpoint",
+		"How webhooks are connected: endpoint (an OpenAIWebhookEndpoint, as users do) or flags (the emulator's --webhook-url and a shared secret).")
 	flag.Parse()
 	setup := devenv.WebhooksByEndpoint
 	switch *webhooks {
@@ -53,7 +54,8 @@ func main() {
 	defer stop()
 	ready := filepath.Join(*dir, "ready")
 	_ = os.Remove(ready)
-	env, err := devenv.Up(ctx, devenv.Options{Dir: *dir, BinDir: *binDir, TimeScale: *timeScale, ManagerArgs: strings.Fields(*managerArgs), Webhooks: setup, Progress: os.Stdout})
+	env, err := devenv.Up(ctx, devenv.Options{Dir: *dir, BinDir: *binDir, TimeScale: *timeScale, ManagerArgs: strings.Fields(*managerArgs),
+		Webhooks: setup, Progress: os.Stdout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dev:", err)
 		os.Exit(1)

@@ -134,6 +134,8 @@ func (f *Factory) observe(req *http.Request, next option.MiddlewareNext) (*http.
 // Operation names an API call by method and path, e.g. "batches.create",
 // "files.content" or "fine_tuning.jobs.pause", with ids removed so the name can be a
 // metric label.
+//
+// webhook_endpoints/{id} answers POST as an update, and rotate_secret and test below it.
 func Operation(method, path string) string {
 	i := strings.Index(path, "/v1/")
 	if i < 0 {
@@ -143,7 +145,7 @@ func Operation(method, path string) string {
 	resource := parts[0]
 	switch {
 	case resource == "files", resource == "batches", resource == "responses",
-		resource == "webhook_endpoints", resource == "webhook_event_types":
+		resource == webhookEndpoints, resource == "webhook_event_types":
 	case resource == "fine_tuning" && len(parts) > 1 && parts[1] == "jobs":
 		// fine_tuning/jobs/{id}/... reads as one resource, "fine_tuning.jobs".
 		resource, parts = "fine_tuning.jobs", parts[1:]
@@ -167,10 +169,13 @@ func Operation(method, path string) string {
 		return resource + ".content"
 	case len(parts) == 3 && method == http.MethodPost && parts[2] == "cancel":
 		return resource + ".cancel"
-	case len(parts) == 2 && method == http.MethodPost && resource == "webhook_endpoints":
+	case len(parts) == 2 && method == http.MethodPost && resource == webhookEndpoints:
 		return resource + ".update"
-	case len(parts) == 3 && method == http.MethodPost && resource == "webhook_endpoints" && (parts[2] == "rotate_secret" || parts[2] == "test"):
+	case len(parts) == 3 && method == http.MethodPost && resource == webhookEndpoints && (parts[2] == "rotate_secret" || parts[2] == "test"):
 		return resource + "." + parts[2]
 	}
 	return "other"
 }
+
+// webhookEndpoints is the path segment of OpenAI's webhook endpoints API.
+const webhookEndpoints = "webhook_endpoints"

@@ -67,10 +67,15 @@ type endpointStatus struct {
 	} `json:"conditions"`
 }
 
-func getEndpointStatus(t *testing.T, ns, name string) endpointStatus {
+// The namespace and name of TestWebhookEndpointEndToEnd's OpenAIWebhookEndpoint.
+const hooksNamespace, hooksName = "e2e-webhooks", "hooks"
+
+// hooksStatus returns the status of TestWebhookEndpointEndToEnd's endpoint.
+func hooksStatus(t *testing.T) endpointStatus {
 	t.Helper()
 	var st endpointStatus
-	if err := json.Unmarshal([]byte(kubectl(t, "get", "-n", ns, "openaiwebhookendpoint/"+name, "-o", "jsonpath={.status}")), &st); err != nil {
+	out := kubectl(t, "get", "-n", hooksNamespace, "openaiwebhookendpoint/"+hooksName, "-o", "jsonpath={.status}")
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("decoding the status: %v", err)
 	}
 	return st
@@ -112,7 +117,8 @@ func deliver(t *testing.T, secret string) int {
 	}
 	now := time.Now()
 	id := fmt.Sprintf("wh_e2e_%d", now.UnixNano())
-	body := []byte(fmt.Sprintf(`{"id":"evt_e2e_%d","object":"event","created_at":%d,"type":"batch.completed","data":{"id":"batch_e2e_unknown"}}`, now.UnixNano(), now.Unix()))
+	body := []byte(fmt.Sprintf(`{"id":"evt_e2e_%d","object":"event","created_at":%d,"type":"batch.completed",`+
+		`"data":{"id":"batch_e2e_unknown"}}`, now.UnixNano(), now.Unix()))
 	req, err := http.NewRequest(http.MethodPost, env.ReceiverURL, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +159,7 @@ func emulatorEndpoints(t *testing.T) []map[string]any {
 // every 5 s); the time a new secret takes to be accepted is measured and logged.
 func TestWebhookEndpointEndToEnd(t *testing.T) {
 	g := NewWithT(t)
-	const ns, name = "e2e-webhooks", "hooks"
+	const ns, name = hooksNamespace, hooksName
 	kubectl(t, "create", "namespace", ns)
 	kubectl(t, "create", "secret", "generic", devenv.CredentialsSecretName, "-n", ns, "--from-literal=apiKey="+webhookProjectKey)
 	dir := t.TempDir()
@@ -173,7 +179,7 @@ spec:
     every: 720h
 `)
 	kubectl(t, "wait", "-n", ns, "--for=condition=Verified", "--timeout=90s", "openaiwebhookendpoint/"+name)
-	st := getEndpointStatus(t, ns, name)
+	st := hooksStatus(t)
 	g.Expect(st.condition("Ready")).To(Equal("True"))
 	g.Expect(st.EndpointID).To(HavePrefix("whe_"))
 	g.Expect(st.URL).To(Equal(env.ReceiverURL), "the manager's --webhook-receiver-url is the default")
@@ -215,12 +221,12 @@ spec:
 	// new one as soon as the receiver has loaded it.
 	kubectl(t, "annotate", "-n", ns, "openaiwebhookendpoint/"+name, "openai.operator.dev/rotate-requested-at=e2e-1")
 	g.Eventually(func() int64 {
-		if r := getEndpointStatus(t, ns, name).LastRotation; r != nil {
+		if r := hooksStatus(t).LastRotation; r != nil {
 			return r.Count
 		}
 		return 0
 	}, 30*time.Second, 100*time.Millisecond).Should(Equal(int64(1)))
-	st = getEndpointStatus(t, ns, name)
+	st = hooksStatus(t)
 	g.Expect(st.LastRotation.Reason).To(Equal("Requested"))
 	keys := receiverSecret(t)
 	second := keys[ns+"_"+name]
@@ -236,11 +242,13 @@ spec:
 	g.Expect(pickup).To(BeNumerically("<", 10*time.Second))
 
 	// After the overlap: the old secret is refused, the new one alone is tested.
-	g.Eventually(func() string { return getEndpointStatus(t, ns, name).LastRotation.PreviousSecretExpiresAt }, 30*time.Second, 200*time.Millisecond).Should(BeEmpty())
+	g.Eventually(func() string { return hooksStatus(t).LastRotation.PreviousSecretExpiresAt }, 30*time.Second,
+		200*time.Millisecond).Should(BeEmpty())
 	g.Expect(receiverSecret(t)).NotTo(HaveKey(ns + "_" + name + "_previous"))
 	g.Eventually(func() int { return deliver(t, first) }, 20*time.Second, 100*time.Millisecond).Should(Equal(http.StatusUnauthorized))
 	g.Expect(deliver(t, second)).To(BeNumerically("<", 300))
-	g.Eventually(func() string { return getEndpointStatus(t, ns, name).condition("Verified") }, 30*time.Second, 200*time.Millisecond).Should(Equal("True"))
+	g.Eventually(func() string { return hooksStatus(t).condition("Verified") }, 30*time.Second,
+		200*time.Millisecond).Should(Equal("True"))
 
 	// Deletion removes the endpoint on OpenAI and the keys.
 	kubectl(t, "delete", "-n", ns, "openaiwebhookendpoint/"+name, "--timeout=60s")
@@ -250,7 +258,8 @@ spec:
 	g.Expect(receiverSecret(t)).NotTo(HaveKey(ns + "_" + name))
 	g.Eventually(func() string {
 		return kubectl(t, "get", "-n", ns, "events", "--field-selector", "involvedObject.name="+name, "-o", "jsonpath={.items[*].reason}")
-	}, 10*time.Second, 200*time.Millisecond).Should(And(ContainSubstring("Created"), ContainSubstring("Verified"), ContainSubstring("Rotated"), ContainSubstring("Deleted")))
+	}, 10*time.Second, 200*time.Millisecond).Should(And(ContainSubstring("Created"), ContainSubstring("Verified"),
+		ContainSubstring("Rotated"), ContainSubstring("Deleted")))
 }
 
 // What the ServiceAccounts may do with OpenAIWebhookEndpoint and the receiver's Secret,

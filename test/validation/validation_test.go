@@ -480,19 +480,21 @@ func TestCRDsCarryDocsAndPrinterColumns(t *testing.T) {
 
 func TestKubectlExplainTeachesTheAPI(t *testing.T) {
 	g := NewWithT(t)
-	stdout, stderr, err := env.ControlPlane.KubeCtl().Run("explain", "openaibatch.spec.input")
-	out, _ := io.ReadAll(stdout)
-	errOut, _ := io.ReadAll(stderr)
-	g.Expect(err).NotTo(HaveOccurred(), "kubectl explain: %s", errOut)
-	g.Expect(string(out)).To(ContainSubstring("exactly one of requests"))
-	g.Expect(string(out)).To(ContainSubstring("fileID"))
+	kubectl := env.ControlPlane.KubeCtl()
+	explain := func(field string) string {
+		stdout, stderr, err := kubectl.Run("explain", field)
+		out, _ := io.ReadAll(stdout)
+		errOut, _ := io.ReadAll(stderr)
+		g.Expect(err).NotTo(HaveOccurred(), "kubectl explain: %s", errOut)
+		return string(out)
+	}
+	out := explain("openaibatch.spec.input")
+	g.Expect(out).To(ContainSubstring("exactly one of requests"))
+	g.Expect(out).To(ContainSubstring("fileID"))
 
-	stdout, stderr, err = env.ControlPlane.KubeCtl().Run("explain", "openaiwebhookendpoint.spec")
-	out, _ = io.ReadAll(stdout)
-	errOut, _ = io.ReadAll(stderr)
-	g.Expect(err).NotTo(HaveOccurred(), "kubectl explain: %s", errOut)
-	g.Expect(string(out)).To(ContainSubstring("--webhook-receiver-url"))
-	g.Expect(string(out)).To(ContainSubstring("openai.operator.dev/rotate-requested-at"))
+	out = explain("openaiwebhookendpoint.spec")
+	g.Expect(out).To(ContainSubstring("--webhook-receiver-url"))
+	g.Expect(out).To(ContainSubstring("openai.operator.dev/rotate-requested-at"))
 }
 
 // The receiver's Secret keys are "<namespace>_<name>" and "<namespace>_<name>_previous":
