@@ -528,6 +528,19 @@ func (r *BatchReconciler) deleteStrays(ctx context.Context, s *batchScope) (ctrl
 	return ctrl.Result{}, nil
 }
 
+// inlineRequests reads the batch's spec.input.requests through the API reader, for the
+// generation the pass works on.
+func (r *BatchReconciler) inlineRequests(ctx context.Context, obj *openaiv1alpha1.OpenAIBatch) ([]openaiv1alpha1.BatchRequest, error) {
+	full := &openaiv1alpha1.OpenAIBatch{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), full); err != nil {
+		return nil, fmt.Errorf("reading the inline requests: %w", err)
+	}
+	if full.Generation != obj.Generation || full.UID != obj.UID {
+		return nil, fmt.Errorf("reading the inline requests: the resource changed (generation %d, then %d); retrying", obj.Generation, full.Generation)
+	}
+	return full.Spec.Input.Requests, nil
+}
+
 // inputMissingError means a ConfigMap, Secret or key holding the input is missing: wait.
 type inputMissingError struct{ msg string }
 
@@ -542,6 +555,15 @@ func (e inputInvalidError) Error() string { return e.msg }
 func (r *BatchReconciler) inputJSONL(ctx context.Context, s *batchScope) ([]byte, error) {
 	in := s.obj.Spec.Input
 	endpoint := string(s.obj.Spec.Endpoint)
+	if in.FileID == "" && in.ConfigMapKeyRef == nil && in.SecretKeyRef == nil {
+		// Inline requests are read from the API server: the cache need not hold them
+		// (CacheOptions drops them once a batch is submitted).
+		requests, err := r.inlineRequests(ctx, s.obj)
+		if err != nil {
+			return nil, err
+		}
+		in.Requests = requests
+	}
 	var data []byte
 	switch {
 	case in.FileID != "":

@@ -206,6 +206,9 @@ func (p *pass[T]) setHealth() {
 // othersFields are the status fields that writers other than the controller own.
 var othersFields = [][]string{{"status", "lastWebhookEvent"}}
 
+// cacheDroppedFields are fields the manager's cache may drop (DropSubmittedInput).
+var cacheDroppedFields = [][]string{{"spec", "input", "requests"}}
+
 // reapply applies the pass's changes (data, a merge patch) to the resource as it is now,
 // if only other writers' fields changed since the pass read it.
 func (p *pass[T]) reapply(ctx context.Context, d *Deps, data []byte) (bool, error) {
@@ -258,6 +261,12 @@ func equalButOthers(a, b client.Object) (bool, error) {
 		unstructured.RemoveNestedField(u, "metadata", "managedFields")
 		for _, f := range othersFields {
 			unstructured.RemoveNestedField(u, f...)
+		}
+	}
+	// a comes from the cache, which may lack fields the API server has (CacheOptions).
+	for _, f := range cacheDroppedFields {
+		if _, found, _ := unstructured.NestedFieldNoCopy(ua, f...); !found {
+			unstructured.RemoveNestedField(ub, f...)
 		}
 	}
 	return equality.Semantic.DeepEqual(ua, ub), nil

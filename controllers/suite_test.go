@@ -35,6 +35,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -97,6 +98,12 @@ type fixture struct {
 	// dropEvents, when it returns true, makes the next manager started lose every
 	// Event it records, as a process that dies before its Events are sent does.
 	dropEvents func() bool
+	// selector, when set, is the managers' shard selector (CacheOptions).
+	selector labels.Selector
+	// batchTransform, when set, replaces the cache transform of OpenAIBatch objects.
+	batchTransform func(any) (any, error)
+	// cache is the cache of the manager started last.
+	cache cache.Cache
 }
 
 type fixtureOptions struct {
@@ -138,15 +145,22 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 // or the returned stop is called.
 func (f *fixture) startManager(opts Options, wrap func(client.Client) client.Client) (stop func()) {
 	f.t.Helper()
+	cacheOpts := CacheOptions([]string{f.ns}, f.selector)
+	if f.batchTransform != nil {
+		bo := cacheOpts.ByObject[batchKey(cacheOpts)]
+		bo.Transform = f.batchTransform
+		cacheOpts.ByObject[batchKey(cacheOpts)] = bo
+	}
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 testenv.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{f.ns: {}}},
+		Cache:                  cacheOpts,
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
 	})
 	f.g.Expect(err).NotTo(HaveOccurred())
+	f.cache = mgr.GetCache()
 	c := mgr.GetClient()
 	if wrap != nil {
 		c = wrap(c)
@@ -190,6 +204,16 @@ func (f *fixture) startManager(opts Options, wrap func(client.Client) client.Cli
 	}
 	f.t.Cleanup(stop)
 	return stop
+}
+
+// batchKey is the key of OpenAIBatch in the cache options' ByObject.
+func batchKey(o cache.Options) client.Object {
+	for k := range o.ByObject {
+		if _, ok := k.(*openaiv1alpha1.OpenAIBatch); ok {
+			return k
+		}
+	}
+	return &openaiv1alpha1.OpenAIBatch{}
 }
 
 func (f *fixture) createSecret(name string, data map[string]string) {

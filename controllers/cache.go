@@ -1,0 +1,58 @@
+package controllers
+
+import (
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+)
+
+// CacheOptions are the manager's cache options. managedFields are dropped from every
+// cached object (the reconcilers never read them) and a batch's inline requests once its
+// status shows it submitted (DropSubmittedInput). namespaces, when set, limit the cache to
+// those namespaces; selector, when not nil, limits it to the OpenAIBatch, OpenAIResponse and
+// OpenAIFineTuningJob resources it matches, so that several managers can share a cluster
+// on disjoint sets (credentials Secrets stay unfiltered: they carry no shard label).
+func CacheOptions(namespaces []string, selector labels.Selector) cache.Options {
+	opts := cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&openaiv1alpha1.OpenAIBatch{}:         {Label: selector, Transform: chainTransforms(cache.TransformStripManagedFields(), DropSubmittedInput)},
+			&openaiv1alpha1.OpenAIResponse{}:      {Label: selector},
+			&openaiv1alpha1.OpenAIFineTuningJob{}: {Label: selector},
+		},
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
+}
+
+// DropSubmittedInput is a cache transform that drops spec.input.requests of an
+// OpenAIBatch whose status shows it submitted (a batch id) or ended: OpenAI holds the
+// input from then on, and up to ~1.5 MiB of inline requests per object would otherwise
+// stay in memory for the batch's whole life. A batch not yet submitted keeps them. The
+// reconciler reads inline requests from the API server, never from the cache, when it
+// submits. Other objects pass unchanged.
+func DropSubmittedInput(obj any) (any, error) {
+	if b, ok := obj.(*openaiv1alpha1.OpenAIBatch); ok && (b.Status.BatchID != "" || batchTerminal(b.Status.Phase)) {
+		b.Spec.Input.Requests = nil
+	}
+	return obj, nil
+}
+
+func chainTransforms(fns ...func(any) (any, error)) func(any) (any, error) {
+	return func(obj any) (any, error) {
+		var err error
+		for _, fn := range fns {
+			if obj, err = fn(obj); err != nil {
+				return nil, err
+			}
+		}
+		return obj, nil
+	}
+}

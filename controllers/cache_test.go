@@ -1,0 +1,106 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+	"github.com/openai-operator/openai-operator/emulator"
+)
+
+// cachedBatch reads the named batch from the manager's cache (not the API server).
+func (f *fixture) cachedBatch(name string) func() *openaiv1alpha1.OpenAIBatch {
+	return func() *openaiv1alpha1.OpenAIBatch {
+		b := &openaiv1alpha1.OpenAIBatch{}
+		if err := f.cache.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: name}, b); err != nil {
+			return nil
+		}
+		return b
+	}
+}
+
+// sentRequests is the number of requests OpenAI received in the named batch's input.
+func (f *fixture) sentRequests(name string) int64 {
+	f.t.Helper()
+	b := f.getBatch(name)
+	f.g.Expect(b.Status.BatchID).NotTo(BeEmpty())
+	remote, err := f.sdk().Batches.Get(f.ctx, b.Status.BatchID)
+	f.g.Expect(err).NotTo(HaveOccurred())
+	return remote.RequestCounts.Total
+}
+
+func TestBatchCacheDropsInlineRequestsOnceSubmitted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	// One batch runs on OpenAI; the other waits for a Secret that does not exist yet.
+	f.create(f.batch("running", 3, emulator.ModelHang))
+	waiting := f.batch("waiting", 2, "text-embedding-3-small")
+	waiting.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "later"}
+	f.create(waiting)
+
+	f.g.Eventually(func() string { return f.getBatch("running").Status.BatchID }, 20*time.Second, 20*time.Millisecond).ShouldNot(BeEmpty())
+	f.g.Eventually(f.cachedBatch("running"), 10*time.Second, 20*time.Millisecond).Should(And(
+		Not(BeNil()),
+		WithTransform(func(b *openaiv1alpha1.OpenAIBatch) string { return b.Status.BatchID }, Not(BeEmpty())),
+		WithTransform(func(b *openaiv1alpha1.OpenAIBatch) []openaiv1alpha1.BatchRequest { return b.Spec.Input.Requests }, BeEmpty()),
+	), "a submitted batch's inline requests are not cached")
+	f.g.Expect(f.getBatch("running").Spec.Input.Requests).To(HaveLen(3), "the API server keeps them")
+
+	f.g.Eventually(f.condition(waiting, openaiv1alpha1.ConditionSubmitted), 10*time.Second, 20*time.Millisecond).ShouldNot(BeNil())
+	f.g.Expect(f.cachedBatch("waiting")()).To(WithTransform(func(b *openaiv1alpha1.OpenAIBatch) int { return len(b.Spec.Input.Requests) }, Equal(2)),
+		"a batch not yet submitted keeps its requests in the cache")
+
+	// The waiting batch is submitted once its Secret exists, with all its requests.
+	f.createSecret("later", map[string]string{"apiKey": emulator.DefaultAPIKey})
+	f.g.Eventually(f.condition(waiting, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Expect(f.sentRequests("waiting")).To(Equal(int64(2)))
+}
+
+// The reconciler never relies on the cache for inline requests: with a cache that holds
+// none at all, a batch is still submitted with all of them.
+func TestBatchSubmitsInlineRequestsTheCacheDoesNotHold(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noManager: true})
+	f.batchTransform = func(obj any) (any, error) {
+		if b, ok := obj.(*openaiv1alpha1.OpenAIBatch); ok {
+			b.Spec.Input.Requests = nil
+			b.ManagedFields = nil
+		}
+		return obj, nil
+	}
+	f.startManager(testOptions(), nil)
+	// The finalizer is there already (as after a restart), so that no write of the pass
+	// hands the reconciler the full object before it submits.
+	b := f.batch("stripped", 3, "text-embedding-3-small")
+	b.Finalizers = []string{Finalizer}
+	f.create(b)
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Expect(f.getBatch("stripped").Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseCompleted))
+	f.g.Expect(f.sentRequests("stripped")).To(Equal(int64(3)))
+	f.g.Expect(f.cachedBatch("stripped")()).To(WithTransform(func(b *openaiv1alpha1.OpenAIBatch) int { return len(b.Spec.Input.Requests) }, Equal(0)),
+		"the test's cache holds no requests")
+}
+
+// A manager restarted while a submission was under way (intent recorded, nothing
+// uploaded) sends the batch's inline requests.
+func TestBatchSubmissionAfterRestartSendsTheInlineRequests(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noManager: true})
+	b := f.batch("resumed", 2, "text-embedding-3-small")
+	b.Finalizers = []string{Finalizer}
+	f.create(b)
+	b = f.getBatch("resumed")
+	b.Status.Phase = openaiv1alpha1.BatchPhaseSubmitting
+	f.g.Expect(f.c.Status().Update(f.ctx, b)).To(Succeed())
+
+	f.startManager(testOptions(), nil)
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Expect(f.emu.Calls("batches.create")).To(Equal(int64(1)))
+	f.g.Expect(f.sentRequests("resumed")).To(Equal(int64(2)))
+	f.g.Eventually(f.cachedBatch("resumed"), 10*time.Second, 20*time.Millisecond).Should(
+		WithTransform(func(b *openaiv1alpha1.OpenAIBatch) int { return len(b.Spec.Input.Requests) }, Equal(0)))
+}
