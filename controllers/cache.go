@@ -6,29 +6,26 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+	"github.com/openai-operator/openai-operator/internal/namespaces"
 )
 
 // CacheOptions are the manager's cache options. managedFields are dropped from every
 // cached object (the reconcilers never read them) and a batch's inline requests once its
-// status shows it submitted (DropSubmittedInput). namespaces, when set, limit the cache to
-// those namespaces; selector, when not nil, limits it to the OpenAIBatch, OpenAIResponse and
-// OpenAIFineTuningJob resources it matches, so that several managers can share a cluster
+// status shows it submitted (DropSubmittedInput). served, when set, limit the cache to
+// those namespaces; selector, when not nil, limits it to the OpenAIBatch, OpenAIResponse,
+// OpenAIFineTuningJob and OpenAIWebhookEndpoint resources it matches, so that several managers can share a cluster
 // on disjoint sets (credentials Secrets stay unfiltered: they carry no shard label).
-func CacheOptions(namespaces []string, selector labels.Selector) cache.Options {
+func CacheOptions(served []string, selector labels.Selector) cache.Options {
 	opts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&openaiv1alpha1.OpenAIBatch{}:         {Label: selector, Transform: chainTransforms(cache.TransformStripManagedFields(), DropSubmittedInput)},
-			&openaiv1alpha1.OpenAIResponse{}:      {Label: selector},
-			&openaiv1alpha1.OpenAIFineTuningJob{}: {Label: selector},
+			&openaiv1alpha1.OpenAIBatch{}:           {Label: selector, Transform: chainTransforms(cache.TransformStripManagedFields(), DropSubmittedInput)},
+			&openaiv1alpha1.OpenAIResponse{}:        {Label: selector},
+			&openaiv1alpha1.OpenAIFineTuningJob{}:   {Label: selector},
+			&openaiv1alpha1.OpenAIWebhookEndpoint{}: {Label: selector},
 		},
 	}
-	if len(namespaces) > 0 {
-		opts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
+	opts.DefaultNamespaces = namespaces.CacheConfig(served) // nil: all namespaces
 	return opts
 }
 

@@ -1,11 +1,13 @@
 package controllers
 
 import (
+	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
@@ -103,4 +105,46 @@ func TestBatchSubmissionAfterRestartSendsTheInlineRequests(t *testing.T) {
 	f.g.Expect(f.sentRequests("resumed")).To(Equal(int64(2)))
 	f.g.Eventually(f.cachedBatch("resumed"), 10*time.Second, 20*time.Millisecond).Should(
 		WithTransform(func(b *openaiv1alpha1.OpenAIBatch) int { return len(b.Spec.Input.Requests) }, Equal(0)))
+}
+
+// Two managers with disjoint shard selectors share a namespace: each handles only its
+// own resources, and a resource in neither shard is left alone.
+func TestShardedManagersHandleDisjointSets(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noManager: true})
+	var mu sync.Mutex
+	wrote := map[string]map[string]bool{"a": {}, "b": {}}
+	for _, shard := range []string{"a", "b"} {
+		f.selector = labels.SelectorFromSet(labels.Set{"shard": shard})
+		f.startManager(testOptions(), func(c client.Client) client.Client {
+			return failingStatusWrites{Client: c, fail: func(obj client.Object) error {
+				mu.Lock()
+				defer mu.Unlock()
+				wrote[shard][obj.GetName()] = true
+				return nil
+			}}
+		})
+	}
+	f.selector = nil
+	names := map[string]string{"a-1": "a", "a-2": "a", "b-1": "b", "b-2": "b", "none": ""}
+	for name, shard := range names {
+		b := f.batch(name, 1, "text-embedding-3-small")
+		if shard != "" {
+			b.Labels = map[string]string{"shard": shard}
+		}
+		f.create(b)
+	}
+	for name, shard := range names {
+		if shard == "" {
+			continue
+		}
+		b := &openaiv1alpha1.OpenAIBatch{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: name}}
+		f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	}
+	mu.Lock()
+	f.g.Expect(wrote["a"]).To(And(HaveKey("a-1"), HaveKey("a-2"), Not(HaveKey("b-1")), Not(HaveKey("b-2")), Not(HaveKey("none"))))
+	f.g.Expect(wrote["b"]).To(And(HaveKey("b-1"), HaveKey("b-2"), Not(HaveKey("a-1")), Not(HaveKey("a-2")), Not(HaveKey("none"))))
+	mu.Unlock()
+	f.g.Expect(f.emu.Calls("batches.create")).To(Equal(int64(4)), "each labelled batch is submitted once, the unlabelled one never")
+	f.g.Consistently(func() openaiv1alpha1.BatchPhase { return f.getBatch("none").Status.Phase }, time.Second, 100*time.Millisecond).Should(BeEmpty())
 }

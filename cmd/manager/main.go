@@ -29,11 +29,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -61,6 +61,7 @@ func main() {
 		requestTimeout                    time.Duration
 		metricsCertPath, metricsCertName  string
 		metricsCertKey                    string
+		watchSelector                     string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview).")
@@ -91,6 +92,7 @@ func main() {
 	flag.DurationVar(&opts.BackoffMax, "openai-backoff-max", opts.BackoffMax, "Longest wait of a project's calls after refusals.")
 	flag.DurationVar(&opts.QuotaRetryInterval, "quota-retry-interval", opts.QuotaRetryInterval, "Wait of a project's create calls after OpenAI answered 429 insufficient_quota.")
 	bindWebhookEndpointFlags(&opts.Webhooks)
+	flag.StringVar(&watchSelector, "watch-label-selector", "", "Label selector (e.g. shard=a) limiting the OpenAIBatch, OpenAIResponse, OpenAIFineTuningJob and OpenAIWebhookEndpoint resources this manager handles, to shard them across managers on disjoint selectors (give each its own --leader-election-id); empty handles all.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	showVersion := version.BindFlag(flag.CommandLine)
@@ -116,6 +118,14 @@ func main() {
 	if err != nil {
 		log.Error(err, "Invalid --namespaces")
 		os.Exit(1)
+	}
+	var shard labels.Selector
+	if watchSelector != "" {
+		if shard, err = labels.Parse(watchSelector); err != nil {
+			log.Error(err, "Invalid --watch-label-selector", "selector", watchSelector)
+			os.Exit(1)
+		}
+		log.Info("Handling only the resources that match the selector", "selector", shard.String())
 	}
 
 	scheme := runtime.NewScheme()
@@ -151,12 +161,10 @@ func main() {
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       leaderElectNS,
 		LeaderElectionReleaseOnCancel: true,
-		// managedFields are half of a small resource's size and the reconcilers never read them.
-		Cache: cache.Options{
-			DefaultTransform: cache.TransformStripManagedFields(),
-			// Empty: all namespaces; otherwise every list and watch stays in these.
-			DefaultNamespaces: namespaces.CacheConfig(served),
-		},
+		// Without managedFields (half of a small resource's size) and submitted batches'
+		// inline requests; limited to the served namespaces (--namespaces) and to the
+		// shard's resources (--watch-label-selector).
+		Cache: controllers.CacheOptions(served, shard),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Secrets and ConfigMaps are read directly: the manager may get them, but it
 			// neither lists nor watches them cluster-wide.
