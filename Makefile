@@ -241,6 +241,10 @@ demo: build envtest ## The main job: dev-up, apply the samples, watch them compl
 bench: build envtest ## Run the benchmarks; writes bench/results.json and docs/PERFORMANCE.md.
 	./hack/bench.sh
 
+.PHONY: bench-scale
+bench-scale: envtest ## Measure the manager's cache per 1,000 submitted batches; writes bench/results-scale.json and docs/PERFORMANCE.md's scale section.
+	./hack/bench-scale.sh
+
 ##@ Dependencies
 
 ## Location to install dependencies to
