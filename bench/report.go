@@ -48,7 +48,31 @@ type Check struct {
 
 // WriteReport writes the Markdown report of res to path.
 func WriteReport(path string, res *Results) error {
-	return os.WriteFile(path, []byte(Report(res)), 0o644)
+	doc := Report(res)
+	if old, err := os.ReadFile(path); err == nil {
+		// make bench-scale's section is kept.
+		if i, j := strings.Index(string(old), ScaleSectionStart), strings.Index(string(old), ScaleSectionEnd); i >= 0 && j > i {
+			doc = ReplaceScaleSection(doc, string(old)[i+len(ScaleSectionStart)+1:j])
+		}
+	}
+	return os.WriteFile(path, []byte(doc), 0o644)
+}
+
+// The markers of make bench-scale's section of the report.
+const (
+	ScaleSectionStart = "<!-- bench-scale:start (make bench-scale writes this section) -->"
+	ScaleSectionEnd   = "<!-- bench-scale:end -->"
+)
+
+// ReplaceScaleSection returns doc with make bench-scale's section set to section
+// (appended if doc has none).
+func ReplaceScaleSection(doc, section string) string {
+	full := ScaleSectionStart + "\n" + section + ScaleSectionEnd
+	i, j := strings.Index(doc, ScaleSectionStart), strings.Index(doc, ScaleSectionEnd)
+	if i >= 0 && j > i {
+		return doc[:i] + full + doc[j+len(ScaleSectionEnd):]
+	}
+	return strings.TrimRight(doc, "\n") + "\n\n" + full + "\n"
 }
 
 // Checks evaluates the targets against res.

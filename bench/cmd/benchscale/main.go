@@ -87,26 +87,13 @@ func run() error {
 	return writeReport(*report, res)
 }
 
-const (
-	startMark = "<!-- bench-scale:start (make bench-scale writes this section) -->"
-	endMark   = "<!-- bench-scale:end -->"
-)
-
-// writeReport replaces the scale section of the report (appends it if absent).
+// writeReport replaces the scale section of the report.
 func writeReport(path string, res Results) error {
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	section := startMark + "\n" + render(res) + endMark
-	doc := string(old)
-	i, j := strings.Index(doc, startMark), strings.Index(doc, endMark)
-	if i >= 0 && j > i {
-		doc = doc[:i] + section + doc[j+len(endMark):]
-	} else {
-		doc = strings.TrimRight(doc, "\n") + "\n\n" + section + "\n"
-	}
-	return os.WriteFile(path, []byte(doc), 0o644)
+	return os.WriteFile(path, []byte(bench.ReplaceScaleSection(string(old), render(res))), 0o644)
 }
 
 func render(res Results) string {
