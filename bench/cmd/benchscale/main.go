@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/openai-operator/openai-operator/bench"
 	"github.com/openai-operator/openai-operator/internal/testenv"
 )
@@ -45,6 +48,7 @@ func run() error {
 	rounds := flag.Int("rounds", 3, "Measurements of each cache (alternating); medians are reported.")
 	commit := flag.String("commit", "", "The tree measured (git describe).")
 	flag.Parse()
+	log.SetLogger(logr.Discard())
 
 	if *reportOnly {
 		data, err := os.ReadFile(*out)
