@@ -343,7 +343,13 @@ func (r *BatchReconciler) create(ctx context.Context, s *batchScope, memo *batch
 			// No answer, or a 5xx: the batch may exist. Search before creating again.
 			memo.searched = false
 		case c.Class == openaiclient.NotFound && obj.Spec.Input.FileID == "":
-			// The upload is gone (expired, deleted): upload again.
+			// The upload is gone (expired, deleted): upload again. The 404 may be about
+			// something else, though, and then the upload is still there with nothing to
+			// use it: delete it now, while its id is known (a restarted process would not
+			// know it), or with the strays should OpenAI not let us.
+			if _, derr := api.Files.Delete(ctx, inputFileID); derr != nil && openaiclient.Classify(derr).Class != openaiclient.NotFound {
+				r.addStrays(obj.UID, []string{inputFileID})
+			}
 			memo.inputFileID = ""
 		case c.Class == openaiclient.Terminal && obj.Spec.Input.FileID == "":
 			// OpenAI refused the batch: no batch will use the upload.

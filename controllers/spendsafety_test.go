@@ -845,3 +845,19 @@ func TestDeletionFinishesWhenOpenAIAnswersTheCancel409(t *testing.T) {
 	_, err := f.sdk().Files.Get(f.ctx, b.Status.InputFileID)
 	f.g.Expect(err).To(HaveOccurred(), "the uploaded input must be deleted")
 }
+
+// A 404 to batches.create reads as "the upload is gone" and the input is uploaded again;
+// when the first upload was there after all, nothing used it and it stayed on OpenAI
+// (fault schedule seed 500155). Every upload of the resource is gone once the batch ended.
+func TestUploadForgottenAfterA404OnCreateIsDeleted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	f.inject(emulator.Injection{Op: emulator.OpBatchesCreate, Fault: emulator.FaultNotFound, Count: 1})
+	b := f.batch("reupload", 1, "text-embedding-3-small")
+	f.create(b)
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Eventually(func() bool { return f.getBatch("reupload").Status.InputFileDeleted }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
+	f.g.Expect(f.emu.Calls("files.create")).To(Equal(int64(2)), "the input was uploaded again after the 404")
+	f.g.Eventually(func() []string { return f.filesNamed(inputFileName(f.getBatch("reupload"))) }, 10*time.Second, 50*time.Millisecond).Should(BeEmpty(),
+		"no upload of the resource is left on OpenAI")
+}
