@@ -179,6 +179,7 @@ func (r *WebhookEndpointReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := &endpointScope{pass: newPass(ctx, obj, obj.Spec.CredentialsRef, &obj.Status.Conditions), memo: r.memo(obj.UID)}
+	s.health = func() { endpointHealth(obj) }
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
@@ -192,6 +193,30 @@ func (r *WebhookEndpointReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		r.noteTrust(s)
 	}()
 	return runSteps(ctx, s, r.recall, r.ensureEndpoint, r.ensureSecret, r.rotateWhenDue, r.expirePrevious, r.verify, r.requeue)
+}
+
+// endpointHealth derives the conditions kstatus (Flux, Argo CD) reads from Ready: an
+// endpoint is configuration, not work that ends, so Ready=True is Current; Ready=False
+// that waits on the user (OpenAI refused the spec, no URL to use) is Stalled; any other
+// Ready=False is Reconciling, with Ready's reason.
+func endpointHealth(obj *openaiv1alpha1.OpenAIWebhookEndpoint) {
+	conds := &obj.Status.Conditions
+	ready := meta.FindStatusCondition(*conds, openaiv1alpha1.ConditionReady)
+	switch {
+	case ready == nil:
+		return
+	case ready.Status == metav1.ConditionTrue:
+		meta.RemoveStatusCondition(conds, openaiv1alpha1.ConditionReconciling)
+		meta.RemoveStatusCondition(conds, openaiv1alpha1.ConditionStalled)
+	case ready.Reason == openaiv1alpha1.ReasonRejected || ready.Reason == openaiv1alpha1.ReasonNoURL:
+		reason, msg := ready.Reason, ready.Message
+		meta.RemoveStatusCondition(conds, openaiv1alpha1.ConditionReconciling)
+		setCondition(conds, obj, openaiv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, msg)
+	default:
+		reason, msg := ready.Reason, ready.Message
+		meta.RemoveStatusCondition(conds, openaiv1alpha1.ConditionStalled)
+		setCondition(conds, obj, openaiv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
+	}
 }
 
 func (r *WebhookEndpointReconciler) memo(uid types.UID) *endpointMemo {

@@ -164,6 +164,8 @@ func TestWebhookEndpointLifecycle(t *testing.T) {
 	f.g.Expect(st.LastTest.EventType).To(Equal("batch.completed"))
 	f.g.Expect(meta.FindStatusCondition(st.Conditions, openaiv1alpha1.ConditionReady)).To(haveStatus(metav1.ConditionTrue,
 		openaiv1alpha1.ReasonConfigured))
+	f.g.Expect(meta.FindStatusCondition(st.Conditions, openaiv1alpha1.ConditionReconciling)).To(BeNil(), "kstatus: Current")
+	f.g.Expect(meta.FindStatusCondition(st.Conditions, openaiv1alpha1.ConditionStalled)).To(BeNil(), "kstatus: Current")
 	f.g.Expect(st.ObservedGeneration).To(Equal(ep.Generation))
 
 	// The secret went to the receiver's Secret only: never to this namespace's objects.
@@ -355,6 +357,9 @@ func TestWebhookEndpointWithoutURLSaysWhatToSet(t *testing.T) {
 	f.create(f.endpoint("nowhere"))
 	f.g.Eventually(f.endpointCondition("nowhere", openaiv1alpha1.ConditionReady), 10*time.Second, 20*time.Millisecond).
 		Should(And(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonNoURL), HaveField("Message", ContainSubstring("--webhook-receiver-url"))))
+	f.g.Expect(f.endpointCondition("nowhere", openaiv1alpha1.ConditionStalled)()).To(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonNoURL),
+		"kstatus: Failed until someone sets a URL")
+	f.g.Expect(f.endpointCondition("nowhere", openaiv1alpha1.ConditionReconciling)()).To(BeNil())
 	f.g.Expect(totalCalls(f.emu.Stats().Calls)).To(BeZero())
 }
 

@@ -84,6 +84,9 @@ type pass[T client.Object] struct {
 	accepted, refused bool
 	// phase returns the resource's phase, for the reason of Reconciling (optional).
 	phase func() string
+	// health, when set, replaces setHealth: for kinds that are configuration, not work
+	// that ends.
+	health func()
 }
 
 func newPass[T client.Object](ctx context.Context, obj T, creds *openaiv1alpha1.CredentialsReference, conds *[]metav1.Condition) pass[T] {
@@ -140,7 +143,11 @@ func (p *pass[T]) credentialsProblem(err error) error {
 // (the spec, or the controller's own fields through a write the pass did not see), the
 // patch fails with a conflict and the pass runs again from fresh state.
 func (p *pass[T]) patchStatus(ctx context.Context, d *Deps) error {
-	p.setHealth()
+	if p.health != nil {
+		p.health()
+	} else {
+		p.setHealth()
+	}
 	data, err := client.MergeFrom(p.base).Data(p.obj)
 	if err != nil || bytes.Equal(data, []byte("{}")) {
 		return err
