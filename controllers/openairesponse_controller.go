@@ -202,14 +202,14 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		st.Phase = openaiv1alpha1.ResponsePhasePending
 	}
 	if obj.Spec.Cancel {
+		st.Message = "Cancelled before it was submitted"
 		if st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !memo.clean {
 			// Responses cannot be listed: what an earlier attempt created cannot be found,
-			// nor cancelled.
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "OutcomeUnknown", "Cancel", "%s",
-				"An earlier attempt to create this response ended without an answer; if OpenAI created it, it runs on: responses cannot be listed, so it cannot be found and cancelled")
+			// nor cancelled. Said in status too, as the Event may be lost with the process.
+			st.Message = "Cancelled; an earlier attempt to create this response ended without an answer: if OpenAI created it, it runs on (responses cannot be listed, so it cannot be found and cancelled)"
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "OutcomeUnknown", "Cancel", "%s", st.Message)
 		}
 		st.Phase = openaiv1alpha1.ResponsePhaseCancelled
-		st.Message = "Cancelled before it was submitted"
 		endUnsuccessfully(&st.Conditions, obj, openaiv1alpha1.ReasonCancelled, st.Message)
 		return ctrl.Result{}, nil
 	}

@@ -70,7 +70,7 @@ limitations under the License.
 //     Warning, while the credentials Secret was missing, as documented). A response
 //     whose create answer was lost cannot be found again (OpenAI cannot list
 //     responses): once the operator announces that with a Warning Event (a reason in
-//     OrphanWarningReasons: PossibleDuplicate) or a status.createAttempts above one,
+//     OrphanWarningReasons: PossibleDuplicate, OutcomeUnknown) or a status.createAttempts above one,
 //     such an orphan is exempt from I2, I3
 //     and I7, as nothing more can be done about it.
 //   - I3: a resource is terminal only if its OpenAI object is terminal, or none was

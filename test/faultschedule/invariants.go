@@ -52,7 +52,7 @@ var InvariantNames = map[string]string{
 // announces that OpenAI may hold an object of a resource it cannot find again (a
 // response whose create answer was lost: OpenAI cannot list responses). Such an
 // announced orphan is exempt from I2, I3 and I7; nothing else can be done about it.
-var OrphanWarningReasons = []string{"PossibleDuplicate"}
+var OrphanWarningReasons = []string{"PossibleDuplicate", "OutcomeUnknown"}
 
 // announcedOrphans reports whether r's kind cannot be searched and the operator
 // announced that it may have orphans: by a Warning, or by counting more than one create
