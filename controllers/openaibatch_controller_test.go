@@ -378,8 +378,7 @@ func TestBatchCancelViaSpec(t *testing.T) {
 	f.create(b)
 	f.g.Eventually(func() openaiv1alpha1.BatchPhase { return f.getBatch("stopme").Status.Phase }, 20*time.Second, 50*time.Millisecond).Should(Equal(openaiv1alpha1.BatchPhaseInProgress))
 	b = f.getBatch("stopme")
-	b.Spec.Cancel = true
-	f.g.Expect(f.c.Update(f.ctx, b)).To(Succeed())
+	f.edit(b, func() { b.Spec.Cancel = true })
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 	b = f.getBatch("stopme")
 	f.g.Expect(b.Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseCancelled))
@@ -471,8 +470,7 @@ func TestBatchResultsNeverOverwriteSomeoneElsesObject(t *testing.T) {
 
 	// Pointing results elsewhere (a control field) stores them there.
 	b = f.getBatch("polite")
-	b.Spec.Results.Name = "polite-out"
-	f.g.Expect(f.c.Update(f.ctx, b)).To(Succeed())
+	f.edit(b, func() { b.Spec.Results.Name = "polite-out" })
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 }
 

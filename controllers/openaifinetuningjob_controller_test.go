@@ -385,8 +385,7 @@ func TestFineTuningJobCancelViaSpec(t *testing.T) {
 	f.create(j)
 	f.g.Eventually(f.jobPhase("stopme"), 20*time.Second, 50*time.Millisecond).Should(Equal(openaiv1alpha1.FineTuningPhaseRunning))
 	j = f.getJob("stopme")
-	j.Spec.Cancel = true
-	f.g.Expect(f.c.Update(f.ctx, j)).To(Succeed())
+	f.edit(j, func() { j.Spec.Cancel = true })
 	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 	f.g.Eventually(func() bool { return f.getJob("stopme").Status.UploadedFilesDeleted }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
 	remote, err := f.sdk().FineTuning.Jobs.Get(f.ctx, f.getJob("stopme").Status.JobID)
@@ -415,8 +414,7 @@ func TestFineTuningJobPauseAndResume(t *testing.T) {
 	f.g.Expect(f.emu.Calls("fine_tuning.jobs.pause")).To(Equal(int64(1)))
 
 	j = f.getJob("pausable")
-	j.Spec.Paused = false
-	f.g.Expect(f.c.Update(f.ctx, j)).To(Succeed())
+	f.edit(j, func() { j.Spec.Paused = false })
 	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 	f.g.Expect(f.emu.Calls("fine_tuning.jobs.resume")).To(Equal(int64(1)))
 	f.g.Expect(eventReasons(f.events("pausable"))).To(ContainElements("PauseRequested", "Paused", "ResumeRequested", "Succeeded"))
@@ -668,8 +666,7 @@ func TestFineTuningJobAccessLostAfterSubmissionKeepsTheResource(t *testing.T) {
 			p.set(0, false)
 			f.g.Eventually(f.condition(j, tc.condition), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 			j = f.getJob("keeper")
-			j.Spec.Cancel = true
-			f.g.Expect(f.c.Update(f.ctx, j)).To(Succeed())
+			f.edit(j, func() { j.Spec.Cancel = true })
 			f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 			f.g.Expect(f.emu.Calls("fine_tuning.jobs.create")).To(Equal(int64(1)))
 		})
@@ -745,15 +742,15 @@ func TestFineTuningJobResultsAreStoredOncePerTarget(t *testing.T) {
 
 	// A later edit of a control field does not download and write them again...
 	j = f.getJob("once")
-	j.Spec.CancelOnDelete = ptr.To(false)
-	f.g.Expect(f.c.Update(f.ctx, j)).To(Succeed())
+	f.edit(j, func() { j.Spec.CancelOnDelete = ptr.To(false) })
 	f.g.Eventually(func() int64 { return f.getJob("once").Status.ObservedGeneration }, 10*time.Second, 50*time.Millisecond).Should(Equal(j.Generation))
 	f.g.Consistently(func() int64 { return f.emu.Calls("files.content") }, time.Second, 100*time.Millisecond).Should(Equal(downloads))
 
 	// ...but a new target gets them.
 	j = f.getJob("once")
-	j.Spec.Results = &openaiv1alpha1.ResultsTarget{Kind: openaiv1alpha1.ResultsKindSecret, Name: "once-secret"}
-	f.g.Expect(f.c.Update(f.ctx, j)).To(Succeed())
+	f.edit(j, func() {
+		j.Spec.Results = &openaiv1alpha1.ResultsTarget{Kind: openaiv1alpha1.ResultsKindSecret, Name: "once-secret"}
+	})
 	f.g.Eventually(func() error {
 		return f.c.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "once-secret"}, &corev1.Secret{})
 	}, 10*time.Second, 50*time.Millisecond).Should(Succeed())

@@ -181,8 +181,7 @@ func TestResponseCancelViaSpecAndOnDelete(t *testing.T) {
 		f.g.Eventually(func() openaiv1alpha1.ResponsePhase { return f.getResponse(name).Status.Phase }, 20*time.Second, 50*time.Millisecond).Should(Equal(openaiv1alpha1.ResponsePhaseInProgress))
 	}
 	viaSpec = f.getResponse("cancel-spec")
-	viaSpec.Spec.Cancel = true
-	f.g.Expect(f.c.Update(f.ctx, viaSpec)).To(Succeed())
+	f.edit(viaSpec, func() { viaSpec.Spec.Cancel = true })
 	f.g.Eventually(f.condition(viaSpec, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 
 	viaDelete = f.getResponse("cancel-delete")

@@ -37,6 +37,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -265,6 +266,20 @@ func (f *fixture) response(name, model, text string) *openaiv1alpha1.OpenAIRespo
 func (f *fixture) create(obj client.Object) {
 	f.t.Helper()
 	f.g.Expect(f.c.Create(f.ctx, obj)).To(Succeed())
+}
+
+// edit reads obj afresh, applies mutate to it and updates it, again on a conflict: the
+// manager's status writes change the resource version under a test's edit, as they do
+// under a user's.
+func (f *fixture) edit(obj client.Object, mutate func()) {
+	f.t.Helper()
+	f.g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := f.c.Get(f.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate()
+		return f.c.Update(f.ctx, obj)
+	})).To(Succeed())
 }
 
 func (f *fixture) getBatch(name string) *openaiv1alpha1.OpenAIBatch {
