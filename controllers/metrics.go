@@ -17,6 +17,7 @@ limitations under the License.
 package controllers
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -46,6 +47,10 @@ var (
 		Help: "OpenAI answers 429 insufficient_quota (the account has no credit left), by the namespace and name of the credentials Secret whose key was refused.",
 	}, []string{"namespace", "secret"})
 
+	webhookSecretRotations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "openai_operator_webhook_secret_rotations_total",
+		Help: "Rotations of OpenAIWebhookEndpoint signing secrets, by reason (Scheduled, Requested, SecretLost).",
+	}, []string{"reason"})
 	webhookToSync = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "openai_operator_webhook_to_sync_seconds",
 		Help:    "Time from the webhook receiver recording an event to the controller reading the object from OpenAI.",
@@ -53,8 +58,12 @@ var (
 	}, []string{"kind"})
 )
 
+// collectors are all of the manager's own metrics: registered together, and listed by
+// Collectors, so that none can be registered but missing from the list.
+var collectors = []prometheus.Collector{apiCalls, apiDuration, phaseTransitions, quotaExhausted, webhookSecretRotations, webhookToSync}
+
 func init() {
-	metrics.Registry.MustRegister(apiCalls, apiDuration, phaseTransitions, quotaExhausted, webhookToSync)
+	metrics.Registry.MustRegister(collectors...)
 }
 
 // ObserveAPICall records one OpenAI API call; it is the openaiclient.Factory's Observe hook.
@@ -66,5 +75,5 @@ func ObserveAPICall(operation string, code int, d time.Duration) {
 // Collectors returns the manager's own metrics (registered in controller-runtime's
 // registry at init), so that tests can check the names alerts and dashboards use.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{apiCalls, apiDuration, phaseTransitions, webhookToSync}
+	return slices.Clone(collectors)
 }

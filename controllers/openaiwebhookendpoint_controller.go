@@ -28,7 +28,6 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/webhooks"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -42,7 +41,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -97,15 +95,6 @@ const (
 	rotationRequested  = "Requested"
 	rotationSecretLost = "SecretLost"
 )
-
-var webhookSecretRotations = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "openai_operator_webhook_secret_rotations_total",
-	Help: "Rotations of OpenAIWebhookEndpoint signing secrets, by reason (Scheduled, Requested, SecretLost).",
-}, []string{"reason"})
-
-func init() {
-	metrics.Registry.MustRegister(webhookSecretRotations)
-}
 
 // ReceiverSecretKey is the key of the receiver's Secret that holds the current signing
 // secret of the OpenAIWebhookEndpoint namespace/name. Namespaces are DNS labels and names
