@@ -496,8 +496,15 @@ func (r *ResponseReconciler) reconcileDelete(ctx context.Context, s *responseSco
 	}()
 	var failure error
 	ended := responseTerminal(st.Phase) && endedOnOpenAI(st.Conditions)
-	if cancelOnDelete := obj.Spec.CancelOnDelete == nil || *obj.Spec.CancelOnDelete; cancelOnDelete && st.ResponseID != "" && !ended {
+	cancelOnDelete := obj.Spec.CancelOnDelete == nil || *obj.Spec.CancelOnDelete
+	switch {
+	case cancelOnDelete && st.ResponseID != "" && !ended:
 		failure = r.cancelForDelete(ctx, s)
+	case cancelOnDelete && st.ResponseID == "" && st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !r.memo(obj.UID).clean:
+		// A create call's answer was lost (or this process did not see it): responses
+		// cannot be listed, so what it created cannot be found and cancelled.
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "OutcomeUnknown", "Delete", "%s",
+			"Deleted while an earlier attempt to create this response had ended without an answer: if OpenAI created it, it runs on (responses cannot be listed, so it cannot be found and cancelled)")
 	}
 	return s.finishDeletion(ctx, &r.Deps, failure, "response "+st.ResponseID+" may still run")
 }

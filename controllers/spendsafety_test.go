@@ -863,3 +863,24 @@ func TestUploadForgottenAfterA404OnCreateIsDeleted(t *testing.T) {
 	f.g.Eventually(func() []string { return f.filesNamed(inputFileName(f.getBatch("reupload"))) }, 10*time.Second, 50*time.Millisecond).Should(BeEmpty(),
 		"no upload of the resource is left on OpenAI")
 }
+
+// A response deleted while an earlier create call's outcome is unknown cannot be found
+// (responses cannot be listed) nor cancelled: the deletion says so in an OutcomeUnknown
+// Warning rather than letting it go silently (fault schedule seed 710102).
+func TestResponseDeletedDuringSubmittingWarnsThatTheOutcomeIsUnknown(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noManager: true})
+	r := f.response("gone", "gpt-5-mini", "hi")
+	r.Finalizers = []string{Finalizer}
+	f.create(r)
+	r = f.getResponse("gone")
+	r.Status.Phase = openaiv1alpha1.ResponsePhaseSubmitting
+	f.g.Expect(f.c.Status().Update(f.ctx, r)).To(Succeed())
+	f.g.Expect(f.c.Delete(f.ctx, r)).To(Succeed())
+	f.startManager(testOptions(), nil)
+	f.g.Eventually(func() bool {
+		return apierrors.IsNotFound(f.c.Get(f.ctx, client.ObjectKeyFromObject(r), &openaiv1alpha1.OpenAIResponse{}))
+	}, 20*time.Second, 20*time.Millisecond).Should(BeTrue(), "the deletion is not held up")
+	f.g.Eventually(func() []string { return eventReasons(f.events("gone")) }, 5*time.Second).Should(ContainElement("OutcomeUnknown"))
+	f.g.Expect(f.emu.Calls("responses.create")).To(BeZero())
+}
