@@ -242,7 +242,7 @@ bench: build envtest ## Run the benchmarks; writes bench/results.json and docs/P
 	./hack/bench.sh
 
 .PHONY: bench-scale
-bench-scale: envtest ## Measure the manager's cache per 1,000 submitted batches; writes bench/results-scale.json and docs/PERFORMANCE.md's scale section.
+bench-scale: build envtest ## Measure the manager's cache per 1,000 submitted batches, then the real binaries at BENCH_SCALE_INFLIGHT + BENCH_SCALE_DONE (50,000 + 5,000); writes bench/results-scale.json and docs/PERFORMANCE.md's scale section.
 	./hack/bench-scale.sh
 
 ##@ Dependencies

@@ -18,6 +18,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -50,6 +52,14 @@ type ScaleOptions struct {
 	Timeout time.Duration
 	// Progress receives a line per stage; nil discards.
 	Progress io.Writer
+	// Seed writes the in-flight batches instead of having the manager submit them (about
+	// 50 a second on 2 CPUs): the manager submits hang-00000, whose status once InProgress
+	// is the template; then, with the manager stopped, every other in-flight batch is
+	// created in the emulator (batches.create on the template's input file) and as an
+	// OpenAIBatch with the template's finalizers and status (its own batch id, createdAt
+	// and lastSyncTime now) by a bare client, and a new manager is started. Completed
+	// batches are always submitted by the manager.
+	Seed bool
 }
 
 // ScaleStep is a total of in-flight and completed batches.
@@ -72,6 +82,10 @@ type ScaleRow struct {
 	SubmitSeconds float64 `json:"submitSeconds"`
 	// NewBatches is how many batches the step added.
 	NewBatches int `json:"newBatches"`
+	// Seeded is how many of them were seeded (ScaleOptions.Seed), not submitted by the
+	// manager, and SeedSeconds how long seeding took (SubmitSeconds excludes them).
+	Seeded      int     `json:"seeded,omitempty"`
+	SeedSeconds float64 `json:"seedSeconds,omitempty"`
 	// ManagerPeakMiB and ManagerRSSMiB are the running manager's VmHWM and VmRSS after
 	// it submitted everything (the peak includes every submission so far).
 	ManagerPeakMiB float64 `json:"managerPeakMiB"`
@@ -179,17 +193,44 @@ func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 
 	res := &ScaleResults{}
 	haveHang, haveDone := 0, 0
+	var template *openaiv1alpha1.OpenAIBatch
 	for _, step := range opts.Steps {
 		row := ScaleRow{ScaleStep: step}
-		var names []string
+		var names, seeds []string
 		for i := haveHang; i < step.InFlight; i++ {
-			names = append(names, fmt.Sprintf("hang-%05d", i))
+			name := fmt.Sprintf("hang-%05d", i)
+			if opts.Seed && i > 0 {
+				seeds = append(seeds, name)
+			} else {
+				names = append(names, name)
+			}
 		}
 		for i := haveDone; i < step.Completed; i++ {
 			names = append(names, fmt.Sprintf("done-%05d", i))
 		}
 		haveHang, haveDone = step.InFlight, step.Completed
-		row.NewBatches = len(names)
+		row.NewBatches = len(names) + len(seeds)
+		row.Seeded = len(seeds)
+		if len(seeds) > 0 {
+			seedStart := time.Now()
+			if template == nil {
+				progress("submitting hang-00000 as the template of seeded batches")
+				if template, err = submitTemplate(ctx, c, ns, names[0], opts.Timeout); err != nil {
+					return nil, err
+				}
+				names = names[1:]
+			}
+			progress("seeding %d in-flight batches with the manager stopped", len(seeds))
+			env.Processes()["manager"].Stop()
+			if err := seedInFlight(ctx, c, env.EmulatorURL, template, seeds); err != nil {
+				return nil, fmt.Errorf("seeding in-flight batches: %w", err)
+			}
+			if _, err := env.StartManager("manager"); err != nil {
+				return nil, err
+			}
+			row.SeedSeconds = time.Since(seedStart).Seconds()
+			progress("seeded in %.1fs; manager started", row.SeedSeconds)
+		}
 		progress("creating %d batches (totals: %d in flight, %d completed)", len(names), step.InFlight, step.Completed)
 		begin := time.Now()
 		err := parallel(ctx, len(names), 16, func(ctx context.Context, i int) error {
@@ -218,8 +259,10 @@ func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 				last = at
 			}
 		}
-		row.SubmitSeconds = last.Sub(begin).Seconds()
-		progress("submitted in %.1fs", row.SubmitSeconds)
+		if len(names) > 0 {
+			row.SubmitSeconds = last.Sub(begin).Seconds()
+		}
+		progress("submitted %d in %.1fs", len(names), row.SubmitSeconds)
 
 		procs := env.Processes()
 		if row.ManagerPeakMiB, row.ManagerRSSMiB, err = PeakRSS(procs["manager"].Pid()); err != nil {
@@ -264,6 +307,90 @@ func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 	done()
 	res.Scenario = *sc
 	return res, nil
+}
+
+// submitTemplate creates name (an in-flight batch), waits for the manager to submit it and
+// for its phase to be InProgress, and returns it.
+func submitTemplate(ctx context.Context, c client.Client, ns, name string, timeout time.Duration) (*openaiv1alpha1.OpenAIBatch, error) {
+	if err := c.Create(ctx, newBatch(ns, name, "emulator-hang", 1)); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		b := &openaiv1alpha1.OpenAIBatch{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, b); err != nil {
+			return nil, err
+		}
+		if b.Status.BatchID != "" && b.Status.InputFileID != "" && b.Status.Phase == openaiv1alpha1.BatchPhaseInProgress {
+			return b, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s not InProgress after %s (phase %q)", name, timeout, b.Status.Phase)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// seedInFlight creates each named in-flight batch in the emulator, on the template's
+// input file (one emulator-hang request), and as an OpenAIBatch whose status is the
+// template's with the new batch id, createdAt and lastSyncTime now: what the manager
+// would have written on submitting it. The manager must be stopped.
+func seedInFlight(ctx context.Context, c client.Client, openaiURL string, template *openaiv1alpha1.OpenAIBatch, names []string) error {
+	return parallel(ctx, len(names), 16, func(ctx context.Context, i int) error {
+		id, created, err := emulatorCreateBatch(ctx, openaiURL, template.Status.InputFileID, string(template.Spec.Endpoint))
+		if err != nil {
+			return err
+		}
+		b := newBatch(template.Namespace, names[i], "emulator-hang", 1)
+		b.Labels, b.Annotations, b.Finalizers = template.Labels, template.Annotations, template.Finalizers
+		if err := c.Create(ctx, b); err != nil {
+			return err
+		}
+		b.Status = *template.Status.DeepCopy()
+		b.Status.BatchID = id
+		at := metav1.NewTime(created)
+		b.Status.CreatedAt = &at
+		if b.Status.InProgressAt != nil {
+			b.Status.InProgressAt = &at
+		}
+		now := metav1.NowMicro()
+		b.Status.LastSyncTime = &now
+		return c.Status().Update(ctx, b)
+	})
+}
+
+// emulatorCreateBatch calls batches.create on the emulator with the devenv API key and
+// returns the batch's id and created_at.
+func emulatorCreateBatch(ctx context.Context, openaiURL, inputFileID, endpoint string) (string, time.Time, error) {
+	body, err := json.Marshal(map[string]string{"input_file_id": inputFileID, "endpoint": endpoint, "completion_window": "24h"})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(openaiURL, "/")+"/batches", bytes.NewReader(body))
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+devenv.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return "", time.Time{}, fmt.Errorf("batches.create: %s: %s", resp.Status, msg)
+	}
+	var out struct {
+		ID        string `json:"id"`
+		CreatedAt int64  `json:"created_at"`
+	}
+	if err := jsonDecode(resp.Body, &out); err != nil {
+		return "", time.Time{}, err
+	}
+	return out.ID, time.Unix(out.CreatedAt, 0), nil
 }
 
 var emulatorCallLine = regexp.MustCompile(`msg="Handled API call" op=(\S+) method=\S+ path=(\S+)`)

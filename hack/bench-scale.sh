@@ -4,9 +4,19 @@
 # server (envtest), and writes bench/results-scale.json and the scale section of
 # docs/PERFORMANCE.md (make bench-scale runs it; separate from make bench).
 #
+# Then it runs make bench's scale scenario (bench.RunScale: the real binaries from bin/ under
+# their ServiceAccounts, peak RSS, a receiver and a manager restart) at
+# BENCH_SCALE_INFLIGHT in-flight plus BENCH_SCALE_DONE completed batches, with a first step
+# at a tenth of both. BENCH_SCALE_SEED=1 (the default) seeds the in-flight batches (the
+# manager submits about 50 a second on 2 CPUs; see bench.ScaleOptions.Seed); 0 has the
+# manager submit them all.
+#
 # Environment: SCALE_OBJECTS_1K (default 10000), SCALE_OBJECTS_100K (default 600: 100 KiB
-# each is what etcd stores, ~60 MB); about 2.5 minutes on 2 shared CPUs, SCALE_ROUNDS (3). The machine is shared: the results
-# record the load average at the start and end.
+# each is what etcd stores, ~60 MB), SCALE_ROUNDS (3): about 2.5 minutes on 2 shared CPUs;
+# BENCH_SCALE_INFLIGHT (default 50000; 0 skips the real binaries), BENCH_SCALE_DONE
+# (5000), BENCH_SCALE_SEED (1), BENCH_SCALE_TIMEOUT (20m), BENCH_WORK (logs; default a
+# temporary directory). The machine is shared: the results record the load average at the
+# start and end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,5 +27,10 @@ go run ./bench/cmd/benchscale \
 	-objects-1k "${SCALE_OBJECTS_1K:-10000}" \
 	-objects-100k "${SCALE_OBJECTS_100K:-600}" \
 	-rounds "${SCALE_ROUNDS:-3}" \
+	-inflight "${BENCH_SCALE_INFLIGHT:-50000}" \
+	-done "${BENCH_SCALE_DONE:-5000}" \
+	-seed="$([ "${BENCH_SCALE_SEED:-1}" = 0 ] && echo false || echo true)" \
+	-timeout "${BENCH_SCALE_TIMEOUT:-20m}" \
+	-bin bin -work "${BENCH_WORK:-}" \
 	-commit "$commit" \
 	-out bench/results-scale.json -report docs/PERFORMANCE.md

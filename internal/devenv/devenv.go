@@ -497,9 +497,11 @@ func (e *Env) Down() error {
 	return nil
 }
 
-// waitReady polls url until it answers 200, the process exits, or a minute passes.
+// waitReady polls url until it answers 200, the process exits, or three minutes pass (a
+// receiver is ready once its cache holds every OpenAIBatch: tens of thousands take a while
+// on a loaded machine).
 func waitReady(p *Process, url string) error {
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for time.Now().Before(deadline) {
 		if !p.Running() {
@@ -513,7 +515,7 @@ func waitReady(p *Process, url string) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("%s not ready at %s after a minute\n%s", p.Name, url, tail(p.Log(), 20))
+	return fmt.Errorf("%s not ready at %s after three minutes\n%s", p.Name, url, tail(p.Log(), 20))
 }
 
 func tail(s string, n int) string {

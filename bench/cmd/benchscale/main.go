@@ -1,7 +1,8 @@
 // Command benchscale measures the manager's cache memory per 1,000 submitted batches,
-// with and without their inline requests, against a real API server (envtest), and
-// writes bench/results-scale.json and the scale section of docs/PERFORMANCE.md
-// (make bench-scale runs it).
+// with and without their inline requests, against a real API server (envtest); then the
+// scale scenario of make bench (bench.RunScale: the real binaries' memory and a manager
+// restart) at a chosen size; and writes bench/results-scale.json and the scale section of
+// docs/PERFORMANCE.md (make bench-scale runs it).
 package main
 
 import (
@@ -28,6 +29,10 @@ type Results struct {
 	Machine bench.Machine `json:"machine"`
 	// CacheMemory are the cache's heap slopes, kept and dropped requests side by side.
 	CacheMemory []bench.CacheMemPoint `json:"cacheMemory"`
+	// Binaries is the scale scenario with the real binaries (nil when not run), and
+	// Seeded whether its in-flight batches were seeded (bench.ScaleOptions.Seed).
+	Binaries *bench.ScaleResults `json:"binaries,omitempty"`
+	Seeded   bool                `json:"seeded,omitempty"`
 	// Seconds is how long the run took.
 	Seconds float64 `json:"seconds"`
 }
@@ -47,6 +52,12 @@ func run() error {
 	n100k := flag.Int("objects-100k", 300, "Submitted batches with 100 KiB of inline requests (fewer: 100 KiB each is what etcd stores).")
 	rounds := flag.Int("rounds", 3, "Measurements of each cache (alternating); medians are reported.")
 	commit := flag.String("commit", "", "The tree measured (git describe).")
+	inFlight := flag.Int("inflight", 0, "In-flight batches of the real binaries' run (its last step; a first step at a tenth); 0 skips it.")
+	completed := flag.Int("done", 0, "Completed batches of the real binaries' run (its last step; a first step at a tenth).")
+	seed := flag.Bool("seed", true, "Seed the in-flight batches (status written by a bare client, batches created in the emulator) instead of having the manager submit them.")
+	binDir := flag.String("bin", "bin", "Directory of the manager, webhook-receiver and openai-emulator binaries.")
+	workDir := flag.String("work", "", "Directory for the real binaries' environment and logs (default: a temporary one).")
+	timeout := flag.Duration("timeout", 20*time.Minute, "Bound of each step's submissions and each resync.")
 	flag.Parse()
 	log.SetLogger(logr.Discard())
 
@@ -62,19 +73,14 @@ func run() error {
 		return writeReport(*report, res)
 	}
 	res := Results{Commit: *commit, Started: time.Now().UTC(), Machine: bench.DescribeMachine()}
-	env, err := testenv.Start()
-	if err != nil {
+	if err := cacheMemory(&res, *n1k, *n100k, *rounds); err != nil {
 		return err
 	}
-	defer func() { _ = env.Stop() }()
 	ctx := context.Background()
-	for _, p := range []struct{ n, size int }{{*n1k, 1 << 10}, {*n100k, 100 << 10}} {
-		fmt.Fprintf(os.Stderr, "benchscale: %d batches of %d bytes\n", p.n, p.size)
-		pt, err := bench.MeasureCacheMem(ctx, env.Config, env.Client, testenv.Scheme, fmt.Sprintf("scale-%d", p.size), p.n, p.size, *rounds)
-		if err != nil {
+	if *inFlight > 0 {
+		if err := runBinaries(ctx, &res, *inFlight, *completed, *seed, *binDir, *workDir, *timeout); err != nil {
 			return err
 		}
-		res.CacheMemory = append(res.CacheMemory, pt)
 	}
 	res.Machine.LoadEnd = bench.LoadAvg()
 	res.Seconds = time.Since(res.Started).Seconds()
@@ -89,6 +95,25 @@ func run() error {
 		return nil
 	}
 	return writeReport(*report, res)
+}
+
+// cacheMemory measures the cache's heap slopes in its own API server, stopped on return.
+func cacheMemory(res *Results, n1k, n100k, rounds int) error {
+	env, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+	ctx := context.Background()
+	for _, p := range []struct{ n, size int }{{n1k, 1 << 10}, {n100k, 100 << 10}} {
+		fmt.Fprintf(os.Stderr, "benchscale: %d batches of %d bytes\n", p.n, p.size)
+		pt, err := bench.MeasureCacheMem(ctx, env.Config, env.Client, testenv.Scheme, fmt.Sprintf("scale-%d", p.size), p.n, p.size, rounds)
+		if err != nil {
+			return err
+		}
+		res.CacheMemory = append(res.CacheMemory, pt)
+	}
+	return nil
 }
 
 // writeReport replaces the scale section of the report.
@@ -119,7 +144,12 @@ func render(res Results) string {
 		fmt.Fprintf(&b, "- %s requests: 50,000 submitted batches would hold about %.0f MiB in the cache before and %.0f MiB after (slope × 50; a linear extrapolation from %d objects, not a measurement at 50,000).\n",
 			sizeName(p.RequestBytes), p.KeepMiBPer1000*50, p.DropMiBPer1000*50, p.Objects)
 	}
-	b.WriteString("\nNot measured by this target yet: the real binaries' RSS at 50,000 + 5,000 objects, the restart resync at 55,000, API server writes per item against a bare-client ceiling, and receiver replicas (see docs/SCALING.md).\n")
+	b.WriteString("\n")
+	if res.Binaries == nil {
+		b.WriteString("The real binaries were not run (BENCH_SCALE_INFLIGHT=0).\n\n")
+	}
+	renderBinaries(&b, res)
+	b.WriteString("Not measured by this target yet: API server writes per submission and per completion against a bare-client write ceiling, sustained submissions and completions per second, and receiver replicas (see docs/SCALING.md).\n")
 	return b.String()
 }
 
