@@ -338,19 +338,32 @@ func submitTemplate(ctx context.Context, c client.Client, ns, name string, timeo
 // template's with the new batch id, createdAt and lastSyncTime now: what the manager
 // would have written on submitting it. The manager must be stopped.
 func seedInFlight(ctx context.Context, c client.Client, openaiURL string, template *openaiv1alpha1.OpenAIBatch, names []string) error {
+	return seedBatches(ctx, c, openaiURL, template, template.Status.InputFileID, "emulator-hang", names)
+}
+
+// seedBatches is seedInFlight with the batches created on inputFileID (the status says
+// so) and model in their spec. Every batch is created in the emulator first, then every
+// object, so that the emulator's batches start close together.
+func seedBatches(ctx context.Context, c client.Client, openaiURL string, template *openaiv1alpha1.OpenAIBatch, inputFileID, model string, names []string) error {
+	ids := make([]string, len(names))
+	created := make([]time.Time, len(names))
+	if err := parallel(ctx, len(names), 16, func(ctx context.Context, i int) error {
+		var err error
+		ids[i], created[i], err = emulatorCreateBatch(ctx, openaiURL, inputFileID, string(template.Spec.Endpoint))
+		return err
+	}); err != nil {
+		return err
+	}
 	return parallel(ctx, len(names), 16, func(ctx context.Context, i int) error {
-		id, created, err := emulatorCreateBatch(ctx, openaiURL, template.Status.InputFileID, string(template.Spec.Endpoint))
-		if err != nil {
-			return err
-		}
-		b := newBatch(template.Namespace, names[i], "emulator-hang", 1)
+		b := newBatch(template.Namespace, names[i], model, 1)
 		b.Labels, b.Annotations, b.Finalizers = template.Labels, template.Annotations, template.Finalizers
 		if err := c.Create(ctx, b); err != nil {
 			return err
 		}
 		b.Status = *template.Status.DeepCopy()
-		b.Status.BatchID = id
-		at := metav1.NewTime(created)
+		b.Status.BatchID = ids[i]
+		b.Status.InputFileID = inputFileID
+		at := metav1.NewTime(created[i])
 		b.Status.CreatedAt = &at
 		if b.Status.InProgressAt != nil {
 			b.Status.InProgressAt = &at
@@ -434,25 +447,8 @@ func scaleResync(ctx context.Context, env *devenv.Env, c client.Client, kube kub
 	if err != nil {
 		return err
 	}
-	deadline := start.Add(timeout)
-	for {
-		s, err := scrape(ctx, p.MetricsURL)
-		if err == nil {
-			batch := map[string]string{"controller": "openaibatch"}
-			n := sumMetric(s, "controller_runtime_reconcile_total", batch)
-			depth := sumMetric(s, "workqueue_depth", map[string]string{"name": "openaibatch"})
-			active := sumMetric(s, "controller_runtime_active_workers", batch)
-			if n >= float64(total) && depth == 0 && active == 0 {
-				row.ResyncReconciles = n
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the restarted manager did not resync %d objects within %s", total, timeout)
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return err
-		}
+	if row.ResyncReconciles, err = waitResynced(ctx, p.MetricsURL, total, start.Add(timeout)); err != nil {
+		return err
 	}
 	end := time.Now()
 	row.ResyncSeconds = end.Sub(start).Seconds()
@@ -506,6 +502,29 @@ func scaleResync(ctx context.Context, env *devenv.Env, c client.Client, kube kub
 		}
 	}
 	return nil
+}
+
+// waitResynced waits until a manager (its metrics at url) has reconciled total
+// OpenAIBatch objects and its work queue is empty, and returns its reconcile count.
+func waitResynced(ctx context.Context, url string, total int, deadline time.Time) (float64, error) {
+	for {
+		s, err := scrape(ctx, url)
+		if err == nil {
+			batch := map[string]string{"controller": "openaibatch"}
+			n := sumMetric(s, "controller_runtime_reconcile_total", batch)
+			depth := sumMetric(s, "workqueue_depth", map[string]string{"name": "openaibatch"})
+			active := sumMetric(s, "controller_runtime_active_workers", batch)
+			if n >= float64(total) && depth == 0 && active == 0 {
+				return n, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the manager did not reconcile %d objects by %s", total, deadline.Format(time.TimeOnly))
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // heapInUse reads go_memstats_heap_inuse_bytes from a process's metrics, in MiB (0 if

@@ -11,6 +11,12 @@
 # manager submits about 50 a second on 2 CPUs; see bench.ScaleOptions.Seed); 0 has the
 # manager submit them all.
 #
+# Last, in a fresh environment, the API server writes per submission and per completion
+# (BENCH_SCALE_WRITES batches each, default 1000; 0 skips) and the API server's bare write
+# ceiling (BENCH_SCALE_CEILING status patches by a bare client, default 5000).
+# BENCH_SCALE_ONLY_WRITES=1 runs only those and adds them, with their commit, to the
+# existing bench/results-scale.json.
+#
 # Environment: SCALE_OBJECTS_1K (default 10000), SCALE_OBJECTS_100K (default 600: 100 KiB
 # each is what etcd stores, ~60 MB), SCALE_ROUNDS (3): about 2.5 minutes on 2 shared CPUs;
 # BENCH_SCALE_INFLIGHT (default 50000; 0 skips the real binaries), BENCH_SCALE_DONE
@@ -31,6 +37,9 @@ go run ./bench/cmd/benchscale \
 	-done "${BENCH_SCALE_DONE:-5000}" \
 	-seed="$([ "${BENCH_SCALE_SEED:-1}" = 0 ] && echo false || echo true)" \
 	-timeout "${BENCH_SCALE_TIMEOUT:-20m}" \
+	-writes-items "${BENCH_SCALE_WRITES:-1000}" \
+	-ceiling-writes "${BENCH_SCALE_CEILING:-5000}" \
+	-only-writes="$([ "${BENCH_SCALE_ONLY_WRITES:-0}" = 1 ] && echo true || echo false)" \
 	-bin bin -work "${BENCH_WORK:-}" \
 	-commit "$commit" \
 	-out bench/results-scale.json -report docs/PERFORMANCE.md

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -91,4 +92,75 @@ func renderBinaries(b *strings.Builder, res Results) {
 			slope(a.ReceiverPeakMiB, last.ReceiverPeakMiB), slope(a.ReceiverRestartPeakMiB, last.ReceiverRestartPeakMiB), slope(a.ResyncSeconds, last.ResyncSeconds))
 	}
 	b.WriteString(bench.ScaleTables(s))
+}
+
+// targetWritesRatio is issue 17's bar: sustained submissions and completions per second
+// at least this share of the API server's bare write ceiling over the writes per item.
+const targetWritesRatio = 0.8
+
+// runWrites runs bench.RunWrites.
+func runWrites(ctx context.Context, res *Results, items, ceiling int, binDir, workDir string, timeout time.Duration) error {
+	abs, err := filepath.Abs(binDir)
+	if err != nil {
+		return err
+	}
+	if workDir == "" {
+		if workDir, err = os.MkdirTemp("", "openai-operator-bench-writes-"); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "benchscale: writes with %d batches per phase; logs in %s\n", items, workDir)
+	r, err := bench.RunWrites(ctx, bench.WritesOptions{
+		Dir: filepath.Join(workDir, "writes"), BinDir: abs, Items: items, CeilingWrites: ceiling,
+		Timeout: timeout, Progress: os.Stderr,
+	})
+	if err != nil {
+		return fmt.Errorf("writes: %w", err)
+	}
+	res.Writes = r
+	return nil
+}
+
+// renderWrites renders the writes run beside issue 17's bar.
+func renderWrites(b *strings.Builder, r *bench.WritesResults, commit string) {
+	if r == nil {
+		return
+	}
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("### API server writes per item against its bare write ceiling\n\n")
+	if commit != "" {
+		w("Measured at commit %s, in a later run than the figures above.\n\n", commit)
+	}
+	w("%s. Load average %.2f before and %.2f after (1 minute); it took %.0f s.\n\n", r.Setup, r.LoadBefore, r.LoadAfter, r.Seconds)
+	w("Completions: %d batches of %d requests were created in the emulator and seeded as InProgress objects (the manager stopped), a new manager resynced them, and the emulator completed them about a minute after creation (created within %.0f s of each other, whole seconds); each completion event went to the receiver. Writes are counted from just before the first completion to the last batch Complete. Submissions: %d in-flight batches created at once, writes counted to the last batch id recorded, the bench's own creates left out. Ceiling: %d status merge patches of those OpenAIBatch objects by a bare client, 16 at once, the manager stopped.\n\n",
+		r.Items, bench.CompletionRequests, r.ArrivalSeconds, r.Items, r.CeilingWrites)
+	bar := func(writes float64) float64 { return targetWritesRatio * r.CeilingWritesPerSecond / writes }
+	verdict := func(rate, writes float64) string {
+		if writes == 0 {
+			return "not measured"
+		}
+		if rate >= bar(writes) {
+			return "met"
+		}
+		return "**not met**"
+	}
+	w("| per item | API server writes (by verb and resource) | writes per item | sustained rate | bar: %.1f × ceiling %.0f/s ÷ writes per item | |\n|---|---|---:|---:|---:|---|\n", targetWritesRatio, r.CeilingWritesPerSecond)
+	w("| submission | %s | %.2f | %.1f/s (%d in %.1f s) | %.1f/s | %s |\n", writeList(r.SubmissionWrites), r.WritesPerSubmission, r.SubmissionsPerSecond, r.Items, r.SubmissionSeconds, bar(r.WritesPerSubmission), verdict(r.SubmissionsPerSecond, r.WritesPerSubmission))
+	w("| completion | %s | %.2f | %.1f/s (%d in %.1f s) | %.1f/s | %s |\n\n", writeList(r.CompletionWrites), r.WritesPerCompletion, r.CompletionsPerSecond, r.Items, r.CompletionSeconds, bar(r.WritesPerCompletion), verdict(r.CompletionsPerSecond, r.WritesPerCompletion))
+}
+
+func writeList(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }

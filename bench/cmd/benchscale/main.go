@@ -33,6 +33,12 @@ type Results struct {
 	// Seeded whether its in-flight batches were seeded (bench.ScaleOptions.Seed).
 	Binaries *bench.ScaleResults `json:"binaries,omitempty"`
 	Seeded   bool                `json:"seeded,omitempty"`
+	// Writes are the API server writes per submission and per completion against its
+	// bare write ceiling (nil when not run).
+	Writes *bench.WritesResults `json:"writes,omitempty"`
+	// WritesCommit is the tree the writes were measured at, when -only-writes added them
+	// to an earlier run's results.
+	WritesCommit string `json:"writesCommit,omitempty"`
 	// Seconds is how long the run took.
 	Seconds float64 `json:"seconds"`
 }
@@ -58,6 +64,9 @@ func run() error {
 	binDir := flag.String("bin", "bin", "Directory of the manager, webhook-receiver and openai-emulator binaries.")
 	workDir := flag.String("work", "", "Directory for the real binaries' environment and logs (default: a temporary one).")
 	timeout := flag.Duration("timeout", 20*time.Minute, "Bound of each step's submissions and each resync.")
+	writeItems := flag.Int("writes-items", 0, "Batches per phase of the writes run (completions, submissions); 0 skips it.")
+	ceilingWrites := flag.Int("ceiling-writes", 5000, "Status patches of the bare client measuring the API server's write ceiling.")
+	onlyWrites := flag.Bool("only-writes", false, "Only run the writes and add them to the results file (with their commit).")
 	flag.Parse()
 	log.SetLogger(logr.Discard())
 
@@ -72,6 +81,21 @@ func run() error {
 		}
 		return writeReport(*report, res)
 	}
+	if *onlyWrites {
+		data, err := os.ReadFile(*out)
+		if err != nil {
+			return err
+		}
+		var res Results
+		if err := json.Unmarshal(data, &res); err != nil {
+			return err
+		}
+		if err := runWrites(context.Background(), &res, *writeItems, *ceilingWrites, *binDir, *workDir, *timeout); err != nil {
+			return err
+		}
+		res.WritesCommit = *commit
+		return save(*out, *report, res)
+	}
 	res := Results{Commit: *commit, Started: time.Now().UTC(), Machine: bench.DescribeMachine()}
 	if err := cacheMemory(&res, *n1k, *n100k, *rounds); err != nil {
 		return err
@@ -82,19 +106,29 @@ func run() error {
 			return err
 		}
 	}
+	if *writeItems > 0 {
+		if err := runWrites(ctx, &res, *writeItems, *ceilingWrites, *binDir, *workDir, *timeout); err != nil {
+			return err
+		}
+	}
 	res.Machine.LoadEnd = bench.LoadAvg()
 	res.Seconds = time.Since(res.Started).Seconds()
+	return save(*out, *report, res)
+}
+
+// save writes res to out and, unless report is empty, the report's scale section.
+func save(out, report string, res Results) error {
 	data, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	if *report == "" {
+	if report == "" {
 		return nil
 	}
-	return writeReport(*report, res)
+	return writeReport(report, res)
 }
 
 // cacheMemory measures the cache's heap slopes in its own API server, stopped on return.
@@ -149,7 +183,8 @@ func render(res Results) string {
 		b.WriteString("The real binaries were not run (BENCH_SCALE_INFLIGHT=0).\n\n")
 	}
 	renderBinaries(&b, res)
-	b.WriteString("Not measured by this target yet: API server writes per submission and per completion against a bare-client write ceiling, sustained submissions and completions per second, and receiver replicas (see docs/SCALING.md).\n")
+	renderWrites(&b, res.Writes, res.WritesCommit)
+	b.WriteString("Not measured by this target yet: receiver throughput with 1, 2 and 4 replicas (see docs/SCALING.md).\n")
 	return b.String()
 }
 

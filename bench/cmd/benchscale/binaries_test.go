@@ -1,0 +1,75 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/openai-operator/openai-operator/bench"
+)
+
+func TestRenderBinariesStatesTheTargetsByTheData(t *testing.T) {
+	row := func(inFlight, completed int, mgr, rcv, resync float64, terminal int) bench.ScaleRow {
+		return bench.ScaleRow{
+			ScaleStep:      bench.ScaleStep{InFlight: inFlight, Completed: completed},
+			ManagerPeakMiB: mgr, ResyncPeakMiB: mgr - 10, ReceiverPeakMiB: rcv, ReceiverRestartPeakMiB: rcv - 5,
+			ResyncSeconds: resync, ResyncTerminalReads: terminal,
+		}
+	}
+	tests := map[string]struct {
+		steps []bench.ScaleRow
+		want  []string
+	}{
+		"full size within the targets": {
+			steps: []bench.ScaleRow{row(5000, 500, 100, 50, 2, 0), row(50000, 5000, 280, 140, 19, 0)},
+			want: []string{
+				"| manager peak RSS < 300 MiB | 280 MiB (280 running, 270 after a restart) | met |",
+				"| receiver peak RSS < 150 MiB | 140 MiB (140 running, 135 after a restart) | met |",
+				"| restarted manager resyncs every object in < 20 s | 19.0 s for 55000 objects | met |",
+				"| no terminal object read from OpenAI during the resync | 0 reads of terminal batches | met |",
+				// (280-100) MiB over 49.5 thousand objects.
+				"manager peak 3.64 MiB",
+			},
+		},
+		"full size over the targets": {
+			steps: []bench.ScaleRow{row(50000, 5000, 320, 160, 25, 3)},
+			want: []string{
+				"| 320 MiB (320 running, 310 after a restart) | **not met** |",
+				"| 160 MiB (160 running, 155 after a restart) | **not met** |",
+				"| 25.0 s for 55000 objects | **not met** |",
+				"| 3 reads of terminal batches | **not met** |",
+			},
+		},
+		"a smaller run says nothing about the targets": {
+			steps: []bench.ScaleRow{row(5000, 500, 100, 50, 2, 0)},
+			want:  []string{"| 100 MiB (100 running, 90 after a restart) | not reached (smaller run) |"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			var b strings.Builder
+			renderBinaries(&b, Results{Binaries: &bench.ScaleResults{Steps: tc.steps}})
+			for _, w := range tc.want {
+				g.Expect(b.String()).To(ContainSubstring(w))
+			}
+			g.Expect(strings.Contains(b.String(), "Slopes per 1,000")).To(Equal(len(tc.steps) > 1))
+		})
+	}
+}
+
+func TestRenderWritesComparesRatesWithTheCeilingOverWritesPerItem(t *testing.T) {
+	g := NewWithT(t)
+	var b strings.Builder
+	// Bar: 0.8 × 400/s ÷ 4 writes = 80/s for submissions; ÷ 2 writes = 160/s for completions.
+	renderWrites(&b, &bench.WritesResults{
+		Items: 100, CeilingWritesPerSecond: 400,
+		SubmissionWrites: map[string]int64{"PATCH openaibatches/status": 300, "POST events": 100}, WritesPerSubmission: 4, SubmissionsPerSecond: 79,
+		CompletionWrites: map[string]int64{"PATCH openaibatches/status": 200}, WritesPerCompletion: 2, CompletionsPerSecond: 160,
+	}, "abc123")
+	doc := b.String()
+	g.Expect(doc).To(ContainSubstring("Measured at commit abc123"))
+	g.Expect(doc).To(ContainSubstring("| submission | PATCH openaibatches/status 300, POST events 100 | 4.00 | 79.0/s (100 in 0.0 s) | 80.0/s | **not met** |"))
+	g.Expect(doc).To(ContainSubstring("| completion | PATCH openaibatches/status 200 | 2.00 | 160.0/s (100 in 0.0 s) | 160.0/s | met |"))
+}
