@@ -101,9 +101,12 @@ func run() error {
 		return err
 	}
 	ctx := context.Background()
+	var binErr error
 	if *inFlight > 0 {
-		if err := runBinaries(ctx, &res, *inFlight, *completed, *seed, *binDir, *workDir, *timeout); err != nil {
-			return err
+		// A failed run's steps so far are still saved.
+		binErr = runBinaries(ctx, &res, *inFlight, *completed, *seed, *binDir, *workDir, *timeout)
+		if binErr != nil && res.Binaries == nil {
+			return binErr
 		}
 	}
 	if *writeItems > 0 {
@@ -113,7 +116,10 @@ func run() error {
 	}
 	res.Machine.LoadEnd = bench.LoadAvg()
 	res.Seconds = time.Since(res.Started).Seconds()
-	return save(*out, *report, res)
+	if err := save(*out, *report, res); err != nil {
+		return err
+	}
+	return binErr
 }
 
 // save writes res to out and, unless report is empty, the report's scale section.
