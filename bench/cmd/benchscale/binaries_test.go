@@ -41,6 +41,20 @@ func TestRenderBinariesStatesTheTargetsByTheData(t *testing.T) {
 				"| 3 reads of terminal batches | **not met** |",
 			},
 		},
+		"an unfinished step: a peak over a target misses it, one under it says nothing": {
+			steps: []bench.ScaleRow{func() bench.ScaleRow {
+				r := row(50000, 5000, 394, 100, 0, 0)
+				r.Unfinished, r.Reached, r.ResyncPeakMiB, r.ReceiverRestartPeakMiB = "only 54748 of 55000", 54748, 0, 0
+				return r
+			}()},
+			want: []string{
+				"**The last step did not finish**: only 54748 of 55000 (54748 of 55000 batches",
+				"| 394 MiB (394 running, 0 after a restart) | **not met** |",
+				"| 100 MiB (100 running, 0 after a restart) | not reached (unfinished step) |",
+				"| 0.0 s for 55000 objects | not measured (unfinished step) |",
+				"| 0 reads of terminal batches | not measured (unfinished step) |",
+			},
+		},
 		"a smaller run says nothing about the targets": {
 			steps: []bench.ScaleRow{row(5000, 500, 100, 50, 2, 0)},
 			want:  []string{"| 100 MiB (100 running, 90 after a restart) | not reached (smaller run) |"},
@@ -54,7 +68,7 @@ func TestRenderBinariesStatesTheTargetsByTheData(t *testing.T) {
 			for _, w := range tc.want {
 				g.Expect(b.String()).To(ContainSubstring(w))
 			}
-			g.Expect(strings.Contains(b.String(), "Slopes per 1,000")).To(Equal(len(tc.steps) > 1))
+			g.Expect(strings.Contains(b.String(), "Slopes per 1,000")).To(Equal(len(tc.steps) > 1 && tc.steps[len(tc.steps)-1].Unfinished == ""))
 		})
 	}
 }
