@@ -87,14 +87,15 @@ func (s *Schedule) FaultFor(resource, op string, attempt int) Fault {
 
 // believed reports whether answer f to op is one the operator must take at its word
 // because OpenAI uses it to say the work is over: 404 to a delete, a download or a
-// cancel (the object is gone), 400 or 409 to a cancel (it has already ended). Injected
+// cancel (the object is gone), 400 or 409 to a cancel (it has already ended; a
+// fine-tuning job's, too). Injected
 // where the object exists and runs, such an answer would only show that the harness can
 // lie, so it is not injected there.
 func believed(op string, f Fault) bool {
 	switch op {
 	case "files.delete", "files.content", "responses.delete":
 		return f == Fault404
-	case "batches.cancel", "responses.cancel":
+	case "batches.cancel", "responses.cancel", "fine_tuning.jobs.cancel":
 		return f == Fault404 || f == Fault400 || f == Fault409
 	}
 	return false

@@ -31,7 +31,7 @@ const (
 	I1 = "I1" // at most one OpenAI object per resource (responses: re-creations announced)
 	I2 = "I2" // nothing runs on OpenAI for a resource that is gone or terminal
 	I3 = "I3" // terminal only if the OpenAI object is terminal or none was created
-	I4 = "I4" // every uploaded file is used by a running batch or deleted
+	I4 = "I4" // every uploaded file is used by a running batch or fine-tuning job, or deleted
 	I5 = "I5" // Complete and Failed never both True; phase and conditions agree
 	I6 = "I6" // OpenAI calls within the stated bound
 	I7 = "I7" // everything settles within the stated time, status matching OpenAI
@@ -42,7 +42,7 @@ var InvariantNames = map[string]string{
 	I1: "at most one OpenAI object per resource; a response created again is announced by a PossibleDuplicate Warning",
 	I2: "no OpenAI work still running whose resource is gone or terminal (unless cancelOnDelete: false)",
 	I3: "a resource is terminal only if its OpenAI object is terminal, or none was created and OpenAI refused the create, the user cancelled, or the input became invalid",
-	I4: "every file the operator uploaded is used by a running batch or deleted, and no running batch lost its input",
+	I4: "every file the operator uploaded is used by a running batch or fine-tuning job or deleted, and none running lost its input",
 	I5: "Complete and Failed are never both True, phase and conditions agree (Reconciling, Stalled and Ready included), and a terminal phase never changes",
 	I6: "OpenAI calls per resource, and per project under refusals, within the stated bounds",
 	I7: "every resource settles within the stated time after faults stop, its status matching OpenAI",
@@ -157,18 +157,20 @@ type Snapshot struct {
 	Bounds                  Bounds
 }
 
-// Per-event allowances of the call bound (I6); see callBound.
+// Per-event allowances of the call bound (I6), in calls and in reads of the resource's
+// progress (a read is CallsPerRead calls of its kind); see callBound.
 const (
-	callsPerFault    = 4 // the call again, a search (two lists) and a read
-	callsPerCrash    = 5 // a search, a read, and the step that was cut short again
-	callsPerAction   = 3 // a cancel or a re-read, and what follows it
-	callsPerDelivery = 2 // a read, and a pass run again after a conflicting write
+	callsPerFault    = 3 // the call again and a search (two lists), and a read
+	callsPerCrash    = 4 // a search, the step that was cut short again, and a read
+	callsPerAction   = 2 // a cancel, what follows it, and a re-read
+	readsPerDelivery = 2 // a read, and a pass run again after a conflicting write
 )
 
-// callBound is the most OpenAI calls resource r may make (I6):
+// callBound is the most OpenAI calls resource r may make (I6), with c = CallsPerRead
+// of its kind (1 for batches and responses, so 4, 5, 3 and 2):
 //
-//	BaseCalls + 4 x faults + 5 x crashes + 3 x actions + 2 x webhook deliveries
-//	+ reads(T) + refused calls
+//	BaseCalls + (3+c) x faults + (4+c) x crashes + (2+c) x actions
+//	+ 2c x webhook deliveries + c x reads(T) + refused calls
 //
 // where reads(T) = ceil(log2(PollMax/PollMin)) + 1 + ceil(T/PollMax) is the most
 // progress reads of an exponential poll backoff over T, the time from its first call to
@@ -182,9 +184,11 @@ func callBound(s *Snapshot, r *ResourceState) (int, string) {
 	reads := int(math.Ceil(math.Log2(float64(s.Bounds.PollMax)/float64(s.Bounds.PollMin)))) + 1 + int(math.Ceil(float64(span)/float64(s.Bounds.PollMax)))
 	refused := r.Calls.Refused
 	actions := r.Actions + s.ProjectActions
-	bound := r.Kind.BaseCalls() + callsPerFault*faults + callsPerCrash*s.Crashes + callsPerAction*actions + callsPerDelivery*r.Deliveries + reads + refused
-	why := fmt.Sprintf("%d base + %dx%d faults + %dx%d crashes + %dx%d actions + %dx%d webhook deliveries + %d reads over %s + %d refused",
-		r.Kind.BaseCalls(), callsPerFault, faults, callsPerCrash, s.Crashes, callsPerAction, actions, callsPerDelivery, r.Deliveries, reads, span.Round(time.Millisecond), refused)
+	c := r.Kind.CallsPerRead()
+	perFault, perCrash, perAction, perDelivery := callsPerFault+c, callsPerCrash+c, callsPerAction+c, readsPerDelivery*c
+	bound := r.Kind.BaseCalls() + perFault*faults + perCrash*s.Crashes + perAction*actions + perDelivery*r.Deliveries + c*reads + refused
+	why := fmt.Sprintf("%d base + %dx%d faults + %dx%d crashes + %dx%d actions + %dx%d webhook deliveries + %dx%d reads over %s + %d refused",
+		r.Kind.BaseCalls(), perFault, faults, perCrash, s.Crashes, perAction, actions, perDelivery, r.Deliveries, c, reads, span.Round(time.Millisecond), refused)
 	return bound, why
 }
 
@@ -225,11 +229,13 @@ func Check(s *Snapshot) []Violation {
 	add := func(inv, res, format string, args ...any) {
 		out = append(out, Violation{Invariant: inv, Resource: res, Message: fmt.Sprintf(format, args...)})
 	}
-	running := map[string]Remote{} // input file id -> a running batch using it
+	running := map[string]Remote{} // input file id -> a running object using it
 	for _, r := range s.Resources {
 		for _, o := range r.Remote {
-			if !o.Terminal && o.InputFileID != "" {
-				running[o.InputFileID] = o
+			for _, f := range o.InputFileIDs {
+				if !o.Terminal && f != "" {
+					running[f] = o
+				}
 			}
 		}
 	}
@@ -322,8 +328,10 @@ func Check(s *Snapshot) []Violation {
 	}
 	for _, r := range s.Resources {
 		for _, o := range r.Remote {
-			if !o.Terminal && o.InputFileID != "" && !uploaded[o.InputFileID] && r.Plan.Kind == "OpenAIBatch" {
-				add(I4, r.Kind.Kind()+" "+r.Plan.Name, "the input file %s of %s, still %s on OpenAI, was deleted", o.InputFileID, o.ID, o.Status)
+			for _, f := range o.InputFileIDs {
+				if !o.Terminal && f != "" && !uploaded[f] {
+					add(I4, r.Kind.Kind()+" "+r.Plan.Name, "the input file %s of %s, still %s on OpenAI, was deleted", f, o.ID, o.Status)
+				}
 			}
 		}
 	}

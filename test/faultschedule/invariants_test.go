@@ -40,7 +40,7 @@ func settled() *Snapshot {
 			{
 				Plan: ResourcePlan{Name: "b0", Kind: "OpenAIBatch", Lifetime: LifetimeFast}, Kind: batchKind{}, Created: true,
 				Live:   &Observed{Kind: "OpenAIBatch", Name: "b0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true, Successful: true, Complete: true, Ready: true, RemoteID: "batch_1", ResultsWanted: true, ResultsStored: true},
-				Remote: []Remote{{ID: "batch_1", Status: "completed", Terminal: true, Phase: "Completed", InputFileID: "file-1", HasOutput: true}},
+				Remote: []Remote{{ID: "batch_1", Status: "completed", Terminal: true, Phase: "Completed", InputFileIDs: []string{"file-1"}, HasOutput: true}},
 				Events: map[string]int{}, Calls: calls(5),
 			},
 			{
@@ -52,7 +52,7 @@ func settled() *Snapshot {
 			{
 				Plan: ResourcePlan{Name: "b1", Kind: "OpenAIBatch", Lifetime: LifetimeHang}, Kind: batchKind{}, Created: true,
 				Live:   &Observed{Kind: "OpenAIBatch", Name: "b1", Generation: 1, ObservedGeneration: 1, Phase: "InProgress", Reconciling: true, RemoteID: "batch_2", CancelOnDelete: true},
-				Remote: []Remote{{ID: "batch_2", Status: "in_progress", Phase: "InProgress", InputFileID: "file-2"}},
+				Remote: []Remote{{ID: "batch_2", Status: "in_progress", Phase: "InProgress", InputFileIDs: []string{"file-2"}}},
 				Events: map[string]int{}, Calls: calls(4),
 			},
 		},

@@ -162,7 +162,7 @@ func (batchKind) Remote(ctx context.Context, t *Truth) (map[string][]Remote, err
 		st := string(b.Status)
 		out[name] = append(out[name], Remote{
 			ID: b.ID, Status: st, Terminal: batchStatusTerminal(st), Phase: batchPhases[st],
-			InputFileID: b.InputFileID, HasOutput: b.OutputFileID != "" || b.ErrorFileID != "",
+			InputFileIDs: []string{b.InputFileID}, HasOutput: b.OutputFileID != "" || b.ErrorFileID != "",
 		})
 	}
 	return out, pager.Err()
@@ -205,6 +205,9 @@ func (batchKind) ArmableOps() []string {
 // BaseCalls: upload, create, one search of batches and one of files, cancel, delete of
 // the input, and two downloads (output and error file).
 func (batchKind) BaseCalls() int { return 8 }
+
+// CallsPerRead: a read of a batch is one retrieve.
+func (batchKind) CallsPerRead() int { return 1 }
 
 // Lifetime follows the emulator's timetable: validating 1 s, in progress 1 s plus 0.2 s
 // a request, finalizing 1 s; a cancel takes 1 s.

@@ -124,6 +124,9 @@ func (responseKind) ArmableOps() []string {
 // BaseCalls: create, cancel, and one read for the results.
 func (responseKind) BaseCalls() int { return 3 }
 
+// CallsPerRead: a read of a response is one retrieve.
+func (responseKind) CallsPerRead() int { return 1 }
+
 // Lifetime follows the emulator's timetable: queued 0.5 s, in progress 1.5 s; a cancel
 // ends it at once.
 func (responseKind) Lifetime(p ResourcePlan) float64 {

@@ -62,6 +62,8 @@ type Kind interface {
 	// BaseCalls is the most calls a resource of the kind needs when nothing goes wrong,
 	// reads of its progress apart (I6).
 	BaseCalls() int
+	// CallsPerRead is how many calls one read of a resource's progress makes (I6).
+	CallsPerRead() int
 	// Lifetime is how long, at most, the OpenAI work of plan p takes at time scale 1
 	// (hang: until cancelled; then the time a cancel takes).
 	Lifetime(p ResourcePlan) float64
@@ -69,11 +71,11 @@ type Kind interface {
 
 // Kinds are the kinds every run exercises.
 //
-// To add a kind (OpenAIFineTuningJob, OpenAIWebhookEndpoint): write one file with a type
-// implementing Kind, and add it here. Its remote truth comes from the emulator's API
+// To add a kind (OpenAIWebhookEndpoint): write one file with a type implementing Kind,
+// and add it here. Its remote truth comes from the emulator's API
 // (list by the operator's metadata tag where OpenAI can list, or the ids the wire saw
 // created where it cannot, as for responses).
-var Kinds = []Kind{batchKind{}, responseKind{}}
+var Kinds = []Kind{batchKind{}, responseKind{}, fineTuneKind{}}
 
 // Observed is a resource's status, as the invariants compare it.
 type Observed struct {
@@ -123,8 +125,9 @@ type Remote struct {
 	Terminal bool
 	// Phase is the resource phase that mirrors Status.
 	Phase string
-	// InputFileID is the input file of a batch.
-	InputFileID string
+	// InputFileIDs are the input files the object uses: a batch's input file, a
+	// fine-tuning job's training and validation files.
+	InputFileIDs []string
 	// HasOutput: OpenAI holds results to store (an output or error file, or a response's
 	// output).
 	HasOutput bool

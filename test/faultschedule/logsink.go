@@ -100,7 +100,7 @@ func (s *bookSink) write(level, msg string, kv []any) {
 	for i := 0; i+1 < len(all); i += 2 {
 		k := fmt.Sprint(all[i])
 		switch k {
-		case "controller", "controllerGroup", "controllerKind", "namespace", "reconcileID", "OpenAIBatch", "OpenAIResponse":
+		case "controller", "controllerGroup", "controllerKind", "namespace", "reconcileID", "OpenAIBatch", "OpenAIResponse", "OpenAIFineTuningJob":
 			continue // the resource's name is enough in a one-namespace run
 		}
 		fmt.Fprintf(&b, " %s=%v", k, all[i+1])

@@ -53,7 +53,7 @@ const (
 	LifetimeHang = "hang"
 )
 
-// Input sources of a batch.
+// Input sources of a batch or a fine-tuning job.
 const (
 	InputInline    = "inline"
 	InputConfigMap = "configmap"
@@ -69,7 +69,11 @@ type ResourcePlan struct {
 	Lifetime string
 	// Requests is the number of requests of a batch.
 	Requests int
-	// Input is inline or configmap (batches).
+	// Examples, Epochs and Validation shape a fine-tuning job: its training examples,
+	// its epochs, and whether it has validation data.
+	Examples, Epochs int
+	Validation       bool
+	// Input is inline or configmap (batches, fine-tuning jobs).
 	Input string
 	// CancelOnDelete is spec.cancelOnDelete at creation; nil leaves it unset (true).
 	CancelOnDelete *bool
@@ -100,9 +104,9 @@ const (
 	// OpenAI refuse the key it replaced (401 invalid_api_key).
 	ActSecretRotate = "secret-rotate"
 	ActRevokeOldKey = "revoke-old-key"
-	// ActEditInput edits the input ConfigMap of a batch: Arg is "content" (other valid
-	// requests), "remove-key" (the key is gone until ActRestoreInput) or "invalid" (not
-	// a batch at all).
+	// ActEditInput edits the input ConfigMap of a batch or a fine-tuning job: Arg is
+	// "content" (other valid requests or examples), "remove-key" (the key is gone until
+	// ActRestoreInput) or "invalid" (not a batch, or not training data, at all).
 	ActEditInput    = "edit-input"
 	ActRestoreInput = "restore-input"
 )
@@ -333,6 +337,9 @@ func (s Schedule) String() string {
 		extra := ""
 		if p.Requests > 0 {
 			extra = fmt.Sprintf(", %d requests, input %s", p.Requests, p.Input)
+		}
+		if p.Examples > 0 {
+			extra = fmt.Sprintf(", %d examples x %d epochs, validation data %v, input %s", p.Examples, p.Epochs, p.Validation, p.Input)
 		}
 		fmt.Fprintf(&b, "  %6.2fs create %s %s: %s%s, cancelOnDelete %s, results %v\n",
 			p.CreateAt.Seconds(), p.Kind, p.Name, p.Lifetime, extra, cod, p.Results)

@@ -833,11 +833,13 @@ func (s *seedRun) eventReasons(ctx context.Context) (map[types.UID]map[string]in
 }
 
 // uploadedFiles lists the input files on OpenAI that the operator uploaded for the
-// namespace's resources (named openai-operator_<namespace>_<name>_<uid>.jsonl).
+// namespace's resources, of every purpose (named
+// openai-operator_<namespace>_<name>_<uid>.jsonl for a batch, with _training or
+// _validation before .jsonl for a fine-tuning job).
 func (s *seedRun) uploadedFiles(ctx context.Context) ([]RemoteFile, error) {
 	var out []RemoteFile
 	prefix := "openai-operator_" + s.ns + "_"
-	pager := s.truth.API.Files.ListAutoPaging(ctx, openai.FileListParams{Purpose: openai.String("batch"), Limit: openai.Int(1000)})
+	pager := s.truth.API.Files.ListAutoPaging(ctx, openai.FileListParams{Limit: openai.Int(1000)})
 	for n := 0; pager.Next() && n < 100_000; n++ {
 		f := pager.Current()
 		if !strings.HasPrefix(f.Filename, prefix) {

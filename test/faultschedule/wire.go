@@ -151,9 +151,9 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 var (
-	uploadName = regexp.MustCompile(`openai-operator_[^_"]+_([^_"]+)_[0-9a-f-]+\.jsonl`)
+	uploadName = regexp.MustCompile(`openai-operator_[^_"]+_([^_"]+)_[0-9a-f-]+(?:_[a-z]+)?\.jsonl`)
 	tagInBody  = regexp.MustCompile(`"openai\.operator\.dev/resource"\s*:\s*"[^"/]*/([^"/]+)/[^"]*"`)
-	idInPath   = regexp.MustCompile(`/v1/(?:batches|responses|files)/([A-Za-z0-9_\-]+)`)
+	idInPath   = regexp.MustCompile(`/v1/(?:batches|responses|files|fine_tuning/jobs)/([A-Za-z0-9_\-]+)`)
 )
 
 // resourceOf names the resource a call is about: the reconcile that made it, else what
@@ -318,7 +318,7 @@ func (w *Wire) fire(res, op string) (time.Duration, bool) {
 }
 
 func isCreate(op string) bool {
-	return op == "files.create" || op == "batches.create" || op == "responses.create"
+	return op == "files.create" || op == "batches.create" || op == "responses.create" || op == "fine_tuning.jobs.create"
 }
 
 func (w *Wire) noteCreateRefusal(res, op string, status int) {
@@ -339,13 +339,16 @@ func (w *Wire) learn(res, op string, data []byte) {
 		InputFileID  string `json:"input_file_id"`
 		OutputFileID string `json:"output_file_id"`
 		ErrorFileID  string `json:"error_file_id"`
+		// A fine-tuning job's files.
+		TrainingFile   string `json:"training_file"`
+		ValidationFile string `json:"validation_file"`
 	}
 	if json.Unmarshal(data, &obj) != nil || obj.ID == "" || res == "" {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, id := range []string{obj.ID, obj.InputFileID, obj.OutputFileID, obj.ErrorFileID} {
+	for _, id := range []string{obj.ID, obj.InputFileID, obj.OutputFileID, obj.ErrorFileID, obj.TrainingFile, obj.ValidationFile} {
 		if id != "" {
 			w.owners[id] = res
 		}
