@@ -41,14 +41,16 @@ limitations under the License.
 //   - refusal windows: every call answered 429 (with or without Retry-After, or
 //     insufficient_quota) for a few seconds;
 //   - manager crashes at a random moment, or right after OpenAI answered an armed call
-//     (files.create, batches.create, responses.create, a cancel, a delete, a read) and
+//     (files.create, batches.create, responses.create, fine_tuning.jobs.create, a
+//     search, a cancel, a delete, a read) and
 //     before the manager saw the answer. A crash cuts the process off from the API server
 //     and from OpenAI at once (nothing it had in flight lands afterwards) and a fresh
 //     manager, which remembers nothing, starts after a drawn delay;
 //   - user actions: spec.cancel, delete, spec.cancelOnDelete flipped, the credentials
 //     Secret deleted and restored, rotated to a new API key (the old one revoked a moment
 //     later: OpenAI then answers it 401 invalid_api_key), the input ConfigMap of a batch
-//     edited, emptied of its key, or made invalid;
+//     or of a fine-tuning job's training data edited, emptied of its key, or made
+//     invalid;
 //   - webhook loss, duplication, delay and reordering (the emulator's knobs), or no
 //     receiver at all, so that both the webhook and the polling paths run.
 //
@@ -61,7 +63,8 @@ limitations under the License.
 // OpenAI cannot list, every response the Wire saw OpenAI create, lost answers included)
 // and the API server:
 //
-//   - I1: at most one OpenAI batch per resource; a response created again is announced
+//   - I1: at most one OpenAI batch or fine-tuning job per resource (both are found
+//     again by the operator's metadata tag); a response created again is announced
 //     by a PossibleDuplicate Warning Event (one per re-creation), or durably by
 //     status.createAttempts, which counts each create call before it is sent (a crash
 //     may lose the Warning Events of the process).
@@ -78,18 +81,21 @@ limitations under the License.
 //     schedule made its input invalid. Checked on every terminal write the watch sees,
 //     against OpenAI at that moment (an OpenAI object never leaves a terminal status),
 //     and again at the end.
-//   - I4: every input file the operator uploaded is used by a running batch or deleted
-//     (unless its resource was deleted with cancelOnDelete false), and no running batch
-//     lost its input file.
+//   - I4: every input file the operator uploaded (a batch's input, a fine-tuning job's
+//     training and validation data) is used by a running batch or fine-tuning job or
+//     deleted (unless its resource was deleted with cancelOnDelete false), and no
+//     running one lost an input file.
 //   - I5: Complete and Failed are never both True, phase and conditions agree (and
 //     so kstatus's verdict: Reconciling=True exactly while the phase is not terminal,
 //     Stalled=True exactly beside Failed=True unless the user cancelled, Ready=True exactly beside Complete=True or a cancel),
 //     and a terminal phase never changes: checked on every write the watch sees.
-//   - I6: OpenAI calls within stated bounds. Per resource (callBound):
-//     BaseCalls + 4 x faults + 5 x crashes + 3 x actions + 2 x webhook deliveries +
-//     reads(T) + refused calls, where reads(T) = ceil(log2(PollMax/PollMin)) + 1 +
-//     ceil(T/PollMax) bounds an exponential poll backoff over the resource's active time
-//     T. Per project, for the calls refused by one window or by revoked keys
+//   - I6: OpenAI calls within stated bounds. Per resource (callBound), with c the
+//     calls of one progress read of its kind (CallsPerRead: 1 for a batch or a
+//     response, 3 for a fine-tuning job: the job, its events, its latest checkpoint):
+//     BaseCalls + (3+c) x faults + (4+c) x crashes + (2+c) x actions + 2c x webhook
+//     deliveries + c x reads(T) + refused calls, where reads(T) =
+//     ceil(log2(PollMax/PollMin)) + 1 + ceil(T/PollMax) bounds an exponential poll
+//     backoff over the resource's active time T. Per project, for the calls refused by one window or by revoked keys
 //     (refusalBound): the project's gate (internal/openaiclient.Gate) has a lane for
 //     every call and one for create calls; in each, the calls on their way when the
 //     first refusal comes (one per worker), then one call after each wait (at least
@@ -100,7 +106,7 @@ limitations under the License.
 //     OpenAI object the status names (the only one); that object terminal unless it
 //     hangs by design and nobody cancelled it; results stored when OpenAI has them.
 //
-// I1 for batches, I3 and I5 are definitive (waiting cannot undo them): a seed stops
+// I1 for batches and fine-tuning jobs, I3 and I5 are definitive (waiting cannot undo them): a seed stops
 // checking at the first. The others must hold by the settle bound.
 //
 // # Running it
@@ -125,7 +131,9 @@ limitations under the License.
 // a ResourcePlan, what its status says as an Observed, what OpenAI holds for it as
 // Remote objects, its input edits, its base calls and lifetime), added to Kinds. The
 // schedule, the faults, the crashes, the common user actions and the invariants then
-// apply to it unchanged. An OpenAIFineTuningJob adapter lists jobs by the operator's
-// metadata tag (CanSearch true, like batches); an OpenAIWebhookEndpoint adapter reads
-// endpoints by the ids the Wire saw created.
+// apply to it unchanged. Three kinds run today: OpenAIBatch (kind_batch.go) and
+// OpenAIFineTuningJob (kind_finetune.go), whose objects OpenAI lists by the operator's
+// metadata tag (CanSearch), and OpenAIResponse (kind_response.go), whose objects are the
+// ones the Wire saw created. An OpenAIWebhookEndpoint adapter would read endpoints by
+// the ids the Wire saw created.
 package faultschedule
