@@ -339,7 +339,7 @@ func (r *FineTuningJobReconciler) create(ctx context.Context, s *ftScope, api op
 	trainingID := obj.Spec.TrainingData.FileID
 	if trainingID == "" {
 		if err := upload(in.training, "training", &memo.trainingFileID); err != nil {
-			return r.createError(s, "uploading the training data", err, memo)
+			return r.createError(ctx, s, api, "uploading the training data", err, memo, false)
 		}
 		trainingID = memo.trainingFileID
 	}
@@ -352,7 +352,7 @@ func (r *FineTuningJobReconciler) create(ctx context.Context, s *ftScope, api op
 		validationID := v.FileID
 		if validationID == "" {
 			if err := upload(in.validation, "validation", &memo.validationFileID); err != nil {
-				return r.createError(s, "uploading the validation data", err, memo)
+				return r.createError(ctx, s, api, "uploading the validation data", err, memo, false)
 			}
 			validationID = memo.validationFileID
 		}
@@ -366,7 +366,7 @@ func (r *FineTuningJobReconciler) create(ctx context.Context, s *ftScope, api op
 	}
 	job, err := api.FineTuning.Jobs.New(ctx, params, option.WithJSONSet("method", in.method))
 	if err != nil {
-		return r.createError(s, "creating the fine-tuning job", err, memo)
+		return r.createError(ctx, s, api, "creating the fine-tuning job", err, memo, true)
 	}
 	memo.created = job
 	r.mirror(s, job, time.Now())
@@ -376,16 +376,31 @@ func (r *FineTuningJobReconciler) create(ctx context.Context, s *ftScope, api op
 	return ctrl.Result{RequeueAfter: lo}, nil
 }
 
-// createError handles an error of an upload or of the create call. Only OpenAI's
-// refusal of the request itself (a 4xx other than 401, 403 and 429) ends the resource,
-// as Rejected; a call that may have landed sends the next pass searching first.
-func (r *FineTuningJobReconciler) createError(s *ftScope, what string, err error, memo *ftSubmission) (ctrl.Result, error) {
+// createError handles an error of an upload or of the create call (jobCreate). Only
+// OpenAI's refusal of the request itself (a 4xx other than 401, 403, 404 and 429) ends
+// the resource, as Rejected; a call that may have landed sends the next pass searching
+// first. A 404 refuses nothing: an upload names no object, and the create names only
+// the files this submission uploaded, so it means those are gone (expired, deleted):
+// they are deleted, should they still be there, and uploaded again. Either call is
+// retried with backoff.
+func (r *FineTuningJobReconciler) createError(ctx context.Context, s *ftScope, api openai.Client, what string, err error, memo *ftSubmission, jobCreate bool) (ctrl.Result, error) {
 	c := openaiclient.Classify(err, s.apiKey)
 	switch {
 	case c.Class == openaiclient.Transient:
 		memo.searched = false // no answer, a 5xx or a 409: it may exist
-	case (c.Class == openaiclient.Terminal || c.Class == openaiclient.NotFound) &&
-		c.StatusCode != http.StatusUnauthorized && c.StatusCode != http.StatusForbidden:
+	case c.Class == openaiclient.NotFound && jobCreate:
+		for _, id := range []*string{&memo.trainingFileID, &memo.validationFileID} {
+			if *id == "" {
+				continue
+			}
+			// A file that cannot be deleted now is kept, and used, rather than lost.
+			if _, derr := api.Files.Delete(ctx, *id); derr == nil || openaiclient.Classify(derr).Class == openaiclient.NotFound {
+				*id = ""
+			}
+		}
+	case c.Class == openaiclient.NotFound:
+		// An upload: retried as it is.
+	case c.Class == openaiclient.Terminal && c.StatusCode != http.StatusUnauthorized && c.StatusCode != http.StatusForbidden:
 		r.recordUploads(s, memo)
 		r.fail(s, openaiv1alpha1.ReasonRejected, what+": "+c.Message)
 		return ctrl.Result{}, nil // the next steps delete what was uploaded

@@ -560,6 +560,8 @@ type apiProxy struct {
 	refuse int
 	// endless makes job lists endless.
 	endless bool
+	// notFound answers the next calls to a "METHOD /path" with a 404, as many as its count.
+	notFound map[string]int
 }
 
 func (f *fixture) startProxy() *apiProxy {
@@ -571,6 +573,10 @@ func (f *fixture) startProxy() *apiProxy {
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		refuse, endless := p.refuse, p.endless
+		if call := r.Method + " " + r.URL.Path; p.notFound[call] > 0 {
+			p.notFound[call]--
+			refuse = http.StatusNotFound
+		}
 		p.mu.Unlock()
 		bodies := map[int]string{
 			http.StatusUnauthorized: `{"error":{"message":"Incorrect API key provided: sk-em***or.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
@@ -608,6 +614,43 @@ func (p *apiProxy) set(refuse int, endless bool) {
 func (f *fixture) useProxy(p *apiProxy, j *openaiv1alpha1.OpenAIFineTuningJob) {
 	f.createSecret("proxied", map[string]string{"apiKey": emulator.DefaultAPIKey, "baseURL": p.srv.URL + "/v1/"})
 	j.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "proxied"}
+}
+
+// A 404 to a create call is not OpenAI refusing the job: an upload names no object, and
+// the job's create names only the files the operator uploaded itself. The job is
+// submitted all the same, once, and no upload is left behind.
+func TestFineTuningJobNotFoundOnCreateCallsIsNotARefusal(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		call    string
+		uploads int64 // training data uploads in all
+	}{
+		"the upload":     {call: "POST /v1/files", uploads: 1},
+		"the job create": {call: "POST /v1/fine_tuning/jobs", uploads: 2},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fixtureOptions{})
+			p := f.startProxy()
+			p.mu.Lock()
+			p.notFound = map[string]int{tc.call: 1}
+			p.mu.Unlock()
+			j := f.fineTuningJob("notfound", 10)
+			f.useProxy(p, j)
+			f.create(j)
+			f.g.Eventually(f.jobPhase("notfound"), 30*time.Second, 50*time.Millisecond).Should(BeElementOf(
+				openaiv1alpha1.FineTuningPhaseSucceeded, openaiv1alpha1.FineTuningPhaseFailed))
+			j = f.getJob("notfound")
+			f.g.Expect(j.Status.Phase).To(Equal(openaiv1alpha1.FineTuningPhaseSucceeded), "a 404 to %s ended it: %s", tc.call, j.Status.Message)
+			f.g.Expect(f.remoteJobs(j)).To(HaveLen(1))
+			f.g.Expect(f.emu.Calls("files.create")).To(Equal(tc.uploads))
+			f.g.Eventually(func() bool { return f.getJob("notfound").Status.UploadedFilesDeleted }, 20*time.Second, 50*time.Millisecond).Should(BeTrue())
+			files, err := f.sdk().Files.List(f.ctx, openai.FileListParams{Purpose: openai.String(string(openai.FilePurposeFineTune))})
+			f.g.Expect(err).NotTo(HaveOccurred())
+			f.g.Expect(files.Data).To(BeEmpty(), "every upload is deleted once the job ended")
+		})
+	}
 }
 
 func TestFineTuningJobSearchThatCannotFinishCreatesNothing(t *testing.T) {
