@@ -83,8 +83,9 @@ limitations under the License.
 //     and again at the end.
 //   - I4: every input file the operator uploaded (a batch's input, a fine-tuning job's
 //     training and validation data) is used by a running batch or fine-tuning job or
-//     deleted (unless its resource was deleted with cancelOnDelete false), and no
-//     running one lost an input file.
+//     deleted (unless its resource was deleted with cancelOnDelete false, or its
+//     cleanup was given up, with a CleanupAbandoned Warning, while the credentials
+//     Secret was missing, as for I2), and no running one lost an input file.
 //   - I5: Complete and Failed are never both True, phase and conditions agree (and
 //     so kstatus's verdict: Reconciling=True exactly while the phase is not terminal,
 //     Stalled=True exactly beside Failed=True unless the user cancelled, Ready=True exactly beside Complete=True or a cancel),

@@ -158,6 +158,17 @@ func TestCheckFindsEachViolation(t *testing.T) {
 			s.Files = append(s.Files, RemoteFile{ID: "file-3", Filename: "openai-operator_ns_b0_uid.jsonl", Resource: "b0"})
 		}, []string{I4}},
 		"the input of a running batch deleted": {func(s *Snapshot) { s.Files = nil }, []string{I4}},
+		"an upload left by a cleanup given up for missing credentials, announced": {func(s *Snapshot) {
+			r := res(s, "b0")
+			r.Live, r.Named, r.Deleted = nil, "batch_1", &Deletion{CredentialsMissing: true}
+			r.Events["CleanupAbandoned"] = 1
+			s.Files = append(s.Files, RemoteFile{ID: "file-1", Filename: "openai-operator_ns_b0_uid.jsonl", Resource: "b0"})
+		}, nil},
+		"an upload left by a deleted resource while the credentials were missing, unannounced": {func(s *Snapshot) {
+			r := res(s, "b0")
+			r.Live, r.Named, r.Deleted = nil, "batch_1", &Deletion{CredentialsMissing: true}
+			s.Files = append(s.Files, RemoteFile{ID: "file-1", Filename: "openai-operator_ns_b0_uid.jsonl", Resource: "b0"})
+		}, []string{I4}},
 		"Complete and Failed both True": {func(s *Snapshot) {
 			l := res(s, "b0").Live
 			l.Failed, l.FailedReason = true, "Rejected"
