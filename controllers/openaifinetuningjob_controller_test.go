@@ -398,8 +398,9 @@ func TestFineTuningJobCancelViaSpec(t *testing.T) {
 func TestFineTuningJobPauseAndResume(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
-	j := f.fineTuningJob("pausable", 10)
-	// 500 steps run for 3 s at this time scale: long enough to be paused while running.
+	j := f.fineTuningJob("pausable", 40)
+	// 2,000 steps run for about 12 s at this time scale: long enough to be paused while
+	// running on a loaded machine (500 steps, 3 s, were not).
 	j.Spec.Method = &openaiv1alpha1.FineTuningMethod{Hyperparameters: &openaiv1alpha1.Hyperparameters{NEpochs: ptr.To(intstr.FromInt32(50))}}
 	j.Spec.Paused = true
 	f.create(j)
