@@ -207,7 +207,8 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 			// Responses cannot be listed: what an earlier attempt created cannot be found,
 			// nor cancelled. Said in status too, as the Event may be lost with the process.
 			st.Message = "Cancelled; an earlier attempt to create this response ended without an answer: if OpenAI created it, it runs on (responses cannot be listed, so it cannot be found and cancelled)"
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "OutcomeUnknown", "Cancel", "%s", st.Message)
+			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionObjectFound, metav1.ConditionUnknown, openaiv1alpha1.ReasonOutcomeUnknown, st.Message)
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, openaiv1alpha1.ReasonOutcomeUnknown, "Cancel", "%s", st.Message)
 		}
 		st.Phase = openaiv1alpha1.ResponsePhaseCancelled
 		endUnsuccessfully(&st.Conditions, obj, openaiv1alpha1.ReasonCancelled, st.Message)
@@ -503,7 +504,7 @@ func (r *ResponseReconciler) reconcileDelete(ctx context.Context, s *responseSco
 	case cancelOnDelete && st.ResponseID == "" && st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !r.memo(obj.UID).clean:
 		// A create call's answer was lost (or this process did not see it): responses
 		// cannot be listed, so what it created cannot be found and cancelled.
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "OutcomeUnknown", "Delete", "%s",
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, openaiv1alpha1.ReasonOutcomeUnknown, "Delete", "%s",
 			"Deleted while an earlier attempt to create this response had ended without an answer: if OpenAI created it, it runs on (responses cannot be listed, so it cannot be found and cancelled)")
 	}
 	return s.finishDeletion(ctx, &r.Deps, failure, "response "+st.ResponseID+" may still run")

@@ -395,8 +395,10 @@ func TestResponseCancelDuringSubmittingWarnsThatTheOutcomeIsUnknown(t *testing.T
 	f.startManager(testOptions(), nil)
 	f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionFailed), 20*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 	f.g.Eventually(func() []string { return eventReasons(f.events("unknown")) }, 5*time.Second).Should(ContainElement("OutcomeUnknown"))
-	// Events may be lost with the process that sends them: the status says it too.
+	// Events may be lost with the process that sends them: the status says it too, in
+	// its message and in a condition.
 	f.g.Expect(f.getResponse("unknown").Status.Message).To(ContainSubstring("if OpenAI created it, it runs on"))
+	f.g.Expect(f.condition(r, openaiv1alpha1.ConditionObjectFound)()).To(haveStatus(metav1.ConditionUnknown, openaiv1alpha1.ReasonOutcomeUnknown))
 	f.g.Expect(f.emu.Calls("responses.create")).To(BeZero())
 }
 

@@ -62,7 +62,9 @@ const (
 	// reading the object on the polling schedule; it is True again once OpenAI shows
 	// the object. The resource does not end by itself: a 404 is also what a key of
 	// another project sees. Delete the resource to give up on the object. Absent until
-	// a 404 first happens.
+	// a 404 first happens. For a response, it is Unknown (reason OutcomeUnknown) when
+	// the resource ended while a create call's answer had been lost: OpenAI may hold a
+	// response the operator cannot find (responses cannot be listed).
 	ConditionObjectFound = "ObjectFound"
 
 	// ConditionReconciling is True, with the phase as its reason, while the work is
@@ -107,6 +109,9 @@ const (
 	ReasonRequestRefused = "RequestRefused"
 	// ReasonNotFound means OpenAI answers 404 for the object whose id is in status.
 	ReasonNotFound = "NotFound"
+	// ReasonOutcomeUnknown means a create call's answer was lost, so OpenAI may hold an
+	// object the operator cannot find (ObjectFound=Unknown; responses cannot be listed).
+	ReasonOutcomeUnknown = "OutcomeUnknown"
 	// ReasonBaseURLNotAllowed means the credentials Secret's baseURL is not one the
 	// manager may call (its --allowed-base-urls flag).
 	ReasonBaseURLNotAllowed = "BaseURLNotAllowed"

@@ -61,7 +61,7 @@ func announcedOrphans(r *ResourceState) bool {
 	if r.Kind.CanSearch() {
 		return false
 	}
-	if r.CreateAttempts > 1 {
+	if r.CreateAttempts > 1 || r.Live != nil && r.Live.OutcomeUnknown {
 		return true
 	}
 	for _, reason := range OrphanWarningReasons {

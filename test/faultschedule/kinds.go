@@ -103,6 +103,10 @@ type Observed struct {
 	// CreateAttempts is status.createAttempts (responses): the create calls that may
 	// have created the object, each counted before it was sent.
 	CreateAttempts int
+	// OutcomeUnknown: condition ObjectFound is Unknown with reason OutcomeUnknown, the
+	// status's durable announcement that OpenAI may hold an object the operator cannot
+	// find (the Warning of the same name may be lost with the process).
+	OutcomeUnknown bool
 }
 
 // observeConditions fills in the condition fields of o.
@@ -115,6 +119,9 @@ func observeConditions(o *Observed, conds []metav1.Condition) {
 	o.Reconciling = meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionReconciling)
 	o.Stalled = meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionStalled)
 	o.Ready = meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionReady)
+	if c := meta.FindStatusCondition(conds, openaiv1alpha1.ConditionObjectFound); c != nil {
+		o.OutcomeUnknown = c.Status == metav1.ConditionUnknown && c.Reason == openaiv1alpha1.ReasonOutcomeUnknown
+	}
 }
 
 // Remote is an object on OpenAI that belongs to a resource.
