@@ -145,7 +145,7 @@ func TestKeysAreRevokedAndRestoredAtRunTime(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPut, srv.ControlURL()+"keys", strings.NewReader(body))
 		resp, err := http.DefaultClient.Do(req)
 		g.Expect(err).NotTo(HaveOccurred())
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		return resp.StatusCode
 	}
 
@@ -177,7 +177,7 @@ func TestKeysAreRevokedAndRestoredAtRunTime(t *testing.T) {
 	g.Expect(put(`{"key":"` + other + `","state":"sleepy"}`)).To(Equal(http.StatusBadRequest))
 	resp, err := http.Get(srv.ControlURL() + "keys")
 	g.Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	g.Expect(body).To(MatchJSON(`[{"key":"sk-em***or","state":"active"},{"key":"sk-ot***ey","state":"active"}]`))
 	g.Expect(string(body)).NotTo(ContainSubstring(other), "keys are listed masked")

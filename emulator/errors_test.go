@@ -56,7 +56,7 @@ func TestBadAPIKeyIsRefusedLikeOpenAI(t *testing.T) {
 
 	resp, err := http.Get(srv.URL() + "batches")
 	g.Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	g.Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
 	body := decodeError(g, resp.Body)
 	g.Expect(body.Message).To(ContainSubstring("You didn't provide an API key"))
@@ -96,7 +96,7 @@ func TestUnknownRoutesAnswerInOpenAIShape(t *testing.T) {
 			req.Header.Set("Authorization", "Bearer "+emulator.DefaultAPIKey)
 			resp, err := http.DefaultClient.Do(req)
 			g.Expect(err).NotTo(HaveOccurred())
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			g.Expect(resp.StatusCode).To(Equal(tc.want))
 			g.Expect(resp.Header.Get("Content-Type")).To(Equal("application/json"))
 			body := decodeError(g, resp.Body)
@@ -161,7 +161,7 @@ func TestControlAPI(t *testing.T) {
 		req, _ := http.NewRequest(method, ctl+path, strings.NewReader(body))
 		resp, err := http.DefaultClient.Do(req)
 		g.Expect(err).NotTo(HaveOccurred())
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}

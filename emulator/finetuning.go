@@ -255,8 +255,8 @@ func (j *ftJob) visibleUntil(now time.Time) time.Time {
 	return now
 }
 
-// json renders j as of now; call advanceFineTune first.
-func (j *ftJob) json(now time.Time) ftJobJSON {
+// json renders j; call advanceFineTune first to bring it up to date.
+func (j *ftJob) json() ftJobJSON {
 	h := j.requested // "auto" stays "auto" until the files are validated
 	if j.status != ftValidating && j.resolved.nEpochs != nil {
 		h = j.resolved
@@ -643,7 +643,7 @@ func (e *Emulator) createFineTuneJob(w http.ResponseWriter, r *http.Request, _ s
 	j.seq = len(e.ftJobSeq)
 	e.ftJobs[j.id] = j
 	e.ftJobSeq = append(e.ftJobSeq, j)
-	out := j.json(now)
+	out := j.json()
 	e.mu.Unlock()
 	if t := j.terminalAt(); !t.IsZero() {
 		id := j.id
@@ -904,7 +904,7 @@ func (e *Emulator) withJob(w http.ResponseWriter, id string, fn func(j *ftJob, n
 }
 
 func (e *Emulator) getFineTuneJob(w http.ResponseWriter, _ *http.Request, id string) {
-	e.withJob(w, id, func(j *ftJob, now time.Time) (any, *apiError) { return j.json(now), nil })
+	e.withJob(w, id, func(j *ftJob, now time.Time) (any, *apiError) { return j.json(), nil })
 }
 
 func (e *Emulator) cancelFineTuneJob(w http.ResponseWriter, _ *http.Request, id string) {
@@ -919,7 +919,7 @@ func (e *Emulator) cancelFineTuneJob(w http.ResponseWriter, _ *http.Request, id 
 		j.endAt, j.failAt, j.stepMetrics = time.Time{}, time.Time{}, nil
 		e.addEvent(j, now, "info", "message", "Fine-tuning job cancelled", nil)
 		evs = append(evs, event{typ: "fine_tuning.job.cancelled", dataID: j.id, at: now})
-		return j.json(now), nil
+		return j.json(), nil
 	})
 	e.hooks.emit(evs)
 }
@@ -934,7 +934,7 @@ func (e *Emulator) pauseFineTuneJob(w http.ResponseWriter, _ *http.Request, id s
 		default:
 			return nil, invalid("", "", "Cannot pause a job with status '%s': only running jobs can be paused.", j.status)
 		}
-		return j.json(now), nil
+		return j.json(), nil
 	})
 }
 
@@ -951,7 +951,7 @@ func (e *Emulator) resumeFineTuneJob(w http.ResponseWriter, _ *http.Request, id 
 		default:
 			return nil, invalid("", "", "Cannot resume a job with status '%s': only paused jobs can be resumed.", j.status)
 		}
-		return j.json(now), nil
+		return j.json(), nil
 	})
 	if !tick.IsZero() {
 		e.after(tick, func() { e.tickFineTune(id) })
@@ -1004,7 +1004,7 @@ func (e *Emulator) listFineTuneJobs(w http.ResponseWriter, r *http.Request, _ st
 			break
 		}
 		evs = append(evs, e.advanceFineTune(j, now)...)
-		page.Data = append(page.Data, j.json(now))
+		page.Data = append(page.Data, j.json())
 	}
 	e.mu.Unlock()
 	e.hooks.emit(evs)

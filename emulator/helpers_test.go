@@ -108,11 +108,6 @@ func createBatch(ctx context.Context, g Gomega, c openai.Client, endpoint, conte
 	return b
 }
 
-var batchTerminal = map[openai.BatchStatus]bool{
-	openai.BatchStatusCompleted: true, openai.BatchStatusFailed: true,
-	openai.BatchStatusExpired: true, openai.BatchStatusCancelled: true,
-}
-
 // waitBatch polls until the batch reaches status.
 func waitBatch(ctx context.Context, g Gomega, c openai.Client, id string, status openai.BatchStatus) *openai.Batch {
 	var b *openai.Batch
@@ -130,7 +125,7 @@ func fileLines(ctx context.Context, g Gomega, c openai.Client, id string) []outp
 	g.Expect(id).NotTo(BeEmpty())
 	resp, err := c.Files.Content(ctx, id)
 	g.Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	g.Expect(err).NotTo(HaveOccurred())
 	var out []outputLine

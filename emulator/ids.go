@@ -81,9 +81,8 @@ func (g *idGen) sampleObject(typ string) string {
 	}
 	return g.hex("obj_", 32)
 }
-func (g *idGen) request() string   { return g.hex("req_", 32) }
-func (g *idGen) requestID() string { return g.hex("", 32) }
-func (g *idGen) chat() string      { return g.b62("chatcmpl-", 29) }
+func (g *idGen) request() string { return g.hex("req_", 32) }
+func (g *idGen) chat() string    { return g.b62("chatcmpl-", 29) }
 func (g *idGen) completion() string {
 	return g.b62("cmpl-", 29)
 }

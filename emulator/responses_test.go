@@ -34,7 +34,7 @@ import (
 
 func background(model, input string) responses.ResponseNewParams {
 	return responses.ResponseNewParams{
-		Model:      shared.ResponsesModel(model),
+		Model:      model,
 		Input:      responses.ResponseNewParamsInputUnion{OfString: openai.String(input)},
 		Background: openai.Bool(true),
 	}
