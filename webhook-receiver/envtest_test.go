@@ -197,7 +197,7 @@ func TestRecordsEventsInStatus(t *testing.T) {
 	for _, mf := range batch.ManagedFields {
 		if mf.Manager == FieldOwner {
 			g.Expect(mf.Subresource).To(Equal("status"))
-			owned = append(owned, string(mf.FieldsV1.Raw))
+			owned = append(owned, mf.FieldsV1.GetRawString())
 		}
 	}
 	g.Expect(owned).To(HaveLen(1))

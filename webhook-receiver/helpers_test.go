@@ -202,7 +202,7 @@ func newFineTuningJob(namespace, name, jobID string) *openaiv1alpha1.OpenAIFineT
 // the secrets of opts (testSecret 0 when unset) and counting into a fresh registry.
 func newFakeReceiver(t testing.TB, opts Options, funcs *interceptor.Funcs, objs ...client.Object) (*Receiver, client.Client) {
 	t.Helper()
-	var c client.WithWatch = fake.NewClientBuilder().
+	var c = fake.NewClientBuilder().
 		WithScheme(Scheme).
 		WithStatusSubresource(&openaiv1alpha1.OpenAIBatch{}, &openaiv1alpha1.OpenAIResponse{}, &openaiv1alpha1.OpenAIFineTuningJob{}).
 		WithIndex(&openaiv1alpha1.OpenAIBatch{}, IndexBatchID, batchIDOf).

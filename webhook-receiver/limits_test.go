@@ -119,7 +119,10 @@ func startServing(t *testing.T, r *Receiver) string {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Errorf("the endpoint stopped with an error: %v", err)
+			}
 		case <-time.After(30 * time.Second):
 			t.Error("the endpoint did not stop within 30s")
 		}

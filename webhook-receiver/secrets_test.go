@@ -330,10 +330,10 @@ func TestReadyWithoutSigningSecrets(t *testing.T) {
 		logged.WriteString(prefix + args + "\n")
 	}, funcr.Options{})
 	path := filepath.Join(t.TempDir(), "absent")
-	r, err := New(Deps{Cache: nil, Client: nil, Log: log}, Options{SecretsPath: path, Registerer: prometheus.NewRegistry()})
+	_, err := New(Deps{Cache: nil, Client: nil, Log: log}, Options{SecretsPath: path, Registerer: prometheus.NewRegistry()})
 	g.Expect(err).To(HaveOccurred(), "a receiver needs a cache and a client")
 	c, _ := newFakeReceiver(t, Options{}, nil)
-	r, err = New(Deps{Cache: c.deps.Cache, Client: c.deps.Client, Log: log}, Options{SecretsPath: path, Registerer: prometheus.NewRegistry()})
+	r, err := New(Deps{Cache: c.deps.Cache, Client: c.deps.Client, Log: log}, Options{SecretsPath: path, Registerer: prometheus.NewRegistry()})
 	g.Expect(err).NotTo(HaveOccurred())
 	r.serving.Store(true) // as once Start listens
 

@@ -122,7 +122,7 @@ type Env struct {
 
 func (o Options) logf(format string, args ...any) {
 	if o.Progress != nil {
-		fmt.Fprintf(o.Progress, "dev: "+format+"\n", args...)
+		_, _ = fmt.Fprintf(o.Progress, "dev: "+format+"\n", args...)
 	}
 }
 
@@ -505,7 +505,7 @@ func waitReady(p *Process, url string) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	for time.Now().Before(deadline) {
 		if !p.Running() {
-			return fmt.Errorf("%s exited: %v\n%s", p.Name, p.exitErr, tail(p.Log(), 20))
+			return fmt.Errorf("%s exited: %w\n%s", p.Name, p.exitErr, tail(p.Log(), 20))
 		}
 		if resp, err := client.Get(url); err == nil {
 			_ = resp.Body.Close()

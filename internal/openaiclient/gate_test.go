@@ -71,8 +71,9 @@ func newTestGate() (*Gate, *fakeClock) {
 	return g, clock
 }
 
-func (f *fakeOpenAI) client(g *Gate, project string) openai.Client {
-	return (&Factory{BaseURL: f.srv.URL + "/v1", Observe: f.observe}).New(Credentials{APIKey: "sk-test-key-123456"}, g.Option(project, "sk-test-key-123456"))
+// client returns an SDK client whose calls go through g as project "ns/creds".
+func (f *fakeOpenAI) client(g *Gate) openai.Client {
+	return (&Factory{BaseURL: f.srv.URL + "/v1", Observe: f.observe}).New(Credentials{APIKey: "sk-test-key-123456"}, g.Option("ns/creds", "sk-test-key-123456"))
 }
 
 // observe counts the calls the factory's Observe hook sees: only those made.
@@ -99,7 +100,7 @@ func TestGateLetsOneCallOfFiveThousandThroughAfterARateLimit(t *testing.T) {
 	ctx := context.Background()
 
 	fake.respond(refuse(http.StatusTooManyRequests, rateLimited, map[string]string{"Retry-After": "20"}))
-	api := fake.client(g, "ns/creds")
+	api := fake.client(g)
 	if _, err := api.Batches.Get(ctx, "batch_1"); Classify(err).Class != RateLimited {
 		t.Fatalf("first call: %v", err)
 	}
@@ -112,7 +113,7 @@ func TestGateLetsOneCallOfFiveThousandThroughAfterARateLimit(t *testing.T) {
 		var wg sync.WaitGroup
 		for range objects {
 			wg.Go(func() {
-				c := fake.client(g, "ns/creds")
+				c := fake.client(g)
 				_, err := c.Batches.Get(ctx, "batch_1")
 				if err == nil {
 					n.Add(1)
@@ -155,7 +156,7 @@ func TestGateLetsOneCallOfFiveThousandThroughAfterARateLimit(t *testing.T) {
 	})
 	probeDone := make(chan error)
 	go func() {
-		c := fake.client(g, "ns/creds")
+		c := fake.client(g)
 		_, err := c.Batches.Get(ctx, "batch_1")
 		probeDone <- err
 	}()
@@ -180,7 +181,7 @@ func TestGateBacksOffExponentiallyWithoutRetryAfter(t *testing.T) {
 	fake := newFakeOpenAI(t)
 	g, clock := newTestGate()
 	ctx := context.Background()
-	api := fake.client(g, "ns/creds")
+	api := fake.client(g)
 	fake.respond(refuse(http.StatusUnauthorized, `{"error":{"message":"Incorrect API key provided: sk-te***56.","type":"invalid_request_error","code":"invalid_api_key"}}`, nil))
 
 	var waits []time.Duration
@@ -221,7 +222,7 @@ func TestGateHoldsOnlyCreatesAfterInsufficientQuota(t *testing.T) {
 	fake := newFakeOpenAI(t)
 	g, clock := newTestGate()
 	ctx := context.Background()
-	api := fake.client(g, "ns/creds")
+	api := fake.client(g)
 	fake.respond(refuse(http.StatusTooManyRequests, `{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}`, nil))
 	_, err := api.Batches.New(ctx, openai.BatchNewParams{InputFileID: "file-1", Endpoint: "/v1/embeddings", CompletionWindow: "24h"})
 	if c := Classify(err); c.Class != QuotaExceeded {
@@ -237,7 +238,7 @@ func TestGateHoldsOnlyCreatesAfterInsufficientQuota(t *testing.T) {
 	}
 	before := fake.calls.Load()
 	_, err = api.Batches.New(ctx, openai.BatchNewParams{InputFileID: "file-1", Endpoint: "/v1/embeddings", CompletionWindow: "24h"})
-	held(t, err)
+	_ = held(t, err) // it fails the test unless err is a HeldError
 	if fake.calls.Load() != before {
 		t.Fatal("a held create reached OpenAI")
 	}
@@ -250,7 +251,7 @@ func TestGateHoldsOnlyCreatesAfterInsufficientQuota(t *testing.T) {
 func TestGateHonoursRateLimitResetHeaders(t *testing.T) {
 	fake := newFakeOpenAI(t)
 	g, _ := newTestGate()
-	api := fake.client(g, "ns/creds")
+	api := fake.client(g)
 	fake.respond(refuse(http.StatusTooManyRequests, `{"error":{"message":"Rate limit reached on tokens per min","type":"tokens","code":"rate_limit_exceeded"}}`,
 		map[string]string{"X-Ratelimit-Reset-Tokens": "6m0s", "X-Ratelimit-Remaining-Tokens": "0", "X-Ratelimit-Reset-Requests": "20ms"}))
 	_, err := api.Responses.Cancel(context.Background(), "resp_1")
@@ -266,7 +267,7 @@ func TestGateFreesTheProbeWhenNoAnswerCame(t *testing.T) {
 	fake := newFakeOpenAI(t)
 	g, clock := newTestGate()
 	ctx := context.Background()
-	api := fake.client(g, "ns/creds")
+	api := fake.client(g)
 	fake.respond(refuse(http.StatusTooManyRequests, rateLimited, map[string]string{"Retry-After": "1"}))
 	_, _ = api.Batches.Get(ctx, "batch_1")
 	clock.add(2 * time.Second)
@@ -305,13 +306,13 @@ func TestGateIgnoresAcceptancesOlderThanTheRefusal(t *testing.T) {
 	})
 	slow := make(chan error)
 	go func() {
-		c := fake.client(g, "ns/creds")
+		c := fake.client(g)
 		_, err := c.Batches.Get(ctx, "batch_1")
 		slow <- err
 	}()
 	<-started
 	clock.add(time.Second)
-	c := fake.client(g, "ns/creds")
+	c := fake.client(g)
 	if _, err := c.Batches.Get(ctx, "batch_2"); Classify(err).Class != RateLimited {
 		t.Fatalf("second call: %v", err)
 	}
