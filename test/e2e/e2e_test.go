@@ -63,7 +63,7 @@ func run(m *testing.M) (int, error) {
 	build.Dir = testenv.RepoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("building the binaries: %v\n%s", err, out)
+		return 0, fmt.Errorf("building the binaries: %w\n%s", err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -23,6 +23,7 @@ package install
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -74,7 +75,7 @@ func render(t *testing.T, dir string) []*unstructured.Unstructured {
 }
 
 func stderrOf(err error) string {
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		return err.Error() + ": " + string(ee.Stderr)
 	}
 	return err.Error()

@@ -181,7 +181,7 @@ func startManager(t *testing.T, s *server) *syncBuffer {
 		build.Dir = testenv.RepoRoot()
 		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as test/e2e and test/reliability: one build cache
 		if out, err := build.CombinedOutput(); err != nil {
-			managerErr = fmt.Errorf("building the manager: %v\n%s", err, out)
+			managerErr = fmt.Errorf("building the manager: %w\n%s", err, out)
 			return
 		}
 		probe := freePort()
@@ -233,14 +233,14 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// credentialsCondition waits for the CredentialsReady condition of batch ns/name and
-// returns it.
-func credentialsCondition(t *testing.T, s *server, log *syncBuffer, ns, name string) *metav1.Condition {
+// credentialsCondition waits for the CredentialsReady condition of batch name in the served
+// namespace and returns it.
+func credentialsCondition(t *testing.T, s *server, log *syncBuffer, name string) *metav1.Condition {
 	t.Helper()
 	var cond *metav1.Condition
 	NewWithT(t).Eventually(func() *metav1.Condition {
 		var b openaiv1alpha1.OpenAIBatch
-		if err := s.env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &b); err != nil {
+		if err := s.env.Client.Get(ctx, client.ObjectKey{Namespace: served, Name: name}, &b); err != nil {
 			return nil
 		}
 		cond = meta.FindStatusCondition(b.Status.Conditions, openaiv1alpha1.ConditionCredentialsReady)
@@ -269,7 +269,7 @@ func TestNamespacedManager(t *testing.T) {
 	g.Expect(s.env.Client.Create(ctx, newBatch(served, "no-credentials", ""))).To(Succeed())
 	g.Expect(s.env.Client.Create(ctx, newBatch(unserved, "not-served", ""))).To(Succeed())
 
-	cond := credentialsCondition(t, s, log, served, "no-credentials")
+	cond := credentialsCondition(t, s, log, "no-credentials")
 	g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
 	g.Expect(cond.Reason).To(Equal(openaiv1alpha1.ReasonSecretNotFound), "it read (for) the Secret in team-a")
 
@@ -307,13 +307,13 @@ func TestManagerRefusesBaseURLsOutsideItsList(t *testing.T) {
 		g.Expect(s.env.Client.Create(ctx, newBatch(served, name, name))).To(Succeed())
 	}
 
-	cond := credentialsCondition(t, s, log, served, "forged-base-url")
+	cond := credentialsCondition(t, s, log, "forged-base-url")
 	g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
 	g.Expect(cond.Reason).To(Equal(openaiv1alpha1.ReasonBaseURLNotAllowed))
 	g.Expect(cond.Message).To(ContainSubstring("--allowed-base-urls"))
 	g.Expect(cond.Message).NotTo(ContainSubstring(ln.Addr().String()), "the URL is not repeated")
 
-	cond = credentialsCondition(t, s, log, served, "own-base-url")
+	cond = credentialsCondition(t, s, log, "own-base-url")
 	g.Expect(cond.Status).To(Equal(metav1.ConditionTrue), "the manager's own base URL is allowed")
 	g.Consistently(hit, 2*time.Second).ShouldNot(Receive(), "no request reached the forged base URL")
 
@@ -323,7 +323,7 @@ func TestManagerRefusesBaseURLsOutsideItsList(t *testing.T) {
 	secret.Data["baseURL"] = []byte(fakeOpenAI + "/")
 	g.Expect(s.env.Client.Update(ctx, &secret)).To(Succeed())
 	g.Eventually(func() metav1.ConditionStatus {
-		return credentialsCondition(t, s, log, served, "forged-base-url").Status
+		return credentialsCondition(t, s, log, "forged-base-url").Status
 	}, time.Minute, 200*time.Millisecond).Should(Equal(metav1.ConditionTrue), "the manager's log:\n%s", lastLines(log.String(), 40))
 	g.Expect(hit).NotTo(Receive(), "no request reached the forged base URL")
 }

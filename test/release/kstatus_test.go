@@ -63,8 +63,9 @@ func batchIn(phase openaiv1alpha1.BatchPhase, conds ...metav1.Condition) *unstru
 	return &unstructured.Unstructured{Object: m}
 }
 
-func cond(typ string, s metav1.ConditionStatus, reason string) metav1.Condition {
-	return metav1.Condition{Type: typ, Status: s, Reason: reason, Message: reason}
+// trueCond is a condition of type typ, status True, with reason as its reason and message.
+func trueCond(typ, reason string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, Reason: reason, Message: reason}
 }
 
 // TestKstatusOfBatchPhases shows why the controllers write Reconciling and Stalled:
@@ -72,7 +73,7 @@ func cond(typ string, s metav1.ConditionStatus, reason string) metav1.Condition 
 // which Flux and Argo CD's health checks use, calls a batch in flight and a failed one
 // Current, as if all were well and done.
 func TestKstatusOfBatchPhases(t *testing.T) {
-	submitted := cond(openaiv1alpha1.ConditionSubmitted, metav1.ConditionTrue, "Submitted")
+	submitted := trueCond(openaiv1alpha1.ConditionSubmitted, "Submitted")
 	tests := map[string]struct {
 		obj  *unstructured.Unstructured
 		want status.Status
@@ -81,7 +82,7 @@ func TestKstatusOfBatchPhases(t *testing.T) {
 		"Submitting": {batchIn(openaiv1alpha1.BatchPhaseSubmitting), status.CurrentStatus},
 		"InProgress": {batchIn(openaiv1alpha1.BatchPhaseInProgress, submitted), status.CurrentStatus},
 		"Failed": {batchIn(openaiv1alpha1.BatchPhaseFailed, submitted,
-			cond(openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, "Failed")), status.CurrentStatus},
+			trueCond(openaiv1alpha1.ConditionFailed, "Failed")), status.CurrentStatus},
 	}
 	for name, tc := range tests {
 		res, err := status.Compute(tc.obj)
@@ -90,7 +91,7 @@ func TestKstatusOfBatchPhases(t *testing.T) {
 		}
 	}
 	// A spec change not yet observed is InProgress whatever the phase.
-	stale := batchIn(openaiv1alpha1.BatchPhaseCompleted, cond(openaiv1alpha1.ConditionComplete, metav1.ConditionTrue, "Completed"))
+	stale := batchIn(openaiv1alpha1.BatchPhaseCompleted, trueCond(openaiv1alpha1.ConditionComplete, "Completed"))
 	stale.SetGeneration(2)
 	if res, err := status.Compute(stale); err != nil || res.Status != status.InProgressStatus {
 		t.Errorf("a generation the manager has not observed: %v %v, want InProgress", res, err)
@@ -100,18 +101,18 @@ func TestKstatusOfBatchPhases(t *testing.T) {
 // TestKstatusWithTheConditionsItReads: the conditions the controllers add (see
 // docs/OPERATIONS.md) make kstatus truthful on the same objects.
 func TestKstatusWithTheConditionsItReads(t *testing.T) {
-	submitted := cond(openaiv1alpha1.ConditionSubmitted, metav1.ConditionTrue, "Submitted")
+	submitted := trueCond(openaiv1alpha1.ConditionSubmitted, "Submitted")
 	tests := map[string]struct {
 		obj  *unstructured.Unstructured
 		want status.Status
 	}{
-		"Pending: Reconciling": {batchIn(openaiv1alpha1.BatchPhasePending, cond("Reconciling", metav1.ConditionTrue, "Pending")), status.InProgressStatus},
+		"Pending: Reconciling": {batchIn(openaiv1alpha1.BatchPhasePending, trueCond("Reconciling", "Pending")), status.InProgressStatus},
 		"InProgress: Reconciling": {batchIn(openaiv1alpha1.BatchPhaseInProgress, submitted,
-			cond("Reconciling", metav1.ConditionTrue, "InProgress")), status.InProgressStatus},
+			trueCond("Reconciling", "InProgress")), status.InProgressStatus},
 		"Completed: Ready": {batchIn(openaiv1alpha1.BatchPhaseCompleted, submitted,
-			cond(openaiv1alpha1.ConditionComplete, metav1.ConditionTrue, "Completed"), cond("Ready", metav1.ConditionTrue, "Completed")), status.CurrentStatus},
+			trueCond(openaiv1alpha1.ConditionComplete, "Completed"), trueCond("Ready", "Completed")), status.CurrentStatus},
 		"Failed: Stalled": {batchIn(openaiv1alpha1.BatchPhaseFailed, submitted,
-			cond(openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, "Failed"), cond("Stalled", metav1.ConditionTrue, "Failed")), status.FailedStatus},
+			trueCond(openaiv1alpha1.ConditionFailed, "Failed"), trueCond("Stalled", "Failed")), status.FailedStatus},
 	}
 	for name, tc := range tests {
 		res, err := status.Compute(tc.obj)

@@ -198,13 +198,6 @@ func (h *harness) emulatorStats() emulator.Stats {
 	return s
 }
 
-// setFaults changes the emulator's fault knobs.
-func (h *harness) setFaults(f map[string]any) {
-	h.t.Helper()
-	body, _ := json.Marshal(f)
-	h.controlCall(http.MethodPut, "faults", body, nil)
-}
-
 func (h *harness) controlCall(method, path string, body []byte, out any) {
 	h.t.Helper()
 	req, err := http.NewRequest(method, h.EmulatorControlURL+path, bytes.NewReader(body))
@@ -476,8 +469,3 @@ func processAlive(pid int) bool {
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
-// freeze stops (SIGSTOP) a process without killing it.
-func freeze(p *devenv.Process) error { return syscall.Kill(p.Pid(), syscall.SIGSTOP) }
-
-// resume continues (SIGCONT) a frozen process.
-func resume(p *devenv.Process) error { return syscall.Kill(p.Pid(), syscall.SIGCONT) }

@@ -168,7 +168,7 @@ func binaries(t *testing.T) string {
 		build.Dir = testenv.RepoRoot()
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("building the binaries: %v\n%s", err, out)
+			binErr = fmt.Errorf("building the binaries: %w\n%s", err, out)
 			return
 		}
 		binDir = dir

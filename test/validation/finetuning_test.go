@@ -208,6 +208,7 @@ func TestFineTuningJobImmutableFields(t *testing.T) {
 
 func TestKubectlExplainTeachesFineTuning(t *testing.T) {
 	g := NewWithT(t)
+	kubectl := adminKubectl(g)
 	for field, want := range map[string][]string{
 		"openaifinetuningjob.spec.trainingData":                    {"exactly one of examples", "at least 10 examples"},
 		"openaifinetuningjob.spec.method.hyperparameters":          {`"auto"`, "in quotes"},
@@ -215,7 +216,7 @@ func TestKubectlExplainTeachesFineTuning(t *testing.T) {
 		"openaifinetuningjob.status.fineTunedModel":                {"fine-tuned model"},
 		"oaift.spec.method.hyperparameters.learningRateMultiplier": {"positive number"},
 	} {
-		stdout, stderr, err := env.ControlPlane.KubeCtl().Run("explain", field)
+		stdout, stderr, err := kubectl.Run("explain", field)
 		out, _ := io.ReadAll(stdout)
 		errOut, _ := io.ReadAll(stderr)
 		g.Expect(err).NotTo(HaveOccurred(), "kubectl explain %s: %s", field, errOut)

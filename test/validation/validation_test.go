@@ -23,6 +23,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,6 +38,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/openai-operator/openai-operator/internal/testenv"
@@ -95,7 +97,7 @@ func TestSamplesAreAccepted(t *testing.T) {
 			reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 			for {
 				doc, err := reader.Read()
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				g.Expect(err).NotTo(HaveOccurred())
@@ -480,7 +482,7 @@ func TestCRDsCarryDocsAndPrinterColumns(t *testing.T) {
 
 func TestKubectlExplainTeachesTheAPI(t *testing.T) {
 	g := NewWithT(t)
-	kubectl := env.ControlPlane.KubeCtl()
+	kubectl := adminKubectl(g)
 	explain := func(field string) string {
 		stdout, stderr, err := kubectl.Run("explain", field)
 		out, _ := io.ReadAll(stdout)
@@ -510,4 +512,16 @@ func TestWebhookEndpointNameIsBounded(t *testing.T) {
 	obj = decode(t, validEndpoint, ns)
 	obj.SetName(strings.Repeat("a", 180))
 	g.Expect(env.Client.Create(context.Background(), obj)).To(Succeed())
+}
+
+// adminKubectl returns kubectl authenticated as an administrator (system:masters) of the
+// test API server.
+func adminKubectl(g Gomega) interface {
+	Run(args ...string) (stdout, stderr io.Reader, err error)
+} {
+	admin, err := env.ControlPlane.AddUser(envtest.User{Name: "validation-admin", Groups: []string{"system:masters"}}, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	kubectl, err := admin.Kubectl()
+	g.Expect(err).NotTo(HaveOccurred())
+	return kubectl
 }

@@ -145,7 +145,7 @@ func BuildFromDockerfile(ctx context.Context, opts Options) (*Image, error) {
 	if have := strings.TrimSpace(string(goVersion)); have != want && !strings.HasPrefix(have, want+".") {
 		return nil, fmt.Errorf("the Dockerfile builds with %s but this machine's Go is %s", plan.BuilderBase, have)
 	}
-	context := filepath.Dir(opts.Dockerfile)
+	buildContext := filepath.Dir(opts.Dockerfile)
 	work := opts.WorkDir
 	if work == "" {
 		if work, err = os.MkdirTemp("", "image-build-"); err != nil {
@@ -163,7 +163,7 @@ func BuildFromDockerfile(ctx context.Context, opts Options) (*Image, error) {
 			}
 		}
 		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = context
+		cmd.Dir = buildContext
 		cmd.Env = append(os.Environ(), b.Env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("go %s: %w\n%s", strings.Join(b.Args, " "), err, out)

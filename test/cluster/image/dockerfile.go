@@ -255,7 +255,7 @@ func PlanFor(stages []Stage, goarch string) (*Plan, error) {
 		case "ENTRYPOINT", "CMD":
 			var list []string
 			if err := json.Unmarshal([]byte(in.Args), &list); err != nil {
-				return nil, fmt.Errorf("line %d: %s must use the JSON (exec) form: %v", in.Line, in.Keyword, err)
+				return nil, fmt.Errorf("line %d: %s must use the JSON (exec) form: %w", in.Line, in.Keyword, err)
 			}
 			if in.Keyword == "ENTRYPOINT" {
 				p.Entrypoint = list
@@ -275,7 +275,7 @@ func PlanFor(stages []Stage, goarch string) (*Plan, error) {
 			}
 			value, err := expand(strings.Trim(value, `"`), args)
 			if err != nil {
-				return nil, fmt.Errorf("line %d: %v", in.Line, err)
+				return nil, fmt.Errorf("line %d: %w", in.Line, err)
 			}
 			p.Labels[strings.Trim(name, `"`)] = value
 		case "COPY":
@@ -329,7 +329,7 @@ func parseRun(in Instruction, args map[string]string) ([]GoBuild, error) {
 	for _, command := range strings.Split(in.Args, "&&") {
 		words, err := shellWords(command)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %v", in.Line, err)
+			return nil, fmt.Errorf("line %d: %w", in.Line, err)
 		}
 		var env []string
 		for len(words) > 0 && envAssignment.MatchString(words[0]) {
@@ -338,12 +338,12 @@ func parseRun(in Instruction, args map[string]string) ([]GoBuild, error) {
 		}
 		for i := range env {
 			if env[i], err = expand(env[i], args); err != nil {
-				return nil, fmt.Errorf("line %d: %v", in.Line, err)
+				return nil, fmt.Errorf("line %d: %w", in.Line, err)
 			}
 		}
 		for i := range words {
 			if words[i], err = expand(words[i], args); err != nil {
-				return nil, fmt.Errorf("line %d: %v", in.Line, err)
+				return nil, fmt.Errorf("line %d: %w", in.Line, err)
 			}
 		}
 		switch {

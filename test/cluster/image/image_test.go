@@ -25,6 +25,7 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -77,7 +78,7 @@ func readArchive(t *testing.T, path string) *archive {
 	tr := tar.NewReader(f)
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -111,7 +112,7 @@ func readArchive(t *testing.T, path string) *archive {
 		lr := tar.NewReader(bytes.NewReader(layer))
 		for {
 			h, err := lr.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
