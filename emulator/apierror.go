@@ -22,6 +22,15 @@ import (
 	"net/http"
 )
 
+// The error types (error.type) OpenAI answers with.
+const (
+	errTypeInvalidRequest = "invalid_request_error"
+	errTypeServer         = "server_error"
+)
+
+// codeRateLimitExceeded is the error code of a 429 for a rate limit (not for quota).
+const codeRateLimitExceeded = "rate_limit_exceeded"
+
 // apiError is an error answered in OpenAI's shape:
 // {"error":{"message","type","param","code"}}. Empty param and code are null.
 type apiError struct {
@@ -56,7 +65,7 @@ func (e *apiError) body() []byte {
 
 // invalid returns a 400 invalid_request_error.
 func invalid(param, code, format string, args ...any) *apiError {
-	return &apiError{status: http.StatusBadRequest, message: fmt.Sprintf(format, args...), typ: "invalid_request_error", param: param, code: code}
+	return &apiError{status: http.StatusBadRequest, message: fmt.Sprintf(format, args...), typ: errTypeInvalidRequest, param: param, code: code}
 }
 
 // missing returns OpenAI's error for a missing required parameter.
@@ -66,7 +75,7 @@ func missing(param string) *apiError {
 
 // notFound returns a 404 invalid_request_error.
 func notFound(param, format string, args ...any) *apiError {
-	return &apiError{status: http.StatusNotFound, message: fmt.Sprintf(format, args...), typ: "invalid_request_error", param: param}
+	return &apiError{status: http.StatusNotFound, message: fmt.Sprintf(format, args...), typ: errTypeInvalidRequest, param: param}
 }
 
 func writeAPIError(w http.ResponseWriter, e *apiError) {
@@ -87,7 +96,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func serverError() *apiError {
-	return &apiError{status: http.StatusInternalServerError, typ: "server_error",
+	return &apiError{status: http.StatusInternalServerError, typ: errTypeServer,
 		message: "The server had an error while processing your request. Sorry about that!"}
 }
 

@@ -698,7 +698,7 @@ func (e *Emulator) cancelBatch(w http.ResponseWriter, _ *http.Request, id string
 		e.after(b.cancelDoneAt, func() { e.tickBatch(id) })
 	case batchCancelling:
 	default:
-		aerr = &apiError{status: http.StatusConflict, typ: "invalid_request_error",
+		aerr = &apiError{status: http.StatusConflict, typ: errTypeInvalidRequest,
 			message: fmt.Sprintf("Cannot cancel a batch with status '%s'.", b.status)}
 	}
 	out := b.json(now)

@@ -218,7 +218,7 @@ var errTooLarge = errors.New("request body too large")
 func uploadReadError(err error) *apiError {
 	var mbe *http.MaxBytesError
 	if errors.Is(err, errTooLarge) || errors.As(err, &mbe) {
-		return &apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error", param: "file",
+		return &apiError{status: http.StatusRequestEntityTooLarge, typ: errTypeInvalidRequest, param: "file",
 			message: "File is too large: at most 512 MB."}
 	}
 	return invalid("", "", "Could not parse multipart form: %v", err)

@@ -204,7 +204,7 @@ func injectedError(f FaultKind, key string, retryAfter time.Duration) (*apiError
 		}
 		h.Set("X-Ratelimit-Remaining-"+typ, "0")
 		h.Set("X-Ratelimit-Reset-"+typ, resetString(wait))
-		return &apiError{status: http.StatusTooManyRequests, typ: typ, code: "rate_limit_exceeded",
+		return &apiError{status: http.StatusTooManyRequests, typ: typ, code: codeRateLimitExceeded,
 			message: fmt.Sprintf("Rate limit reached for default-model in organization org-emulator on %s per min (%s): Limit %s, Used %s, Requested 1. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.",
 				typ, map[string]string{"requests": "RPM", "tokens": "TPM"}[typ], limit, limit, resetString(wait))}
 	}
@@ -217,12 +217,12 @@ func injectedError(f FaultKind, key string, retryAfter time.Duration) (*apiError
 		return &apiError{status: http.StatusForbidden, typ: "request_forbidden", code: "unsupported_country_region_territory",
 			message: "Country, region, or territory not supported"}, h
 	case FaultWrongProject:
-		return &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "mismatched_project",
+		return &apiError{status: http.StatusUnauthorized, typ: errTypeInvalidRequest, code: "mismatched_project",
 			message: "OpenAI-Project header should match project for API key"}, h
 	case FaultNotFound:
 		return notFound("", "Not found (injected by the emulator)."), h
 	case FaultConflict:
-		return &apiError{status: http.StatusConflict, typ: "invalid_request_error",
+		return &apiError{status: http.StatusConflict, typ: errTypeInvalidRequest,
 			message: "The request conflicts with the object's current state (injected by the emulator)."}, h
 	case FaultRateLimitRequests:
 		return rateLimited("requests", "10000"), h

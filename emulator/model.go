@@ -135,7 +135,7 @@ func errorResult(e *apiError) lineResult {
 }
 
 func modelFailed(model string) *apiError {
-	return &apiError{status: http.StatusInternalServerError, typ: "server_error", code: "server_error",
+	return &apiError{status: http.StatusInternalServerError, typ: errTypeServer, code: "server_error",
 		message: fmt.Sprintf("The model %s failed to generate a response (emulated failure).", model)}
 }
 

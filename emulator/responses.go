@@ -322,7 +322,7 @@ func (e *Emulator) advanceResponse(r *response, now time.Time) []event {
 func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	if err != nil {
-		return nil, &apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error", message: "Request body too large."}
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge, typ: errTypeInvalidRequest, message: "Request body too large."}
 	}
 	return b, nil
 }
@@ -365,7 +365,7 @@ func (e *Emulator) createResponse(w http.ResponseWriter, r *http.Request, _ stri
 		case <-r.Context().Done():
 		case <-e.closed:
 		}
-		writeAPIError(w, &apiError{status: http.StatusServiceUnavailable, typ: "server_error", message: "The emulator is shutting down."})
+		writeAPIError(w, &apiError{status: http.StatusServiceUnavailable, typ: errTypeServer, message: "The emulator is shutting down."})
 		return
 	}
 	resp.status = resp.outcome.status

@@ -41,7 +41,7 @@ func (e *Emulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func invalidURL(r *http.Request) *apiError {
-	return &apiError{status: http.StatusNotFound, typ: "invalid_request_error",
+	return &apiError{status: http.StatusNotFound, typ: errTypeInvalidRequest,
 		message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path)}
 }
 
@@ -90,7 +90,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		if len(allowed) > 0 {
 			rec.Header().Set("Allow", strings.Join(allowed, ", "))
-			writeAPIError(rec, &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error",
+			writeAPIError(rec, &apiError{status: http.StatusMethodNotAllowed, typ: errTypeInvalidRequest,
 				message: fmt.Sprintf("Invalid method for URL (%s %s)", r.Method, r.URL.Path)})
 			return
 		}
@@ -128,7 +128,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		rec.Header().Set("Retry-After-Ms", strconv.FormatInt(retryAfter.Milliseconds(), 10))
 		rec.Header().Set("X-Ratelimit-Remaining-"+typ, "0")
 		rec.Header().Set("X-Ratelimit-Reset-"+typ, resetString(retryAfter))
-		writeAPIError(rec, &apiError{status: http.StatusTooManyRequests, typ: typ, code: "rate_limit_exceeded",
+		writeAPIError(rec, &apiError{status: http.StatusTooManyRequests, typ: typ, code: codeRateLimitExceeded,
 			message: fmt.Sprintf("Rate limit reached for %s (emulated). Please try again in %s.", typ, retryAfter)})
 		return
 	case faultInsufficientQuota:
@@ -150,7 +150,7 @@ func (e *Emulator) authenticate(r *http.Request) (key, project string, aerr *api
 	scheme, key, _ := strings.Cut(auth, " ")
 	key = strings.TrimSpace(key)
 	if !strings.EqualFold(scheme, "Bearer") || key == "" {
-		return "", "", &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error",
+		return "", "", &apiError{status: http.StatusUnauthorized, typ: errTypeInvalidRequest,
 			message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."}
 	}
 	project, ok := e.projects.projectOfKey(key)
