@@ -45,20 +45,51 @@ func TestInjectedFaultsAnswerLikeOpenAI(t *testing.T) {
 		otherCalls bool              // the injection is for another operation
 	}{
 		"bad request": {in: emulator.Injection{Fault: emulator.FaultBadRequest}, status: 400, typ: "invalid_request_error", code: "invalid_value"},
-		"unauthorized": {in: emulator.Injection{Fault: emulator.FaultUnauthorized}, status: 401, typ: "invalid_request_error", code: "invalid_api_key",
-			message: "Incorrect API key provided: sk-em***or."},
-		"forbidden":     {in: emulator.Injection{Fault: emulator.FaultForbidden}, status: 403, typ: "request_forbidden", code: "unsupported_country_region_territory"},
-		"wrong project": {in: emulator.Injection{Fault: emulator.FaultWrongProject}, status: 401, typ: "invalid_request_error", code: "mismatched_project"},
-		"not found":     {in: emulator.Injection{Fault: emulator.FaultNotFound}, status: 404, typ: "invalid_request_error"},
-		"conflict":      {in: emulator.Injection{Fault: emulator.FaultConflict}, status: 409, typ: "invalid_request_error"},
+		"unauthorized": {
+			in:      emulator.Injection{Fault: emulator.FaultUnauthorized},
+			status:  401,
+			typ:     "invalid_request_error",
+			code:    "invalid_api_key",
+			message: "Incorrect API key provided: sk-em***or.",
+		},
+		"forbidden": {
+			in:     emulator.Injection{Fault: emulator.FaultForbidden},
+			status: 403,
+			typ:    "request_forbidden",
+			code:   "unsupported_country_region_territory",
+		},
+		"wrong project": {
+			in:     emulator.Injection{Fault: emulator.FaultWrongProject},
+			status: 401,
+			typ:    "invalid_request_error",
+			code:   "mismatched_project",
+		},
+		"not found": {in: emulator.Injection{Fault: emulator.FaultNotFound}, status: 404, typ: "invalid_request_error"},
+		"conflict":  {in: emulator.Injection{Fault: emulator.FaultConflict}, status: 409, typ: "invalid_request_error"},
 		"429 requests with Retry-After": {in: emulator.Injection{Fault: emulator.FaultRateLimitRequests, RetryAfter: 1500 * time.Millisecond},
 			status: 429, typ: "requests", code: "rate_limit_exceeded",
-			header: map[string]string{"Retry-After": "2", "Retry-After-Ms": "1500", "X-Ratelimit-Remaining-Requests": "0", "X-Ratelimit-Reset-Requests": "1.5s"}},
+			header: map[string]string{
+				"Retry-After":                    "2",
+				"Retry-After-Ms":                 "1500",
+				"X-Ratelimit-Remaining-Requests": "0",
+				"X-Ratelimit-Reset-Requests":     "1.5s",
+			}},
 		"429 tokens without Retry-After": {in: emulator.Injection{Fault: emulator.FaultRateLimitTokens},
 			status: 429, typ: "tokens", code: "rate_limit_exceeded",
-			header: map[string]string{"Retry-After": "", "Retry-After-Ms": "", "X-Ratelimit-Remaining-Tokens": "0", "X-Ratelimit-Reset-Tokens": "1s"}},
-		"insufficient quota": {in: emulator.Injection{Fault: emulator.FaultInsufficientQuota}, status: 429, typ: "insufficient_quota", code: "insufficient_quota",
-			message: "You exceeded your current quota", header: map[string]string{"Retry-After": ""}},
+			header: map[string]string{
+				"Retry-After":                  "",
+				"Retry-After-Ms":               "",
+				"X-Ratelimit-Remaining-Tokens": "0",
+				"X-Ratelimit-Reset-Tokens":     "1s",
+			}},
+		"insufficient quota": {
+			in:      emulator.Injection{Fault: emulator.FaultInsufficientQuota},
+			status:  429,
+			typ:     "insufficient_quota",
+			code:    "insufficient_quota",
+			message: "You exceeded your current quota",
+			header:  map[string]string{"Retry-After": ""},
+		},
 		"server error":      {in: emulator.Injection{Fault: emulator.FaultServerError}, status: 500, typ: "server_error"},
 		"another operation": {in: emulator.Injection{Op: emulator.OpFilesList, Fault: emulator.FaultServerError}, otherCalls: true},
 	}
@@ -110,7 +141,14 @@ func TestLostAnswerDoesTheWorkButNeverAnswers(t *testing.T) {
 
 	// The connection is closed at once: the SDK sees a broken connection.
 	g.Expect(srv.Inject(emulator.Injection{Op: emulator.OpBatchesCreate, Fault: emulator.FaultLostAnswer})).To(Succeed())
-	_, err := c.Batches.New(ctx, openai.BatchNewParams{InputFileID: input.ID, Endpoint: openai.BatchNewParamsEndpointV1Embeddings, CompletionWindow: openai.BatchNewParamsCompletionWindow24h})
+	_, err := c.Batches.New(
+		ctx,
+		openai.BatchNewParams{
+			InputFileID:      input.ID,
+			Endpoint:         openai.BatchNewParamsEndpointV1Embeddings,
+			CompletionWindow: openai.BatchNewParamsCompletionWindow24h,
+		},
+	)
 	g.Expect(err).To(HaveOccurred())
 	var aerr *openai.Error
 	g.Expect(errors.As(err, &aerr)).To(BeFalse(), "no answer at all, not an API error: %v", err)
@@ -121,8 +159,11 @@ func TestLostAnswerDoesTheWorkButNeverAnswers(t *testing.T) {
 	// Held past the client's timeout: the SDK times out, the upload exists.
 	g.Expect(srv.Inject(emulator.Injection{Op: emulator.OpFilesCreate, Fault: emulator.FaultLostAnswer, Hold: 5 * time.Second})).To(Succeed())
 	began := time.Now()
-	_, err = c.Files.New(ctx, openai.FileNewParams{File: openai.File(strings.NewReader("{}\n"), "slow.jsonl", "application/jsonl"), Purpose: openai.FilePurposeBatch},
-		option.WithRequestTimeout(300*time.Millisecond))
+	_, err = c.Files.New(
+		ctx,
+		openai.FileNewParams{File: openai.File(strings.NewReader("{}\n"), "slow.jsonl", "application/jsonl"), Purpose: openai.FilePurposeBatch},
+		option.WithRequestTimeout(300*time.Millisecond),
+	)
 	g.Expect(err).To(MatchError(context.DeadlineExceeded))
 	g.Expect(time.Since(began)).To(BeNumerically("<", 5*time.Second), "the emulator lets go when the client does")
 	files, err := c.Files.List(ctx, openai.FileListParams{})

@@ -311,7 +311,10 @@ func (e *Emulator) finishBatchLocked(b *batch, status string, at time.Time, proc
 			l := b.lines[processed+i]
 			line := map[string]any{
 				"id": l.reqID, "custom_id": l.customID, "response": nil,
-				"error": map[string]string{"code": "batch_expired", "message": "This request could not be executed before the completion window expired."},
+				"error": map[string]string{
+					"code":    "batch_expired",
+					"message": "This request could not be executed before the completion window expired.",
+				},
 			}
 			errs.Write(mustJSON(line))
 			errs.WriteByte('\n')
@@ -429,7 +432,12 @@ func (e *Emulator) planBatch(b *batch, content []byte, created int64) {
 			continue
 		}
 		if seen[customID] {
-			addErr("duplicate_custom_id", lineNo, "custom_id", "The custom_id for this request is a duplicate of another request. The custom_id parameter must be unique for each request in a batch.")
+			addErr(
+				"duplicate_custom_id",
+				lineNo,
+				"custom_id",
+				"The custom_id for this request is a duplicate of another request. The custom_id parameter must be unique for each request in a batch.",
+			)
 			continue
 		}
 		seen[customID] = true
@@ -550,7 +558,12 @@ func (e *Emulator) createBatch(w http.ResponseWriter, r *http.Request, _ string)
 	case unsupportedBatchEndpoints[endpoint]:
 		aerr = invalid("endpoint", "unsupported_value", "The endpoint '%s' is not supported by the emulator.", endpoint)
 	case !batchEndpoints[endpoint]:
-		aerr = invalid("endpoint", "invalid_value", "Invalid value: '%s'. Supported values are: '/v1/responses', '/v1/chat/completions', '/v1/embeddings', '/v1/completions', '/v1/moderations', '/v1/images/generations', '/v1/images/edits' and '/v1/videos'.", endpoint)
+		aerr = invalid(
+			"endpoint",
+			"invalid_value",
+			"Invalid value: '%s'. Supported values are: '/v1/responses', '/v1/chat/completions', '/v1/embeddings', '/v1/completions', '/v1/moderations', '/v1/images/generations', '/v1/images/edits' and '/v1/videos'.",
+			endpoint,
+		)
 	}
 	if aerr != nil {
 		writeAPIError(w, aerr)
@@ -581,7 +594,10 @@ func (e *Emulator) createBatch(w http.ResponseWriter, r *http.Request, _ string)
 			return
 		}
 		if anchor, has, _ := str(oe, "anchor"); has && anchor != "created_at" {
-			writeAPIError(w, invalid("output_expires_after.anchor", "invalid_value", "Invalid value: '%s'. Supported values are: 'created_at'.", anchor))
+			writeAPIError(
+				w,
+				invalid("output_expires_after.anchor", "invalid_value", "Invalid value: '%s'. Supported values are: 'created_at'.", anchor),
+			)
 			return
 		}
 		secs, has, aerr := intField(oe, "seconds")
@@ -589,7 +605,13 @@ func (e *Emulator) createBatch(w http.ResponseWriter, r *http.Request, _ string)
 			aerr = missing("output_expires_after.seconds")
 		}
 		if aerr == nil && (secs < minFileExpiry || secs > maxFileExpiry) {
-			aerr = invalid("output_expires_after.seconds", "invalid_value", "Invalid 'output_expires_after.seconds': expected an integer between %d and %d.", minFileExpiry, maxFileExpiry)
+			aerr = invalid(
+				"output_expires_after.seconds",
+				"invalid_value",
+				"Invalid 'output_expires_after.seconds': expected an integer between %d and %d.",
+				minFileExpiry,
+				maxFileExpiry,
+			)
 		}
 		if aerr != nil {
 			writeAPIError(w, aerr)
@@ -612,7 +634,16 @@ func (e *Emulator) createBatch(w http.ResponseWriter, r *http.Request, _ string)
 		return
 	}
 	if purpose != "batch" {
-		writeAPIError(w, invalid("input_file_id", "invalid_value", "Invalid 'input_file_id': file %s has purpose '%s'; a batch needs a file uploaded with purpose 'batch'.", inputFileID, purpose))
+		writeAPIError(
+			w,
+			invalid(
+				"input_file_id",
+				"invalid_value",
+				"Invalid 'input_file_id': file %s has purpose '%s'; a batch needs a file uploaded with purpose 'batch'.",
+				inputFileID,
+				purpose,
+			),
+		)
 		return
 	}
 

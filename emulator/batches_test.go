@@ -211,14 +211,39 @@ func TestBatchValidationFailsAsynchronously(t *testing.T) {
 		wantLine  int64
 		wantParam string
 	}{
-		"not JSON":            {content: good + "{not json\n", wantCode: "invalid_json_line", wantLine: 2},
-		"wrong url":           {content: good + jsonl(req("x", "/v1/embeddings", chatBody("m", "x"))), wantCode: "url_mismatch", wantLine: 2, wantParam: "url"},
+		"not JSON": {content: good + "{not json\n", wantCode: "invalid_json_line", wantLine: 2},
+		"wrong url": {
+			content:   good + jsonl(req("x", "/v1/embeddings", chatBody("m", "x"))),
+			wantCode:  "url_mismatch",
+			wantLine:  2,
+			wantParam: "url",
+		},
 		"duplicate custom_id": {content: good + good, wantCode: "duplicate_custom_id", wantLine: 2, wantParam: "custom_id"},
-		"missing custom_id":   {content: jsonl(map[string]any{"method": "POST", "url": url, "body": chatBody("m", "x")}), wantCode: "missing_required_parameter", wantLine: 1, wantParam: "custom_id"},
-		"method GET":          {content: jsonl(map[string]any{"custom_id": "a", "method": "GET", "url": url, "body": chatBody("m", "x")}), wantCode: "invalid_method", wantLine: 1, wantParam: "method"},
-		"body not an object":  {content: jsonl(map[string]any{"custom_id": "a", "method": "POST", "url": url, "body": "x"}), wantCode: "missing_required_parameter", wantLine: 1, wantParam: "body"},
-		"two models":          {content: good + jsonl(req("y", url, chatBody("other", "x"))), wantCode: "model_mismatch", wantLine: 2, wantParam: "body.model"},
-		"empty file":          {content: "\n", wantCode: "empty_file"},
+		"missing custom_id": {
+			content:   jsonl(map[string]any{"method": "POST", "url": url, "body": chatBody("m", "x")}),
+			wantCode:  "missing_required_parameter",
+			wantLine:  1,
+			wantParam: "custom_id",
+		},
+		"method GET": {
+			content:   jsonl(map[string]any{"custom_id": "a", "method": "GET", "url": url, "body": chatBody("m", "x")}),
+			wantCode:  "invalid_method",
+			wantLine:  1,
+			wantParam: "method",
+		},
+		"body not an object": {
+			content:   jsonl(map[string]any{"custom_id": "a", "method": "POST", "url": url, "body": "x"}),
+			wantCode:  "missing_required_parameter",
+			wantLine:  1,
+			wantParam: "body",
+		},
+		"two models": {
+			content:   good + jsonl(req("y", url, chatBody("other", "x"))),
+			wantCode:  "model_mismatch",
+			wantLine:  2,
+			wantParam: "body.model",
+		},
+		"empty file": {content: "\n", wantCode: "empty_file"},
 	}
 	srv := start(t, emulator.Options{})
 	c := client(srv)
@@ -247,7 +272,10 @@ func TestBatchCreateRefusesWhatOpenAIRefusesAtOnce(t *testing.T) {
 	srv := start(t, emulator.Options{})
 	c := client(srv, option.WithMaxRetries(0))
 	input := upload(ctx, g, c, "in.jsonl", jsonl(req("a", "/v1/embeddings", map[string]any{"model": "m", "input": "x"})))
-	other, err := c.Files.New(ctx, openai.FileNewParams{File: openai.File(strings.NewReader("x"), "x.txt", "text/plain"), Purpose: openai.FilePurposeUserData})
+	other, err := c.Files.New(
+		ctx,
+		openai.FileNewParams{File: openai.File(strings.NewReader("x"), "x.txt", "text/plain"), Purpose: openai.FilePurposeUserData},
+	)
 	g.Expect(err).NotTo(HaveOccurred())
 
 	tooMany := map[string]string{}
@@ -262,12 +290,24 @@ func TestBatchCreateRefusesWhatOpenAIRefusesAtOnce(t *testing.T) {
 		wantStatus int
 		wantParam  string
 	}{
-		"unknown file":          {mutate: func(p *openai.BatchNewParams) { p.InputFileID = "file-doesnotexist" }, wantStatus: 404, wantParam: "input_file_id"},
-		"file not for batches":  {mutate: func(p *openai.BatchNewParams) { p.InputFileID = other.ID }, wantStatus: 400, wantParam: "input_file_id"},
-		"unknown endpoint":      {mutate: func(p *openai.BatchNewParams) { p.Endpoint = "/v1/nothing" }, wantStatus: 400, wantParam: "endpoint"},
-		"window other than 24h": {mutate: func(p *openai.BatchNewParams) { p.CompletionWindow = "48h" }, wantStatus: 400, wantParam: "completion_window"},
-		"17 metadata pairs":     {mutate: func(p *openai.BatchNewParams) { p.Metadata = tooMany }, wantStatus: 400, wantParam: "metadata"},
-		"metadata key too long": {mutate: func(p *openai.BatchNewParams) { p.Metadata = map[string]string{strings.Repeat("k", 65): "v"} }, wantStatus: 400, wantParam: "metadata"},
+		"unknown file": {
+			mutate:     func(p *openai.BatchNewParams) { p.InputFileID = "file-doesnotexist" },
+			wantStatus: 404,
+			wantParam:  "input_file_id",
+		},
+		"file not for batches": {mutate: func(p *openai.BatchNewParams) { p.InputFileID = other.ID }, wantStatus: 400, wantParam: "input_file_id"},
+		"unknown endpoint":     {mutate: func(p *openai.BatchNewParams) { p.Endpoint = "/v1/nothing" }, wantStatus: 400, wantParam: "endpoint"},
+		"window other than 24h": {
+			mutate:     func(p *openai.BatchNewParams) { p.CompletionWindow = "48h" },
+			wantStatus: 400,
+			wantParam:  "completion_window",
+		},
+		"17 metadata pairs": {mutate: func(p *openai.BatchNewParams) { p.Metadata = tooMany }, wantStatus: 400, wantParam: "metadata"},
+		"metadata key too long": {
+			mutate:     func(p *openai.BatchNewParams) { p.Metadata = map[string]string{strings.Repeat("k", 65): "v"} },
+			wantStatus: 400,
+			wantParam:  "metadata",
+		},
 		"metadata value too long": {
 			mutate: func(p *openai.BatchNewParams) { p.Metadata = map[string]string{"k": strings.Repeat("v", 513)} }, wantStatus: 400, wantParam: "metadata.k",
 		},

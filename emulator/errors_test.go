@@ -172,7 +172,8 @@ func TestControlAPI(t *testing.T) {
 
 	code, body = do(http.MethodPut, "faults", `{"rate_limit_rate": 0.25, "retry_after": "2s", "webhook_delay": 1.5, "webhook_reorder": true}`)
 	g.Expect(code).To(Equal(http.StatusOK), string(body))
-	g.Expect(srv.Faults()).To(Equal(emulator.Faults{RateLimitRate: 0.25, RetryAfter: 2 * time.Second, WebhookDelay: 1500 * time.Millisecond, WebhookReorder: true}))
+	g.Expect(srv.Faults()).
+		To(Equal(emulator.Faults{RateLimitRate: 0.25, RetryAfter: 2 * time.Second, WebhookDelay: 1500 * time.Millisecond, WebhookReorder: true}))
 	code, _ = do(http.MethodPut, "faults", `{"server_error_rate": 0.5}`)
 	g.Expect(code).To(Equal(http.StatusOK))
 	g.Expect(srv.Faults().RateLimitRate).To(Equal(0.25), "fields left out keep their value")
@@ -182,7 +183,8 @@ func TestControlAPI(t *testing.T) {
 
 	code, body = do(http.MethodGet, "faults", "")
 	g.Expect(code).To(Equal(http.StatusOK))
-	g.Expect(body).To(MatchJSON(`{"rate_limit_rate":0.25,"rate_limit_type":"requests","insufficient_quota_rate":0,"server_error_rate":0.5,"retry_after":"2s","webhook_drop_rate":0,"webhook_duplicate_rate":0,"webhook_delay_rate":0,"webhook_delay":"1.5s","webhook_reorder":true}`))
+	g.Expect(body).
+		To(MatchJSON(`{"rate_limit_rate":0.25,"rate_limit_type":"requests","insufficient_quota_rate":0,"server_error_rate":0.5,"retry_after":"2s","webhook_drop_rate":0,"webhook_duplicate_rate":0,"webhook_delay_rate":0,"webhook_delay":"1.5s","webhook_reorder":true}`))
 
 	srv.SetFaults(emulator.Faults{})
 	c := client(srv)

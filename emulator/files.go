@@ -167,7 +167,15 @@ func (e *Emulator) createFile(w http.ResponseWriter, r *http.Request, _ string) 
 		return
 	}
 	if !uploadPurposes[purpose] {
-		writeAPIError(w, invalid("purpose", "invalid_value", "Invalid value for 'purpose': '%s'. Supported values are: 'assistants', 'batch', 'fine-tune', 'vision', 'user_data' and 'evals'.", purpose))
+		writeAPIError(
+			w,
+			invalid(
+				"purpose",
+				"invalid_value",
+				"Invalid value for 'purpose': '%s'. Supported values are: 'assistants', 'batch', 'fine-tune', 'vision', 'user_data' and 'evals'.",
+				purpose,
+			),
+		)
 		return
 	}
 	if !haveFile {
@@ -195,12 +203,29 @@ func (e *Emulator) createFile(w http.ResponseWriter, r *http.Request, _ string) 
 	}
 	if anchor != "" || seconds != "" {
 		if anchor != "created_at" {
-			writeAPIError(w, invalid("expires_after.anchor", "invalid_value", "Invalid value for 'expires_after.anchor': '%s'. Supported values are: 'created_at'.", anchor))
+			writeAPIError(
+				w,
+				invalid(
+					"expires_after.anchor",
+					"invalid_value",
+					"Invalid value for 'expires_after.anchor': '%s'. Supported values are: 'created_at'.",
+					anchor,
+				),
+			)
 			return
 		}
 		secs, err := strconv.ParseInt(seconds, 10, 64)
 		if err != nil || secs < minFileExpiry || secs > maxFileExpiry {
-			writeAPIError(w, invalid("expires_after.seconds", "invalid_value", "Invalid 'expires_after.seconds': expected an integer between %d and %d.", minFileExpiry, maxFileExpiry))
+			writeAPIError(
+				w,
+				invalid(
+					"expires_after.seconds",
+					"invalid_value",
+					"Invalid 'expires_after.seconds': expected an integer between %d and %d.",
+					minFileExpiry,
+					maxFileExpiry,
+				),
+			)
 			return
 		}
 		expires = now.Add(e.scaled(time.Duration(secs) * time.Second))

@@ -510,7 +510,13 @@ func parseFineTuneRequest(raw []byte) (*ftRequest, *apiError) {
 		return nil, aerr
 	}
 	if n := utf8.RuneCountInString(req.suffix); n > maxSuffixLength {
-		return nil, invalid("suffix", "string_above_max_length", "Invalid 'suffix': string too long. Expected a string with maximum length %d, but got a string with length %d instead.", maxSuffixLength, n)
+		return nil, invalid(
+			"suffix",
+			"string_above_max_length",
+			"Invalid 'suffix': string too long. Expected a string with maximum length %d, but got a string with length %d instead.",
+			maxSuffixLength,
+			n,
+		)
 	}
 	if seed, has, aerr := intField(body, "seed"); aerr != nil {
 		return nil, aerr
@@ -535,7 +541,12 @@ func parseFineTuneRequest(raw []byte) (*ftRequest, *apiError) {
 		case !has:
 			return nil, missing("method.type")
 		case typ != "supervised" && typ != "dpo" && typ != "reinforcement":
-			return nil, invalid("method.type", "invalid_value", "Invalid value: '%s'. Supported values are: 'supervised', 'dpo' and 'reinforcement'.", typ)
+			return nil, invalid(
+				"method.type",
+				"invalid_value",
+				"Invalid value: '%s'. Supported values are: 'supervised', 'dpo' and 'reinforcement'.",
+				typ,
+			)
 		}
 		req.method = typ
 		if cfgRaw, ok := m[typ]; ok && !isNull(cfgRaw) {
@@ -579,7 +590,13 @@ func (e *Emulator) fineTuneFile(id, param string, now time.Time) ([]byte, *apiEr
 	case f == nil:
 		return nil, invalid(param, "invalid_file", "Invalid file '%s': no such file.", id)
 	case purpose != "fine-tune":
-		return nil, invalid(param, "invalid_file_purpose", "Invalid file '%s': it has purpose '%s'; fine-tuning needs a file uploaded with purpose 'fine-tune'.", id, purpose)
+		return nil, invalid(
+			param,
+			"invalid_file_purpose",
+			"Invalid file '%s': it has purpose '%s'; fine-tuning needs a file uploaded with purpose 'fine-tune'.",
+			id,
+			purpose,
+		)
 	}
 	return content, nil
 }
@@ -604,7 +621,15 @@ func (e *Emulator) createFineTuneJob(w http.ResponseWriter, r *http.Request, _ s
 		return
 	}
 	if req.method == "reinforcement" && !strings.HasPrefix(snapshot, "o4-mini") && !fixedModel(snapshot) {
-		writeAPIError(w, invalid("model", "invalid_value", "Model %s does not support the reinforcement method; use an o-series reasoning model such as o4-mini.", req.model))
+		writeAPIError(
+			w,
+			invalid(
+				"model",
+				"invalid_value",
+				"Model %s does not support the reinforcement method; use an o-series reasoning model such as o4-mini.",
+				req.model,
+			),
+		)
 		return
 	}
 	now := e.now()
@@ -776,7 +801,11 @@ func checkFineTuneFile(content []byte, method, model, param string, minExamples 
 	if bytes.Contains(bytes.ToLower(content), []byte(FlagMarker)) {
 		p := param
 		return 0, 0, &ftError{Code: "invalid_training_file", Param: &p,
-			Message: "The job failed due to an unsafe " + strings.ReplaceAll(param, "_", " ") + ". This file was blocked by our moderation system because it contains too many examples that violate OpenAI's usage policies."}
+			Message: "The job failed due to an unsafe " + strings.ReplaceAll(
+				param,
+				"_",
+				" ",
+			) + ". This file was blocked by our moderation system because it contains too many examples that violate OpenAI's usage policies."}
 	}
 	examples := 0
 	var tokens int64
@@ -803,7 +832,12 @@ func checkFineTuneFile(content []byte, method, model, param string, minExamples 
 	if examples < minExamples {
 		p := param
 		return 0, 0, &ftError{Code: "invalid_n_examples", Param: &p,
-			Message: fmt.Sprintf("The %s has %d example(s), but must have at least %d examples.", strings.ReplaceAll(param, "_", " "), examples, minExamples)}
+			Message: fmt.Sprintf(
+				"The %s has %d example(s), but must have at least %d examples.",
+				strings.ReplaceAll(param, "_", " "),
+				examples,
+				minExamples,
+			)}
 	}
 	return examples, tokens, nil
 }

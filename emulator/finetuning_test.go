@@ -39,7 +39,12 @@ import (
 func chatExamples(n int) string {
 	var b strings.Builder
 	for i := range n {
-		fmt.Fprintf(&b, `{"messages":[{"role":"system","content":"You answer tersely."},{"role":"user","content":"Question %d?"},{"role":"assistant","content":"Answer %d."}]}`+"\n", i, i)
+		fmt.Fprintf(
+			&b,
+			`{"messages":[{"role":"system","content":"You answer tersely."},{"role":"user","content":"Question %d?"},{"role":"assistant","content":"Answer %d."}]}`+"\n",
+			i,
+			i,
+		)
 	}
 	return b.String()
 }
@@ -48,7 +53,11 @@ func chatExamples(n int) string {
 func preferenceExamples(n int) string {
 	var b strings.Builder
 	for i := range n {
-		fmt.Fprintf(&b, `{"input":{"messages":[{"role":"user","content":"Say hi %d"}]},"preferred_output":[{"role":"assistant","content":"Hi!"}],"non_preferred_output":[{"role":"assistant","content":"No."}]}`+"\n", i)
+		fmt.Fprintf(
+			&b,
+			`{"input":{"messages":[{"role":"user","content":"Say hi %d"}]},"preferred_output":[{"role":"assistant","content":"Hi!"}],"non_preferred_output":[{"role":"assistant","content":"No."}]}`+"\n",
+			i,
+		)
 	}
 	return b.String()
 }
@@ -159,8 +168,14 @@ func TestFineTuneJobSucceedsWithModelCheckpointsEventsAndResults(t *testing.T) {
 	// Events, newest first, across pages.
 	msgs := eventMessages(ctx, g, c, job.ID)
 	g.Expect(msgs[0]).To(Equal("The job has successfully completed"))
-	g.Expect(msgs).To(ContainElements("New fine-tuned model created", "Checkpoint created at step 10", "Fine-tuning job started",
-		"Files validated, moving job to queued state", "Validating training file: "+train.ID+" and validation file: "+valid.ID, "Created fine-tuning job: "+job.ID))
+	g.Expect(msgs).To(ContainElements(
+		"New fine-tuned model created",
+		"Checkpoint created at step 10",
+		"Fine-tuning job started",
+		"Files validated, moving job to queued state",
+		"Validating training file: "+train.ID+" and validation file: "+valid.ID,
+		"Created fine-tuning job: "+job.ID,
+	))
 	g.Expect(msgs).To(ContainElement(MatchRegexp(`^Step 20/20: training loss=[0-9.]+, validation loss=[0-9.]+$`)))
 	events, err := c.FineTuning.Jobs.ListEvents(ctx, job.ID, openai.FineTuningJobListEventsParams{Limit: openai.Int(100)})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -221,32 +236,79 @@ func TestFineTuneCreateRefusesBadRequests(t *testing.T) {
 		wantCode  string
 		wantMsg   string
 	}{
-		"unknown model":      {params: openai.FineTuningJobNewParams{Model: "gpt-9", TrainingFile: train.ID}, wantParam: "model", wantCode: "model_not_available", wantMsg: "Model gpt-9 is not available for fine-tuning"},
-		"no training file":   {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini"}, wantParam: "training_file", wantCode: "missing_required_parameter"},
-		"unknown file":       {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: "file-nope"}, wantParam: "training_file", wantMsg: "no such file"},
-		"batch file":         {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: batchFile.ID}, wantParam: "training_file", wantMsg: "purpose 'batch'"},
-		"unknown validation": {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID, ValidationFile: openai.String("file-nope")}, wantParam: "validation_file"},
-		"suffix too long":    {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID, Suffix: openai.String(strings.Repeat("s", 65))}, wantParam: "suffix"},
+		"unknown model": {
+			params:    openai.FineTuningJobNewParams{Model: "gpt-9", TrainingFile: train.ID},
+			wantParam: "model",
+			wantCode:  "model_not_available",
+			wantMsg:   "Model gpt-9 is not available for fine-tuning",
+		},
+		"no training file": {
+			params:    openai.FineTuningJobNewParams{Model: "gpt-4o-mini"},
+			wantParam: "training_file",
+			wantCode:  "missing_required_parameter",
+		},
+		"unknown file": {
+			params:    openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: "file-nope"},
+			wantParam: "training_file",
+			wantMsg:   "no such file",
+		},
+		"batch file": {
+			params:    openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: batchFile.ID},
+			wantParam: "training_file",
+			wantMsg:   "purpose 'batch'",
+		},
+		"unknown validation": {
+			params:    openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID, ValidationFile: openai.String("file-nope")},
+			wantParam: "validation_file",
+		},
+		"suffix too long": {
+			params:    openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID, Suffix: openai.String(strings.Repeat("s", 65))},
+			wantParam: "suffix",
+		},
 		"zero epochs": {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID,
 			Method: supervised(openai.SupervisedHyperparameters{NEpochs: openai.SupervisedHyperparametersNEpochsUnion{OfInt: openai.Int(0)}})},
 			wantParam: "method.supervised.hyperparameters.n_epochs"},
 		"negative learning rate": {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID,
-			Method: supervised(openai.SupervisedHyperparameters{LearningRateMultiplier: openai.SupervisedHyperparametersLearningRateMultiplierUnion{OfFloat: openai.Float(-1)}})},
+			Method: supervised(
+				openai.SupervisedHyperparameters{
+					LearningRateMultiplier: openai.SupervisedHyperparametersLearningRateMultiplierUnion{OfFloat: openai.Float(-1)},
+				},
+			)},
 			wantParam: "method.supervised.hyperparameters.learning_rate_multiplier"},
 		"epochs as a word": {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID},
-			opts:      []option.RequestOption{option.WithJSONSet("method", map[string]any{"type": "supervised", "supervised": map[string]any{"hyperparameters": map[string]any{"n_epochs": "many"}}})},
+			opts: []option.RequestOption{
+				option.WithJSONSet(
+					"method",
+					map[string]any{"type": "supervised", "supervised": map[string]any{"hyperparameters": map[string]any{"n_epochs": "many"}}},
+				),
+			},
 			wantParam: "method.supervised.hyperparameters.n_epochs", wantMsg: "Expected 'auto' or a number"},
 		"beta outside dpo": {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID},
-			opts:      []option.RequestOption{option.WithJSONSet("method", map[string]any{"type": "supervised", "supervised": map[string]any{"hyperparameters": map[string]any{"beta": 0.1}}})},
+			opts: []option.RequestOption{
+				option.WithJSONSet(
+					"method",
+					map[string]any{"type": "supervised", "supervised": map[string]any{"hyperparameters": map[string]any{"beta": 0.1}}},
+				),
+			},
 			wantParam: "method.supervised.hyperparameters.beta"},
 		"unknown method": {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID},
 			opts: []option.RequestOption{option.WithJSONSet("method", map[string]any{"type": "magic"})}, wantParam: "method.type"},
 		"reinforcement without grader": {params: openai.FineTuningJobNewParams{Model: "o4-mini", TrainingFile: train.ID},
-			opts: []option.RequestOption{option.WithJSONSet("method", map[string]any{"type": "reinforcement"})}, wantParam: "method.reinforcement.grader"},
+			opts: []option.RequestOption{
+				option.WithJSONSet("method", map[string]any{"type": "reinforcement"}),
+			}, wantParam: "method.reinforcement.grader"},
 		"reinforcement on a chat model": {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID},
-			opts:      []option.RequestOption{option.WithJSONSet("method", map[string]any{"type": "reinforcement", "reinforcement": map[string]any{"grader": map[string]any{"type": "string_check"}}})},
+			opts: []option.RequestOption{
+				option.WithJSONSet(
+					"method",
+					map[string]any{"type": "reinforcement", "reinforcement": map[string]any{"grader": map[string]any{"type": "string_check"}}},
+				),
+			},
 			wantParam: "model", wantMsg: "does not support the reinforcement method"},
-		"too much metadata": {params: openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID, Metadata: metadata}, wantParam: "metadata"},
+		"too much metadata": {
+			params:    openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID, Metadata: metadata},
+			wantParam: "metadata",
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -275,13 +337,48 @@ func TestFineTuneInvalidFilesFailWhileValidating(t *testing.T) {
 		wantCode string
 		wantMsg  string
 	}{
-		"too few examples":          {model: "gpt-4o-mini", content: chatExamples(9), wantCode: "invalid_n_examples", wantMsg: "has 9 example(s), but must have at least 10 examples"},
-		"unknown role":              {model: "gpt-4o-mini", content: chatExamples(4) + `{"messages":[{"role":"bot","content":"x"},{"role":"assistant","content":"y"}]}` + "\n" + chatExamples(5), wantCode: "invalid_training_file", wantMsg: `Line 5, message 1: unrecognized role "bot"`},
-		"no assistant message":      {model: "gpt-4o-mini", content: `{"messages":[{"role":"user","content":"x"}]}` + "\n" + chatExamples(9), wantCode: "invalid_training_file", wantMsg: "Line 1, key \"messages\": no assistant message"},
-		"not JSON":                  {model: "gpt-4o-mini", content: chatExamples(10) + "oops\n", wantCode: "invalid_training_file", wantMsg: "Line 11 is not a JSON object"},
-		"completions for chat":      {model: "gpt-4o-mini", content: strings.Repeat(`{"prompt":"a","completion":"b"}`+"\n", 10), wantCode: "invalid_training_file", wantMsg: `key "messages": expected an array`},
-		"chat for completion model": {model: "babbage-002", content: chatExamples(10), wantCode: "invalid_training_file", wantMsg: "babbage-002 takes the prompt/completion format"},
-		"flagged content":           {model: "gpt-4o-mini", content: chatExamples(9) + `{"messages":[{"role":"user","content":"` + emulator.FlagMarker + `"},{"role":"assistant","content":"y"}]}`, wantCode: "invalid_training_file", wantMsg: "blocked by our moderation system"},
+		"too few examples": {
+			model:    "gpt-4o-mini",
+			content:  chatExamples(9),
+			wantCode: "invalid_n_examples",
+			wantMsg:  "has 9 example(s), but must have at least 10 examples",
+		},
+		"unknown role": {
+			model:    "gpt-4o-mini",
+			content:  chatExamples(4) + `{"messages":[{"role":"bot","content":"x"},{"role":"assistant","content":"y"}]}` + "\n" + chatExamples(5),
+			wantCode: "invalid_training_file",
+			wantMsg:  `Line 5, message 1: unrecognized role "bot"`,
+		},
+		"no assistant message": {
+			model:    "gpt-4o-mini",
+			content:  `{"messages":[{"role":"user","content":"x"}]}` + "\n" + chatExamples(9),
+			wantCode: "invalid_training_file",
+			wantMsg:  "Line 1, key \"messages\": no assistant message",
+		},
+		"not JSON": {
+			model:    "gpt-4o-mini",
+			content:  chatExamples(10) + "oops\n",
+			wantCode: "invalid_training_file",
+			wantMsg:  "Line 11 is not a JSON object",
+		},
+		"completions for chat": {
+			model:    "gpt-4o-mini",
+			content:  strings.Repeat(`{"prompt":"a","completion":"b"}`+"\n", 10),
+			wantCode: "invalid_training_file",
+			wantMsg:  `key "messages": expected an array`,
+		},
+		"chat for completion model": {
+			model:    "babbage-002",
+			content:  chatExamples(10),
+			wantCode: "invalid_training_file",
+			wantMsg:  "babbage-002 takes the prompt/completion format",
+		},
+		"flagged content": {
+			model:    "gpt-4o-mini",
+			content:  chatExamples(9) + `{"messages":[{"role":"user","content":"` + emulator.FlagMarker + `"},{"role":"assistant","content":"y"}]}`,
+			wantCode: "invalid_training_file",
+			wantMsg:  "blocked by our moderation system",
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -292,7 +389,10 @@ func TestFineTuneInvalidFilesFailWhileValidating(t *testing.T) {
 			srv.AddWebhookURL(rc.URL())
 			c := client(srv)
 			train := uploadFineTune(ctx, g, c, tc.content)
-			job, err := c.FineTuning.Jobs.New(ctx, openai.FineTuningJobNewParams{Model: openai.FineTuningJobNewParamsModel(tc.model), TrainingFile: train.ID})
+			job, err := c.FineTuning.Jobs.New(
+				ctx,
+				openai.FineTuningJobNewParams{Model: openai.FineTuningJobNewParamsModel(tc.model), TrainingFile: train.ID},
+			)
 			g.Expect(err).NotTo(HaveOccurred(), "the content is checked after the job is created, as OpenAI does")
 			failed := waitJob(ctx, g, c, job.ID, openai.FineTuningJobStatusFailed)
 			g.Expect(failed.Error.Code).To(Equal(tc.wantCode))
@@ -379,7 +479,8 @@ func TestFineTunePauseAndResume(t *testing.T) {
 	g.Expect(resumed.Status).To(Equal(openai.FineTuningJobStatusRunning))
 	g.Expect(resumed.EstimatedFinish).To(BeNumerically(">=", running.EstimatedFinish), "the plan moved by the pause")
 	done := waitJob(ctx, g, c, job.ID, openai.FineTuningJobStatusSucceeded)
-	g.Expect(eventMessages(ctx, g, c, job.ID)).To(ContainElements("Fine-tuning job paused", "Fine-tuning job resumed", "The job has successfully completed"))
+	g.Expect(eventMessages(ctx, g, c, job.ID)).
+		To(ContainElements("Fine-tuning job paused", "Fine-tuning job resumed", "The job has successfully completed"))
 	_, err = c.FineTuning.Jobs.Resume(ctx, done.ID, option.WithMaxRetries(0))
 	g.Expect(apiError(g, err).Message).To(ContainSubstring("only paused jobs can be resumed"))
 	g.Expect(srv.Calls(emulator.OpFineTuningJobsPause)).To(Equal(int64(3)))
@@ -394,7 +495,10 @@ func TestFineTuneListFiltersByMetadataAndPages(t *testing.T) {
 	train := uploadFineTune(ctx, g, c, chatExamples(10))
 	var ids []string
 	for i, md := range []shared.Metadata{{"owner": "ns/a/uid-1"}, {"owner": "ns/b/uid-2", "team": "x"}, nil, {"owner": "ns/b/uid-2"}} {
-		j, err := c.FineTuning.Jobs.New(ctx, openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID, Metadata: md, Suffix: openai.String(fmt.Sprint(i))})
+		j, err := c.FineTuning.Jobs.New(
+			ctx,
+			openai.FineTuningJobNewParams{Model: "gpt-4o-mini", TrainingFile: train.ID, Metadata: md, Suffix: openai.String(fmt.Sprint(i))},
+		)
 		g.Expect(err).NotTo(HaveOccurred())
 		ids = append(ids, j.ID)
 	}
@@ -407,7 +511,8 @@ func TestFineTuneListFiltersByMetadataAndPages(t *testing.T) {
 		g.Expect(pager.Err()).NotTo(HaveOccurred())
 		return out
 	}
-	g.Expect(list(openai.FineTuningJobListParams{Limit: openai.Int(1)})).To(Equal([]string{ids[3], ids[2], ids[1], ids[0]}), "newest first, one page each")
+	g.Expect(list(openai.FineTuningJobListParams{Limit: openai.Int(1)})).
+		To(Equal([]string{ids[3], ids[2], ids[1], ids[0]}), "newest first, one page each")
 	g.Expect(list(openai.FineTuningJobListParams{Metadata: map[string]string{"owner": "ns/b/uid-2"}})).To(Equal([]string{ids[3], ids[1]}))
 	g.Expect(list(openai.FineTuningJobListParams{Metadata: map[string]string{"owner": "ns/b/uid-2", "team": "x"}})).To(Equal([]string{ids[1]}))
 	g.Expect(list(openai.FineTuningJobListParams{Metadata: map[string]string{"owner": "nobody"}})).To(BeEmpty())

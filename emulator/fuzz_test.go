@@ -27,11 +27,19 @@ import (
 // output files: it must never panic, and what it writes must be JSONL that accounts for
 // every request.
 func FuzzBatchInput(f *testing.F) {
-	f.Add([]byte(`{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"hi"}]}}` + "\n"))
+	f.Add(
+		[]byte(
+			`{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"hi"}]}}` + "\n",
+		),
+	)
 	f.Add([]byte(`{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"emulator-fail","messages":[]}}` + "\n" +
 		`{"custom_id":"b","method":"POST","url":"/v1/chat/completions","body":{"model":"emulator-hang","messages":[{"content":[{"type":"text","text":"x"}]}]}}`))
 	f.Add([]byte("{not json\n\n{}"))
-	f.Add([]byte(`{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1}}`))
+	f.Add(
+		[]byte(
+			`{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1}}`,
+		),
+	)
 	e, err := New(Options{TimeScale: 1})
 	if err != nil {
 		f.Fatal(err)

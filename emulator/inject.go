@@ -205,8 +205,14 @@ func injectedError(f FaultKind, key string, retryAfter time.Duration) (*apiError
 		h.Set("X-Ratelimit-Remaining-"+typ, "0")
 		h.Set("X-Ratelimit-Reset-"+typ, resetString(wait))
 		return &apiError{status: http.StatusTooManyRequests, typ: typ, code: codeRateLimitExceeded,
-			message: fmt.Sprintf("Rate limit reached for default-model in organization org-emulator on %s per min (%s): Limit %s, Used %s, Requested 1. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.",
-				typ, map[string]string{"requests": "RPM", "tokens": "TPM"}[typ], limit, limit, resetString(wait))}
+			message: fmt.Sprintf(
+				"Rate limit reached for default-model in organization org-emulator on %s per min (%s): Limit %s, Used %s, Requested 1. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.",
+				typ,
+				map[string]string{"requests": "RPM", "tokens": "TPM"}[typ],
+				limit,
+				limit,
+				resetString(wait),
+			)}
 	}
 	switch f {
 	case FaultBadRequest:

@@ -88,13 +88,19 @@ func (e *Emulator) keyState(key string) KeyState {
 // invalidKey is OpenAI's answer to a key it does not accept.
 func invalidKey(key string) *apiError {
 	return &apiError{status: http.StatusUnauthorized, typ: errTypeInvalidRequest, code: "invalid_api_key",
-		message: fmt.Sprintf("Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.", maskKey(key))}
+		message: fmt.Sprintf(
+			"Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.",
+			maskKey(key),
+		)}
 }
 
 // missingScopes is OpenAI's answer to a restricted key used beyond its permissions.
 func missingScopes(scope string) *apiError {
 	return &apiError{status: http.StatusUnauthorized, typ: errTypeInvalidRequest,
-		message: fmt.Sprintf("You have insufficient permissions for this operation. Missing scopes: %s. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.", scope)}
+		message: fmt.Sprintf(
+			"You have insufficient permissions for this operation. Missing scopes: %s. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.",
+			scope,
+		)}
 }
 
 // writeScope names the permission a write operation needs, for missingScopes.

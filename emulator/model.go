@@ -309,8 +309,13 @@ func (e *Emulator) chatCompletion(body map[string]json.RawMessage, created int64
 		}},
 		"usage": map[string]any{
 			"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out,
-			"prompt_tokens_details":     map[string]any{"cached_tokens": 0, "audio_tokens": 0},
-			"completion_tokens_details": map[string]any{"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+			"prompt_tokens_details": map[string]any{"cached_tokens": 0, "audio_tokens": 0},
+			"completion_tokens_details": map[string]any{
+				"reasoning_tokens":           0,
+				"audio_tokens":               0,
+				"accepted_prediction_tokens": 0,
+				"rejected_prediction_tokens": 0,
+			},
 		},
 		"service_tier":       "default",
 		"system_fingerprint": nil,
@@ -385,7 +390,14 @@ func (e *Emulator) embeddings(body map[string]json.RawMessage) lineResult {
 		return errorResult(aerr)
 	}
 	if format != "" && format != "float" && format != "base64" {
-		return errorResult(invalid("encoding_format", "invalid_value", "Invalid value for 'encoding_format': '%s'. Supported values are: 'float' and 'base64'.", format))
+		return errorResult(
+			invalid(
+				"encoding_format",
+				"invalid_value",
+				"Invalid value for 'encoding_format': '%s'. Supported values are: 'float' and 'base64'.",
+				format,
+			),
+		)
 	}
 
 	var inputs []string

@@ -106,6 +106,12 @@ func refill(missing, perMinute float64) time.Duration {
 
 func (l *rateLimits) exceeded(typ, unit string, limit, missing, perMinute float64) *apiError {
 	return &apiError{status: http.StatusTooManyRequests, typ: typ, code: codeRateLimitExceeded,
-		message: fmt.Sprintf("Rate limit reached for default-model in organization org-emulator on %s per min (%s): Limit %.0f, Used %.0f, Requested 1. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.",
-			typ, unit, limit, limit, resetString(refill(missing, perMinute)))}
+		message: fmt.Sprintf(
+			"Rate limit reached for default-model in organization org-emulator on %s per min (%s): Limit %.0f, Used %.0f, Requested 1. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.",
+			typ,
+			unit,
+			limit,
+			limit,
+			resetString(refill(missing, perMinute)),
+		)}
 }

@@ -163,19 +163,38 @@ func parseMetadata(raw json.RawMessage) (map[string]string, *apiError) {
 		return nil, invalid("metadata", "invalid_type", "Invalid type for 'metadata': expected an object.")
 	}
 	if len(fields) > maxMetadataPairs {
-		return nil, invalid("metadata", "object_above_max_properties", "Invalid 'metadata': too many properties. Expected an object with at most %d properties, but got an object with %d properties instead.", maxMetadataPairs, len(fields))
+		return nil, invalid(
+			"metadata",
+			"object_above_max_properties",
+			"Invalid 'metadata': too many properties. Expected an object with at most %d properties, but got an object with %d properties instead.",
+			maxMetadataPairs,
+			len(fields),
+		)
 	}
 	out := make(map[string]string, len(fields))
 	for k, v := range fields {
 		if n := utf8.RuneCountInString(k); n > maxMetadataKey {
-			return nil, invalid("metadata", "string_above_max_length", "Invalid 'metadata': string too long. Expected a string with maximum length %d, but got a string with length %d instead.", maxMetadataKey, n)
+			return nil, invalid(
+				"metadata",
+				"string_above_max_length",
+				"Invalid 'metadata': string too long. Expected a string with maximum length %d, but got a string with length %d instead.",
+				maxMetadataKey,
+				n,
+			)
 		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			return nil, invalid("metadata."+k, "invalid_type", "Invalid type for 'metadata.%s': expected a string.", k)
 		}
 		if n := utf8.RuneCountInString(s); n > maxMetadataValue {
-			return nil, invalid("metadata."+k, "string_above_max_length", "Invalid 'metadata.%s': string too long. Expected a string with maximum length %d, but got a string with length %d instead.", k, maxMetadataValue, n)
+			return nil, invalid(
+				"metadata."+k,
+				"string_above_max_length",
+				"Invalid 'metadata.%s': string too long. Expected a string with maximum length %d, but got a string with length %d instead.",
+				k,
+				maxMetadataValue,
+				n,
+			)
 		}
 		out[k] = s
 	}

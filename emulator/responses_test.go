@@ -104,7 +104,10 @@ func TestSynchronousResponse(t *testing.T) {
 	srv := start(t, emulator.Options{})
 	c := client(srv, option.WithMaxRetries(0))
 
-	r, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gpt-5", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}})
+	r, err := c.Responses.New(
+		ctx,
+		responses.ResponseNewParams{Model: "gpt-5", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}},
+	)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(r.Status).To(Equal(responses.ResponseStatusCompleted))
 	g.Expect(r.Background).To(BeFalse())

@@ -344,10 +344,16 @@ func (e *Emulator) webhookEndpointRoutes(rest []string) map[string]struct {
 	}
 	switch {
 	case len(rest) == 0:
-		return m{http.MethodGet: {OpWebhookEndpointsList, e.listWebhookEndpoints}, http.MethodPost: {OpWebhookEndpointsCreate, e.createWebhookEndpoint}}
+		return m{
+			http.MethodGet:  {OpWebhookEndpointsList, e.listWebhookEndpoints},
+			http.MethodPost: {OpWebhookEndpointsCreate, e.createWebhookEndpoint},
+		}
 	case len(rest) == 1:
-		return m{http.MethodGet: {OpWebhookEndpointsRetrieve, e.getWebhookEndpoint}, http.MethodPost: {OpWebhookEndpointsUpdate, e.updateWebhookEndpoint},
-			http.MethodDelete: {OpWebhookEndpointsDelete, e.deleteWebhookEndpoint}}
+		return m{
+			http.MethodGet:    {OpWebhookEndpointsRetrieve, e.getWebhookEndpoint},
+			http.MethodPost:   {OpWebhookEndpointsUpdate, e.updateWebhookEndpoint},
+			http.MethodDelete: {OpWebhookEndpointsDelete, e.deleteWebhookEndpoint},
+		}
 	case len(rest) == 2 && rest[1] == "rotate_secret":
 		return m{http.MethodPost: {OpWebhookEndpointsRotateSecret, e.rotateWebhookSecret}}
 	case len(rest) == 2 && rest[1] == "test":

@@ -199,7 +199,10 @@ func TestWebhookEndpointsBelongToProjects(t *testing.T) {
 		"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), newReceiver(t, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	epA, err := a.Webhooks.New(ctx, webhooks.WebhookNewParams{Name: "a", URL: rcA.URL(), EventTypes: []string{"batch.completed"}})
 	g.Expect(err).NotTo(HaveOccurred())
-	_, err = a.Webhooks.New(ctx, webhooks.WebhookNewParams{Name: "a-responses", URL: rcOnlyResponses.URL(), EventTypes: []string{"response.completed"}})
+	_, err = a.Webhooks.New(
+		ctx,
+		webhooks.WebhookNewParams{Name: "a-responses", URL: rcOnlyResponses.URL(), EventTypes: []string{"response.completed"}},
+	)
 	g.Expect(err).NotTo(HaveOccurred())
 	epB, err := b.Webhooks.New(ctx, webhooks.WebhookNewParams{Name: "b", URL: rcB.URL(), EventTypes: []string{"batch.completed"}})
 	g.Expect(err).NotTo(HaveOccurred())

@@ -38,7 +38,8 @@ func TestLongDataIDIsRefused(t *testing.T) {
 	r, _ := newFakeReceiver(t, Options{}, nil)
 	now := time.Now()
 	long := "batch_" + strings.Repeat("x", 251)
-	g.Expect(signedEvent(testSecret(t, 0), "wh_1", now, eventBody("evt_1", "batch.completed", now, long)).serve(r).Code).To(Equal(http.StatusBadRequest))
+	g.Expect(signedEvent(testSecret(t, 0), "wh_1", now, eventBody("evt_1", "batch.completed", now, long)).serve(r).Code).
+		To(Equal(http.StatusBadRequest))
 	g.Expect(events(r.metrics, typeUnknown, OutcomeMalformed)).To(Equal(1.0))
 	g.Expect(r.early.len()).To(BeZero())
 }
@@ -52,7 +53,10 @@ func TestOpenAIIDsHaveALengthLimit(t *testing.T) {
 		obj   client.Object
 		setID func(client.Object, string)
 	}{
-		"status.batchID": {obj: newBatch(ns, "b", ""), setID: func(o client.Object, id string) { o.(*openaiv1alpha1.OpenAIBatch).Status.BatchID = id }},
+		"status.batchID": {
+			obj:   newBatch(ns, "b", ""),
+			setID: func(o client.Object, id string) { o.(*openaiv1alpha1.OpenAIBatch).Status.BatchID = id },
+		},
 		"status.responseID": {obj: newResponse(ns, "r", ""), setID: func(o client.Object, id string) {
 			o.(*openaiv1alpha1.OpenAIResponse).Status.ResponseID = id
 		}},
@@ -89,7 +93,8 @@ func TestFarFutureCreatedAtCannotPinTheRecord(t *testing.T) {
 		g := NewWithT(t)
 		sec := testSecret(t, 0)
 		r, c := newFakeReceiver(t, Options{Now: func() time.Time { return now }}, nil, newBatch("ns", "b", "batch_1"))
-		g.Expect(signedEvent(sec, "wh_future", now, eventBody("evt_future", "batch.failed", farFuture, "batch_1")).serve(r).Code).To(Equal(http.StatusOK))
+		g.Expect(signedEvent(sec, "wh_future", now, eventBody("evt_future", "batch.failed", farFuture, "batch_1")).serve(r).Code).
+			To(Equal(http.StatusOK))
 		got := last(g, c)
 		g.Expect(got.ID).To(Equal("evt_future"))
 		g.Expect(got.CreatedAt.Time.Equal(now)).To(BeTrue(), "createdAt %s, want the webhook-timestamp %s", got.CreatedAt, now)
@@ -106,7 +111,8 @@ func TestFarFutureCreatedAtCannotPinTheRecord(t *testing.T) {
 		pinned.Status.LastWebhookEvent = &openaiv1alpha1.WebhookEvent{ID: "evt_old", Type: "batch.failed",
 			CreatedAt: metav1.NewTime(farFuture), ReceivedAt: metav1.NewMicroTime(now.Add(-time.Hour))}
 		r, c := newFakeReceiver(t, Options{Now: func() time.Time { return now }}, nil, pinned)
-		g.Expect(signedEvent(testSecret(t, 0), "wh_next", now, eventBody("evt_next", "batch.completed", now, "batch_1")).serve(r).Code).To(Equal(http.StatusOK))
+		g.Expect(signedEvent(testSecret(t, 0), "wh_next", now, eventBody("evt_next", "batch.completed", now, "batch_1")).serve(r).Code).
+			To(Equal(http.StatusOK))
 		g.Expect(last(g, c).ID).To(Equal("evt_next"))
 		g.Expect(events(r.metrics, "batch.completed", OutcomeAccepted)).To(Equal(1.0))
 	})
@@ -114,7 +120,8 @@ func TestFarFutureCreatedAtCannotPinTheRecord(t *testing.T) {
 		g := NewWithT(t)
 		r, c := newFakeReceiver(t, Options{Now: func() time.Time { return now }}, nil, newBatch("ns", "b", "batch_1"))
 		ahead := now.Add(4 * time.Minute)
-		g.Expect(signedEvent(testSecret(t, 0), "wh_1", now, eventBody("evt_1", "batch.completed", ahead, "batch_1")).serve(r).Code).To(Equal(http.StatusOK))
+		g.Expect(signedEvent(testSecret(t, 0), "wh_1", now, eventBody("evt_1", "batch.completed", ahead, "batch_1")).serve(r).Code).
+			To(Equal(http.StatusOK))
 		g.Expect(last(g, c).CreatedAt.Time.Equal(ahead)).To(BeTrue())
 	})
 }

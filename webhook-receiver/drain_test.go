@@ -49,7 +49,12 @@ func TestDrainOnShutdown(t *testing.T) {
 	deliver := func(c *http.Client) (int, error) {
 		n++
 		now := time.Now()
-		w := signedEvent(sec, fmt.Sprintf("wh_%d", n), now, eventBody(fmt.Sprintf("evt_%d", n), "batch.completed", now.Add(time.Duration(n)*time.Second), "batch_1"))
+		w := signedEvent(
+			sec,
+			fmt.Sprintf("wh_%d", n),
+			now,
+			eventBody(fmt.Sprintf("evt_%d", n), "batch.completed", now.Add(time.Duration(n)*time.Second), "batch_1"),
+		)
 		req := w.request(url)
 		req.RequestURI = ""
 		resp, err := c.Do(req)
@@ -66,7 +71,8 @@ func TestDrainOnShutdown(t *testing.T) {
 	g.Eventually(func() error { return r.ReadyCheck(nil) }, time.Second, 5*time.Millisecond).Should(MatchError(ContainSubstring("shutting down")))
 	for time.Since(stopped) < drain-500*time.Millisecond {
 		g.Expect(deliver(keepAlive)).To(Equal(http.StatusOK), "on the kept-alive connection, %s after the stop", time.Since(stopped))
-		g.Expect(deliver(&http.Client{Timeout: 10 * time.Second})).To(Equal(http.StatusOK), "on a new connection, %s after the stop", time.Since(stopped))
+		g.Expect(deliver(&http.Client{Timeout: 10 * time.Second})).
+			To(Equal(http.StatusOK), "on a new connection, %s after the stop", time.Since(stopped))
 		time.Sleep(100 * time.Millisecond)
 	}
 	select {

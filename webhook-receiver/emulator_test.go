@@ -61,7 +61,9 @@ func startEmulatorBatch(t *testing.T, em *emulator.Server) string {
 	mw := multipart.NewWriter(&form)
 	_ = mw.WriteField("purpose", "batch")
 	fw, _ := mw.CreateFormFile("file", "input.jsonl")
-	_, _ = fw.Write([]byte(`{"custom_id":"one","method":"POST","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":"hello"}}` + "\n"))
+	_, _ = fw.Write(
+		[]byte(`{"custom_id":"one","method":"POST","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":"hello"}}` + "\n"),
+	)
 	_ = mw.Close()
 	file := emulatorCall(t, em, "files", mw.FormDataContentType(), form.Bytes())
 	body, _ := json.Marshal(map[string]any{"input_file_id": file["id"], "endpoint": "/v1/embeddings", "completion_window": "24h"})

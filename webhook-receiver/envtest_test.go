@@ -180,8 +180,10 @@ func TestRecordsEventsInStatus(t *testing.T) {
 	created := time.Unix(time.Now().Unix()-30, 0)
 
 	before := time.Now()
-	g.Expect(signedEvent(sec, "wh_b", time.Now(), eventBody("evt_b", "batch.completed", created, "batch_"+ns)).send(t, url(r))).To(Equal(http.StatusOK))
-	g.Expect(signedEvent(sec, "wh_r", time.Now(), eventBody("evt_r", "response.completed", created, "resp_"+ns)).send(t, url(r))).To(Equal(http.StatusOK))
+	g.Expect(signedEvent(sec, "wh_b", time.Now(), eventBody("evt_b", "batch.completed", created, "batch_"+ns)).send(t, url(r))).
+		To(Equal(http.StatusOK))
+	g.Expect(signedEvent(sec, "wh_r", time.Now(), eventBody("evt_r", "response.completed", created, "resp_"+ns)).send(t, url(r))).
+		To(Equal(http.StatusOK))
 
 	got := lastEvent(g, e.Client, batch)
 	g.Expect(got).NotTo(BeNil())
@@ -204,8 +206,10 @@ func TestRecordsEventsInStatus(t *testing.T) {
 	g.Expect(owned[0]).To(Equal(`{"f:status":{"f:lastWebhookEvent":{".":{},"f:createdAt":{},"f:id":{},"f:receivedAt":{},"f:type":{}}}}`))
 
 	rv := batch.ResourceVersion
-	g.Expect(signedEvent(sec, "wh_b", time.Now(), eventBody("evt_b", "batch.completed", created, "batch_"+ns)).send(t, url(r))).To(Equal(http.StatusOK))
-	g.Expect(signedEvent(sec, "wh_b2", time.Now(), eventBody("evt_b", "batch.completed", created, "batch_"+ns)).send(t, url(r))).To(Equal(http.StatusOK))
+	g.Expect(signedEvent(sec, "wh_b", time.Now(), eventBody("evt_b", "batch.completed", created, "batch_"+ns)).send(t, url(r))).
+		To(Equal(http.StatusOK))
+	g.Expect(signedEvent(sec, "wh_b2", time.Now(), eventBody("evt_b", "batch.completed", created, "batch_"+ns)).send(t, url(r))).
+		To(Equal(http.StatusOK))
 	lastEvent(g, e.Client, batch)
 	g.Expect(batch.ResourceVersion).To(Equal(rv), "duplicates write nothing")
 
@@ -313,7 +317,12 @@ func TestConcurrentReplicasNeverMoveBackwards(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			w := signedEvent(sec, fmt.Sprintf("wh_%d", i), time.Now(), eventBody(fmt.Sprintf("evt_%02d", i), "batch.completed", base.Add(time.Duration(i)*time.Second), id))
+			w := signedEvent(
+				sec,
+				fmt.Sprintf("wh_%d", i),
+				time.Now(),
+				eventBody(fmt.Sprintf("evt_%02d", i), "batch.completed", base.Add(time.Duration(i)*time.Second), id),
+			)
 			codes[i] = w.send(t, url(replicas[i%2]))
 		})
 	}
@@ -337,8 +346,16 @@ func TestConcurrentReplicasNeverMoveBackwards(t *testing.T) {
 func TestRBAC(t *testing.T) {
 	e := apiServer(t)
 	ctx := context.Background()
-	read := rbacv1.PolicyRule{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches", "openairesponses", "openaifinetuningjobs"}, Verbs: []string{"get", "list", "watch"}}
-	patch := rbacv1.PolicyRule{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches/status", "openairesponses/status", "openaifinetuningjobs/status"}, Verbs: []string{"patch"}}
+	read := rbacv1.PolicyRule{
+		APIGroups: []string{openaiv1alpha1.GroupVersion.Group},
+		Resources: []string{"openaibatches", "openairesponses", "openaifinetuningjobs"},
+		Verbs:     []string{"get", "list", "watch"},
+	}
+	patch := rbacv1.PolicyRule{
+		APIGroups: []string{openaiv1alpha1.GroupVersion.Group},
+		Resources: []string{"openaibatches/status", "openairesponses/status", "openaifinetuningjobs/status"},
+		Verbs:     []string{"patch"},
+	}
 	cases := map[string]struct {
 		rules    []rbacv1.PolicyRule
 		wantCode int

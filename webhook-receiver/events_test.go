@@ -30,25 +30,49 @@ func TestParseEvent(t *testing.T) {
 		want    event
 		wantErr bool
 	}{
-		"batch event":        {body: `{"id":"evt_1","object":"event","created_at":1750861210,"type":"batch.completed","data":{"id":"batch_1"}}`, want: event{ID: "evt_1", Type: "batch.completed", CreatedAt: time.Unix(1750861210, 0), ObjectID: "batch_1"}},
-		"response event":     {body: `{"id":"evt_2","created_at":1750861210,"type":"response.incomplete","data":{"id":"resp_1"}}`, want: event{ID: "evt_2", Type: "response.incomplete", CreatedAt: time.Unix(1750861210, 0), ObjectID: "resp_1"}},
-		"float created_at":   {body: `{"id":"evt_1","created_at":1750861210.75,"type":"batch.failed","data":{"id":"batch_1"}}`, want: event{ID: "evt_1", Type: "batch.failed", CreatedAt: time.Unix(1750861210, 0), ObjectID: "batch_1"}},
-		"no created_at":      {body: `{"id":"evt_1","type":"batch.failed","data":{"id":"batch_1"}}`, want: event{ID: "evt_1", Type: "batch.failed", CreatedAt: fallback, ObjectID: "batch_1"}},
-		"extra fields":       {body: `{"id":"evt_1","created_at":1,"type":"batch.failed","data":{"id":"batch_1","more":[1,2]},"new":true}`, want: event{ID: "evt_1", Type: "batch.failed", CreatedAt: time.Unix(1, 0), ObjectID: "batch_1"}},
-		"unmanaged, no data": {body: `{"id":"evt_1","created_at":1,"type":"eval.run.failed"}`, want: event{ID: "evt_1", Type: "eval.run.failed", CreatedAt: time.Unix(1, 0)}},
-		"leading space":      {body: " \n{\"id\":\"evt_1\",\"created_at\":1,\"type\":\"x\"}", want: event{ID: "evt_1", Type: "x", CreatedAt: time.Unix(1, 0)}},
-		"null":               {body: `null`, wantErr: true},
-		"string":             {body: `"evt_1"`, wantErr: true},
-		"empty":              {body: ``, wantErr: true},
-		"id not a string":    {body: `{"id":1,"created_at":1,"type":"batch.failed","data":{"id":"batch_1"}}`, wantErr: true},
-		"created_at string":  {body: `{"id":"evt_1","created_at":"yesterday","type":"batch.failed","data":{"id":"batch_1"}}`, wantErr: true},
-		"created_at zero":    {body: `{"id":"evt_1","created_at":0,"type":"batch.failed","data":{"id":"batch_1"}}`, wantErr: true},
-		"data.id empty":      {body: `{"id":"evt_1","created_at":1,"type":"response.failed","data":{"id":""}}`, wantErr: true},
-		"data null":          {body: `{"id":"evt_1","created_at":1,"type":"response.failed","data":null}`, wantErr: true},
-		"type too long":      {body: `{"id":"evt_1","created_at":1,"type":"` + longString(129) + `"}`, wantErr: true},
-		"trailing garbage":   {body: `{"id":"evt_1","created_at":1,"type":"x"} {}`, wantErr: true},
-		"data.id of 256":     {body: `{"id":"evt_1","created_at":1,"type":"batch.failed","data":{"id":"` + longString(256) + `"}}`, want: event{ID: "evt_1", Type: "batch.failed", CreatedAt: time.Unix(1, 0), ObjectID: longString(256)}},
-		"data.id too long":   {body: `{"id":"evt_1","created_at":1,"type":"batch.failed","data":{"id":"` + longString(257) + `"}}`, wantErr: true},
+		"batch event": {
+			body: `{"id":"evt_1","object":"event","created_at":1750861210,"type":"batch.completed","data":{"id":"batch_1"}}`,
+			want: event{ID: "evt_1", Type: "batch.completed", CreatedAt: time.Unix(1750861210, 0), ObjectID: "batch_1"},
+		},
+		"response event": {
+			body: `{"id":"evt_2","created_at":1750861210,"type":"response.incomplete","data":{"id":"resp_1"}}`,
+			want: event{ID: "evt_2", Type: "response.incomplete", CreatedAt: time.Unix(1750861210, 0), ObjectID: "resp_1"},
+		},
+		"float created_at": {
+			body: `{"id":"evt_1","created_at":1750861210.75,"type":"batch.failed","data":{"id":"batch_1"}}`,
+			want: event{ID: "evt_1", Type: "batch.failed", CreatedAt: time.Unix(1750861210, 0), ObjectID: "batch_1"},
+		},
+		"no created_at": {
+			body: `{"id":"evt_1","type":"batch.failed","data":{"id":"batch_1"}}`,
+			want: event{ID: "evt_1", Type: "batch.failed", CreatedAt: fallback, ObjectID: "batch_1"},
+		},
+		"extra fields": {
+			body: `{"id":"evt_1","created_at":1,"type":"batch.failed","data":{"id":"batch_1","more":[1,2]},"new":true}`,
+			want: event{ID: "evt_1", Type: "batch.failed", CreatedAt: time.Unix(1, 0), ObjectID: "batch_1"},
+		},
+		"unmanaged, no data": {
+			body: `{"id":"evt_1","created_at":1,"type":"eval.run.failed"}`,
+			want: event{ID: "evt_1", Type: "eval.run.failed", CreatedAt: time.Unix(1, 0)},
+		},
+		"leading space": {
+			body: " \n{\"id\":\"evt_1\",\"created_at\":1,\"type\":\"x\"}",
+			want: event{ID: "evt_1", Type: "x", CreatedAt: time.Unix(1, 0)},
+		},
+		"null":              {body: `null`, wantErr: true},
+		"string":            {body: `"evt_1"`, wantErr: true},
+		"empty":             {body: ``, wantErr: true},
+		"id not a string":   {body: `{"id":1,"created_at":1,"type":"batch.failed","data":{"id":"batch_1"}}`, wantErr: true},
+		"created_at string": {body: `{"id":"evt_1","created_at":"yesterday","type":"batch.failed","data":{"id":"batch_1"}}`, wantErr: true},
+		"created_at zero":   {body: `{"id":"evt_1","created_at":0,"type":"batch.failed","data":{"id":"batch_1"}}`, wantErr: true},
+		"data.id empty":     {body: `{"id":"evt_1","created_at":1,"type":"response.failed","data":{"id":""}}`, wantErr: true},
+		"data null":         {body: `{"id":"evt_1","created_at":1,"type":"response.failed","data":null}`, wantErr: true},
+		"type too long":     {body: `{"id":"evt_1","created_at":1,"type":"` + longString(129) + `"}`, wantErr: true},
+		"trailing garbage":  {body: `{"id":"evt_1","created_at":1,"type":"x"} {}`, wantErr: true},
+		"data.id of 256": {
+			body: `{"id":"evt_1","created_at":1,"type":"batch.failed","data":{"id":"` + longString(256) + `"}}`,
+			want: event{ID: "evt_1", Type: "batch.failed", CreatedAt: time.Unix(1, 0), ObjectID: longString(256)},
+		},
+		"data.id too long": {body: `{"id":"evt_1","created_at":1,"type":"batch.failed","data":{"id":"` + longString(257) + `"}}`, wantErr: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -47,7 +47,8 @@ func TestRoutesFineTuningJobEvents(t *testing.T) {
 	sec := testSecret(t, 0)
 	created := time.Unix(time.Now().Unix()-5, 0)
 	for typ, j := range jobs {
-		g.Expect(signedEvent(sec, "wh_"+typ, time.Now(), eventBody("evt_"+typ, typ, created, j.Status.JobID)).send(t, url(r))).To(Equal(http.StatusOK), typ)
+		g.Expect(signedEvent(sec, "wh_"+typ, time.Now(), eventBody("evt_"+typ, typ, created, j.Status.JobID)).send(t, url(r))).
+			To(Equal(http.StatusOK), typ)
 		got := lastEvent(g, e.Client, j)
 		g.Expect(got).NotTo(BeNil(), typ)
 		g.Expect(got.ID).To(Equal("evt_" + typ))

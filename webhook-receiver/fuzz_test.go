@@ -38,8 +38,24 @@ var documentedCodes = map[int]bool{200: true, 202: true, 400: true, 401: true, 4
 func FuzzHandler(f *testing.F) {
 	const ts = "1750861210"
 	now := time.Unix(1750861210, 0)
-	f.Add("POST", DefaultPath, "wh_1", ts, "", []byte(`{"id":"evt_1","object":"event","created_at":1750861210,"type":"batch.completed","data":{"id":"batch_fuzz"}}`), true)
-	f.Add("POST", DefaultPath, "wh_2", ts, "", []byte(`{"id":"evt_2","created_at":1750861210,"type":"response.completed","data":{"id":"resp_unknown"}}`), true)
+	f.Add(
+		"POST",
+		DefaultPath,
+		"wh_1",
+		ts,
+		"",
+		[]byte(`{"id":"evt_1","object":"event","created_at":1750861210,"type":"batch.completed","data":{"id":"batch_fuzz"}}`),
+		true,
+	)
+	f.Add(
+		"POST",
+		DefaultPath,
+		"wh_2",
+		ts,
+		"",
+		[]byte(`{"id":"evt_2","created_at":1750861210,"type":"response.completed","data":{"id":"resp_unknown"}}`),
+		true,
+	)
 	f.Add("POST", DefaultPath, "wh_3", ts, "v1,AAAA", []byte(`{"id":"evt_3"}`), false)
 	f.Add("GET", "/", "", "", "", []byte(nil), false)
 

@@ -54,56 +54,221 @@ func TestHostileAndMalformedRequests(t *testing.T) {
 		wantOut   string
 		wantAllow bool
 	}{
-		"GET":                      {req: webhook{method: http.MethodGet, noHeaders: true}, wantCode: 405, wantType: typeUnknown, wantOut: OutcomeMethodNotAllowed, wantAllow: true},
-		"PUT, even signed":         {req: func() webhook { w := signedEvent(sec, "wh_1", now, good); w.method = http.MethodPut; return w }(), wantCode: 405, wantType: typeUnknown, wantOut: OutcomeMethodNotAllowed, wantAllow: true},
-		"root path":                {req: webhook{path: "/", noHeaders: true}, wantCode: 404},
-		"path with trailing slash": {req: func() webhook { w := signedEvent(sec, "wh_1", now, good); w.path = DefaultPath + "/"; return w }(), wantCode: 404},
-		"path prefix":              {req: webhook{path: "/openai", noHeaders: true}, wantCode: 404},
-		"no webhook headers":       {req: webhook{body: good, noHeaders: true}, wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"no signature":             {req: webhook{id: "wh_1", timestamp: ts, noSig: true, body: good}, wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"no webhook-id":            {req: webhook{timestamp: ts, secrets: []standardwebhooks.Secret{sec}, body: good}, wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"timestamp not a number":   {req: webhook{id: "wh_1", timestamp: "now", secrets: []standardwebhooks.Secret{sec}, body: good}, wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"wrong secret":             {req: signedEvent(other, "wh_1", now, good), wantCode: 401, wantType: typeUnknown, wantOut: OutcomeInvalidSignature},
+		"GET": {
+			req:       webhook{method: http.MethodGet, noHeaders: true},
+			wantCode:  405,
+			wantType:  typeUnknown,
+			wantOut:   OutcomeMethodNotAllowed,
+			wantAllow: true,
+		},
+		"PUT, even signed": {
+			req:       func() webhook { w := signedEvent(sec, "wh_1", now, good); w.method = http.MethodPut; return w }(),
+			wantCode:  405,
+			wantType:  typeUnknown,
+			wantOut:   OutcomeMethodNotAllowed,
+			wantAllow: true,
+		},
+		"root path": {req: webhook{path: "/", noHeaders: true}, wantCode: 404},
+		"path with trailing slash": {
+			req:      func() webhook { w := signedEvent(sec, "wh_1", now, good); w.path = DefaultPath + "/"; return w }(),
+			wantCode: 404,
+		},
+		"path prefix":        {req: webhook{path: "/openai", noHeaders: true}, wantCode: 404},
+		"no webhook headers": {req: webhook{body: good, noHeaders: true}, wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
+		"no signature": {
+			req:      webhook{id: "wh_1", timestamp: ts, noSig: true, body: good},
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"no webhook-id": {
+			req:      webhook{timestamp: ts, secrets: []standardwebhooks.Secret{sec}, body: good},
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"timestamp not a number": {
+			req:      webhook{id: "wh_1", timestamp: "now", secrets: []standardwebhooks.Secret{sec}, body: good},
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"wrong secret": {
+			req:      signedEvent(other, "wh_1", now, good),
+			wantCode: 401,
+			wantType: typeUnknown,
+			wantOut:  OutcomeInvalidSignature,
+		},
 		"tampered body": {req: func() webhook {
 			w := signedWith(string(good))
 			w.signature = sec.SignRaw("wh_1", ts, good)
 			w.body = eventBody("evt_1", "batch.completed", now, "batch_other")
 			return w
 		}(), wantCode: 401, wantType: typeUnknown, wantOut: OutcomeInvalidSignature},
-		"v1a scheme":                      {req: webhook{id: "wh_1", timestamp: ts, signature: "v1a," + strings.TrimPrefix(sec.SignRaw("wh_1", ts, good), "v1,"), body: good}, wantCode: 401, wantType: typeUnknown, wantOut: OutcomeInvalidSignature},
-		"garbage signature":               {req: webhook{id: "wh_1", timestamp: ts, signature: "v1,%%%% v1,", body: good}, wantCode: 401, wantType: typeUnknown, wantOut: OutcomeInvalidSignature},
-		"301 s old":                       {req: at(-301 * time.Second), wantCode: 401, wantType: typeUnknown, wantOut: OutcomeStale},
-		"301 s ahead":                     {req: at(301 * time.Second), wantCode: 401, wantType: typeUnknown, wantOut: OutcomeStale},
-		"timestamp in milliseconds":       {req: webhook{id: "wh_1", timestamp: ts + "000", secrets: []standardwebhooks.Secret{sec}, body: good}, wantCode: 401, wantType: typeUnknown, wantOut: OutcomeStale},
-		"body over the limit":             {req: signedWith(string(good)), maxBody: int64(len(good) - 1), wantCode: 413, wantType: typeUnknown, wantOut: OutcomeTooLarge},
-		"body at the limit":               {req: signedWith(string(good)), maxBody: int64(len(good)), wantCode: 200, wantType: "batch.completed", wantOut: OutcomeAccepted},
-		"signed, not JSON":                {req: signedWith(`evt_1 batch.completed`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"signed JSON array":               {req: signedWith(`[{"id":"evt_1"}]`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"signed, truncated JSON":          {req: signedWith(string(good[:len(good)-2])), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"signed, no event id":             {req: signedWith(`{"type":"batch.completed","created_at":1,"data":{"id":"batch_known"}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"signed, no type":                 {req: signedWith(`{"id":"evt_1","created_at":1,"data":{"id":"batch_known"}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"signed batch event, no data.id":  {req: signedWith(`{"id":"evt_1","type":"batch.completed","created_at":1,"data":{}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"signed, data not an object":      {req: signedWith(`{"id":"evt_1","type":"response.completed","created_at":1,"data":"resp_1"}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"signed, negative created_at":     {req: signedWith(`{"id":"evt_1","type":"batch.completed","created_at":-5,"data":{"id":"batch_known"}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"signed, created_at past 9999":    {req: signedWith(`{"id":"evt_1","type":"batch.completed","created_at":1e12,"data":{"id":"batch_known"}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"signed, event id too long":       {req: signedWith(`{"id":"` + strings.Repeat("e", 257) + `","type":"batch.completed","created_at":1,"data":{"id":"batch_known"}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"known fine-tuning job":           {req: signedWith(string(eventBody("evt_1", "fine_tuning.job.succeeded", now, "ftjob-known"))), wantCode: 200, wantType: "fine_tuning.job.succeeded", wantOut: OutcomeAccepted},
-		"unknown fine-tuning job is held": {req: signedWith(string(eventBody("evt_1", "fine_tuning.job.failed", now, "ftjob-unseen"))), wantCode: 202, wantType: "fine_tuning.job.failed", wantOut: OutcomeEarly},
-		"fine-tuning event, no data.id":   {req: signedWith(`{"id":"evt_1","type":"fine_tuning.job.cancelled","created_at":1,"data":{}}`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
-		"eval event":                      {req: signedWith(string(eventBody("evt_1", "eval.run.canceled", now, "evalrun_1"))), wantCode: 200, wantType: "eval.run.canceled", wantOut: OutcomeUnmanaged},
-		"realtime event without data.id":  {req: signedWith(`{"id":"evt_1","object":"event","created_at":1,"type":"realtime.call.incoming","data":{"call_id":"rtc_1","sip_headers":[]}}`), wantCode: 200, wantType: "realtime.call.incoming", wantOut: OutcomeUnmanaged},
-		"unknown event type":              {req: signedWith(string(eventBody("evt_1", "quantum.job.entangled", now, "q_1"))), wantCode: 200, wantType: typeOther, wantOut: OutcomeUnmanaged},
-		"unknown batch.* type routes":     {req: signedWith(string(eventBody("evt_1", "batch.in_progress", now, "batch_known"))), wantCode: 200, wantType: typeOther, wantOut: OutcomeAccepted},
-		"created_at missing: header time": {req: signedWith(`{"id":"evt_1","type":"batch.completed","data":{"id":"batch_known"}}`), wantCode: 200, wantType: "batch.completed", wantOut: OutcomeAccepted},
-		"known batch":                     {req: signedWith(string(good)), wantCode: 200, wantType: "batch.completed", wantOut: OutcomeAccepted},
-		"unknown batch id is held":        {req: signedWith(string(eventBody("evt_1", "batch.completed", now, "batch_unseen"))), wantCode: 202, wantType: "batch.completed", wantOut: OutcomeEarly},
-		"two signatures, second matches":  {req: webhook{id: "wh_1", timestamp: ts, secrets: []standardwebhooks.Secret{other, sec}, body: good}, wantCode: 200, wantType: "batch.completed", wantOut: OutcomeAccepted},
+		"v1a scheme": {
+			req:      webhook{id: "wh_1", timestamp: ts, signature: "v1a," + strings.TrimPrefix(sec.SignRaw("wh_1", ts, good), "v1,"), body: good},
+			wantCode: 401,
+			wantType: typeUnknown,
+			wantOut:  OutcomeInvalidSignature,
+		},
+		"garbage signature": {
+			req:      webhook{id: "wh_1", timestamp: ts, signature: "v1,%%%% v1,", body: good},
+			wantCode: 401,
+			wantType: typeUnknown,
+			wantOut:  OutcomeInvalidSignature,
+		},
+		"301 s old":   {req: at(-301 * time.Second), wantCode: 401, wantType: typeUnknown, wantOut: OutcomeStale},
+		"301 s ahead": {req: at(301 * time.Second), wantCode: 401, wantType: typeUnknown, wantOut: OutcomeStale},
+		"timestamp in milliseconds": {
+			req:      webhook{id: "wh_1", timestamp: ts + "000", secrets: []standardwebhooks.Secret{sec}, body: good},
+			wantCode: 401,
+			wantType: typeUnknown,
+			wantOut:  OutcomeStale,
+		},
+		"body over the limit": {
+			req:      signedWith(string(good)),
+			maxBody:  int64(len(good) - 1),
+			wantCode: 413,
+			wantType: typeUnknown,
+			wantOut:  OutcomeTooLarge,
+		},
+		"body at the limit": {
+			req:      signedWith(string(good)),
+			maxBody:  int64(len(good)),
+			wantCode: 200,
+			wantType: "batch.completed",
+			wantOut:  OutcomeAccepted,
+		},
+		"signed, not JSON": {
+			req:      signedWith(`evt_1 batch.completed`),
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"signed JSON array": {req: signedWith(`[{"id":"evt_1"}]`), wantCode: 400, wantType: typeUnknown, wantOut: OutcomeMalformed},
+		"signed, truncated JSON": {
+			req:      signedWith(string(good[:len(good)-2])),
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"signed, no event id": {
+			req:      signedWith(`{"type":"batch.completed","created_at":1,"data":{"id":"batch_known"}}`),
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"signed, no type": {
+			req:      signedWith(`{"id":"evt_1","created_at":1,"data":{"id":"batch_known"}}`),
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"signed batch event, no data.id": {
+			req:      signedWith(`{"id":"evt_1","type":"batch.completed","created_at":1,"data":{}}`),
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"signed, data not an object": {
+			req:      signedWith(`{"id":"evt_1","type":"response.completed","created_at":1,"data":"resp_1"}`),
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"signed, negative created_at": {
+			req:      signedWith(`{"id":"evt_1","type":"batch.completed","created_at":-5,"data":{"id":"batch_known"}}`),
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"signed, created_at past 9999": {
+			req:      signedWith(`{"id":"evt_1","type":"batch.completed","created_at":1e12,"data":{"id":"batch_known"}}`),
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"signed, event id too long": {
+			req:      signedWith(`{"id":"` + strings.Repeat("e", 257) + `","type":"batch.completed","created_at":1,"data":{"id":"batch_known"}}`),
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"known fine-tuning job": {
+			req:      signedWith(string(eventBody("evt_1", "fine_tuning.job.succeeded", now, "ftjob-known"))),
+			wantCode: 200,
+			wantType: "fine_tuning.job.succeeded",
+			wantOut:  OutcomeAccepted,
+		},
+		"unknown fine-tuning job is held": {
+			req:      signedWith(string(eventBody("evt_1", "fine_tuning.job.failed", now, "ftjob-unseen"))),
+			wantCode: 202,
+			wantType: "fine_tuning.job.failed",
+			wantOut:  OutcomeEarly,
+		},
+		"fine-tuning event, no data.id": {
+			req:      signedWith(`{"id":"evt_1","type":"fine_tuning.job.cancelled","created_at":1,"data":{}}`),
+			wantCode: 400,
+			wantType: typeUnknown,
+			wantOut:  OutcomeMalformed,
+		},
+		"eval event": {
+			req:      signedWith(string(eventBody("evt_1", "eval.run.canceled", now, "evalrun_1"))),
+			wantCode: 200,
+			wantType: "eval.run.canceled",
+			wantOut:  OutcomeUnmanaged,
+		},
+		"realtime event without data.id": {
+			req: signedWith(
+				`{"id":"evt_1","object":"event","created_at":1,"type":"realtime.call.incoming","data":{"call_id":"rtc_1","sip_headers":[]}}`,
+			),
+			wantCode: 200,
+			wantType: "realtime.call.incoming",
+			wantOut:  OutcomeUnmanaged,
+		},
+		"unknown event type": {
+			req:      signedWith(string(eventBody("evt_1", "quantum.job.entangled", now, "q_1"))),
+			wantCode: 200,
+			wantType: typeOther,
+			wantOut:  OutcomeUnmanaged,
+		},
+		"unknown batch.* type routes": {
+			req:      signedWith(string(eventBody("evt_1", "batch.in_progress", now, "batch_known"))),
+			wantCode: 200,
+			wantType: typeOther,
+			wantOut:  OutcomeAccepted,
+		},
+		"created_at missing: header time": {
+			req:      signedWith(`{"id":"evt_1","type":"batch.completed","data":{"id":"batch_known"}}`),
+			wantCode: 200,
+			wantType: "batch.completed",
+			wantOut:  OutcomeAccepted,
+		},
+		"known batch": {req: signedWith(string(good)), wantCode: 200, wantType: "batch.completed", wantOut: OutcomeAccepted},
+		"unknown batch id is held": {
+			req:      signedWith(string(eventBody("evt_1", "batch.completed", now, "batch_unseen"))),
+			wantCode: 202,
+			wantType: "batch.completed",
+			wantOut:  OutcomeEarly,
+		},
+		"two signatures, second matches": {
+			req:      webhook{id: "wh_1", timestamp: ts, secrets: []standardwebhooks.Secret{other, sec}, body: good},
+			wantCode: 200,
+			wantType: "batch.completed",
+			wantOut:  OutcomeAccepted,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
 			clock := func() time.Time { return now }
-			r, _ := newFakeReceiver(t, Options{MaxBodyBytes: tc.maxBody, Now: clock}, nil, newBatch("ns", "b", "batch_known"), newFineTuningJob("ns", "ft", "ftjob-known"))
+			r, _ := newFakeReceiver(
+				t,
+				Options{MaxBodyBytes: tc.maxBody, Now: clock},
+				nil,
+				newBatch("ns", "b", "batch_known"),
+				newFineTuningJob("ns", "ft", "ftjob-known"),
+			)
 			rec := tc.req.serve(r)
 			g.Expect(rec.Code).To(Equal(tc.wantCode), "body: %s", rec.Body.String())
 			if tc.wantAllow {
@@ -145,7 +310,9 @@ func TestOpenAITestVectors(t *testing.T) {
 		w := webhook{
 			id: "wh_685c059ae39c8190af8c71ed1022a24d", timestamp: "1750861210",
 			signature: "v1,gUAg4R2hWouRZqRQG4uJypNS8YK885G838+EHb4nKBY=",
-			body:      []byte(`{"id": "evt_685c059ae3a481909bdc86819b066fb6", "object": "event", "created_at": 1750861210, "type": "response.completed", "data": {"id": "resp_123"}}`),
+			body: []byte(
+				`{"id": "evt_685c059ae3a481909bdc86819b066fb6", "object": "event", "created_at": 1750861210, "type": "response.completed", "data": {"id": "resp_123"}}`,
+			),
 		}
 		rec := w.serve(r)
 		g.Expect(rec.Code).To(Equal(http.StatusOK), rec.Body.String())
@@ -227,11 +394,13 @@ func TestOlderEventDoesNotOverwriteNewer(t *testing.T) {
 	}
 
 	g.Expect(signedEvent(sec, "wh_new", now, eventBody("evt_new", "batch.completed", now, "batch_1")).serve(r).Code).To(Equal(http.StatusOK))
-	g.Expect(signedEvent(sec, "wh_old", now, eventBody("evt_old", "batch.failed", now.Add(-time.Minute), "batch_1")).serve(r).Code).To(Equal(http.StatusOK))
+	g.Expect(signedEvent(sec, "wh_old", now, eventBody("evt_old", "batch.failed", now.Add(-time.Minute), "batch_1")).serve(r).Code).
+		To(Equal(http.StatusOK))
 	g.Expect(last().ID).To(Equal("evt_new"))
 	g.Expect(events(r.metrics, "batch.failed", OutcomeSuperseded)).To(Equal(1.0))
 
-	g.Expect(signedEvent(sec, "wh_newer", now, eventBody("evt_newer", "batch.expired", now.Add(time.Minute), "batch_1")).serve(r).Code).To(Equal(http.StatusOK))
+	g.Expect(signedEvent(sec, "wh_newer", now, eventBody("evt_newer", "batch.expired", now.Add(time.Minute), "batch_1")).serve(r).Code).
+		To(Equal(http.StatusOK))
 	g.Expect(last().ID).To(Equal("evt_newer"))
 	g.Expect(last().Type).To(Equal("batch.expired"))
 }
@@ -250,12 +419,14 @@ func TestWriteFailureAnswers503(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
 			failing := true
-			funcs := &interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-				if failing {
-					return failure
-				}
-				return c.SubResource(sub).Patch(ctx, obj, p, opts...)
-			}}
+			funcs := &interceptor.Funcs{
+				SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+					if failing {
+						return failure
+					}
+					return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+				},
+			}
 			r, c := newFakeReceiver(t, Options{}, funcs, newBatch("ns", "b", "batch_1"))
 			w := signedEvent(testSecret(t, 0), "wh_1", time.Now(), eventBody("evt_1", "batch.completed", time.Now(), "batch_1"))
 

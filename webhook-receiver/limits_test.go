@@ -63,14 +63,46 @@ func TestHeadersAreCheckedBeforeTheBody(t *testing.T) {
 		wantCode int
 		wantOut  string
 	}{
-		"no webhook headers":           {wantCode: 400, wantOut: OutcomeMalformed},
-		"no signature":                 {hdr: &standardwebhooks.Headers{ID: "wh_1", Timestamp: ts}, wantCode: 400, wantOut: OutcomeMalformed},
-		"timestamp not a number":       {hdr: &standardwebhooks.Headers{ID: "wh_1", Timestamp: "soon", Signature: sec.SignRaw("wh_1", "soon", body)}, wantCode: 400, wantOut: OutcomeMalformed},
-		"webhook-id too long":          {hdr: &standardwebhooks.Headers{ID: strings.Repeat("w", 257), Timestamp: ts, Signature: sec.SignRaw("wh_1", ts, body)}, wantCode: 400, wantOut: OutcomeMalformed},
-		"stale":                        {hdr: &standardwebhooks.Headers{ID: "wh_1", Timestamp: strconv.FormatInt(now.Unix()-301, 10), Signature: sec.SignRaw("wh_1", ts, body)}, wantCode: 401, wantOut: OutcomeStale},
-		"from the future":              {hdr: &standardwebhooks.Headers{ID: "wh_1", Timestamp: strconv.FormatInt(now.Unix()+301, 10), Signature: sec.SignRaw("wh_1", ts, body)}, wantCode: 401, wantOut: OutcomeStale},
-		"signature of another scheme":  {hdr: &standardwebhooks.Headers{ID: "wh_1", Timestamp: ts, Signature: "v1a,abc"}, wantCode: 401, wantOut: OutcomeInvalidSignature},
-		"signature of the wrong shape": {hdr: &standardwebhooks.Headers{ID: "wh_1", Timestamp: ts, Signature: "v1,abc v1,!!!"}, wantCode: 401, wantOut: OutcomeInvalidSignature},
+		"no webhook headers": {wantCode: 400, wantOut: OutcomeMalformed},
+		"no signature":       {hdr: &standardwebhooks.Headers{ID: "wh_1", Timestamp: ts}, wantCode: 400, wantOut: OutcomeMalformed},
+		"timestamp not a number": {
+			hdr:      &standardwebhooks.Headers{ID: "wh_1", Timestamp: "soon", Signature: sec.SignRaw("wh_1", "soon", body)},
+			wantCode: 400,
+			wantOut:  OutcomeMalformed,
+		},
+		"webhook-id too long": {
+			hdr:      &standardwebhooks.Headers{ID: strings.Repeat("w", 257), Timestamp: ts, Signature: sec.SignRaw("wh_1", ts, body)},
+			wantCode: 400,
+			wantOut:  OutcomeMalformed,
+		},
+		"stale": {
+			hdr: &standardwebhooks.Headers{
+				ID:        "wh_1",
+				Timestamp: strconv.FormatInt(now.Unix()-301, 10),
+				Signature: sec.SignRaw("wh_1", ts, body),
+			},
+			wantCode: 401,
+			wantOut:  OutcomeStale,
+		},
+		"from the future": {
+			hdr: &standardwebhooks.Headers{
+				ID:        "wh_1",
+				Timestamp: strconv.FormatInt(now.Unix()+301, 10),
+				Signature: sec.SignRaw("wh_1", ts, body),
+			},
+			wantCode: 401,
+			wantOut:  OutcomeStale,
+		},
+		"signature of another scheme": {
+			hdr:      &standardwebhooks.Headers{ID: "wh_1", Timestamp: ts, Signature: "v1a,abc"},
+			wantCode: 401,
+			wantOut:  OutcomeInvalidSignature,
+		},
+		"signature of the wrong shape": {
+			hdr:      &standardwebhooks.Headers{ID: "wh_1", Timestamp: ts, Signature: "v1,abc v1,!!!"},
+			wantCode: 401,
+			wantOut:  OutcomeInvalidSignature,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -119,29 +119,84 @@ type Options struct {
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.BindAddress, "bind-address", DefaultBindAddress, "The address the webhook endpoint binds to.")
 	fs.StringVar(&o.Path, "path", DefaultPath, "The URL path of the webhook endpoint; every other path answers 404.")
-	fs.StringVar(&o.SecretsPath, "secrets-path", DefaultSecretsPath,
-		`A file, or a directory of files (a mounted Secret), holding the webhook signing secrets in OpenAI's "whsec_..." form, separated by whitespace. Re-read when it changes.`)
-	fs.StringVar(&o.SigningSecretName, "signing-secret-name", DefaultSigningSecretName,
-		`A Secret whose every key holds a "whsec_..." signing secret, watched through the API server so that changes apply within seconds; its secrets are accepted as well as those of --secrets-path. Empty turns the watch off.`)
+	fs.StringVar(
+		&o.SecretsPath,
+		"secrets-path",
+		DefaultSecretsPath,
+		`A file, or a directory of files (a mounted Secret), holding the webhook signing secrets in OpenAI's "whsec_..." form, separated by whitespace. Re-read when it changes.`,
+	)
+	fs.StringVar(
+		&o.SigningSecretName,
+		"signing-secret-name",
+		DefaultSigningSecretName,
+		`A Secret whose every key holds a "whsec_..." signing secret, watched through the API server so that changes apply within seconds; its secrets are accepted as well as those of --secrets-path. Empty turns the watch off.`,
+	)
 	fs.StringVar(&o.SigningSecretNamespace, "signing-secret-namespace", podNamespace(),
 		"The namespace of --signing-secret-name (default: the Pod's namespace, from POD_NAMESPACE or the ServiceAccount's).")
 	fs.DurationVar(&o.Tolerance, "tolerance", standardwebhooks.DefaultTolerance, "How far webhook-timestamp may be from now, either way.")
-	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "The largest request body accepted; larger ones are answered 413. OpenAI's events are a few hundred bytes.")
-	fs.IntVar(&o.MaxConcurrentReads, "max-concurrent-reads", DefaultMaxConcurrentReads,
-		"How many requests may read and verify their body at once; beyond it a request is answered 503 with Retry-After, after cutting off the slowest reader if it has been reading for over a second.")
-	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", DefaultMetricsBindAddress, `The address the metrics endpoint binds to; "0" disables it.`)
-	fs.BoolVar(&o.MetricsSecure, "metrics-secure", true,
-		"Serve metrics over HTTPS, to scrapers whose bearer token passes a TokenReview and that may get /metrics (a SubjectAccessReview); false serves plain HTTP to anyone who can connect.")
-	fs.StringVar(&o.MetricsCertPath, "metrics-cert-path", "", "Directory of the metrics server's certificate (e.g. a cert-manager Secret's mount), reloaded when it changes; empty serves a self-signed one.")
+	fs.Int64Var(
+		&o.MaxBodyBytes,
+		"max-body-bytes",
+		DefaultMaxBodyBytes,
+		"The largest request body accepted; larger ones are answered 413. OpenAI's events are a few hundred bytes.",
+	)
+	fs.IntVar(
+		&o.MaxConcurrentReads,
+		"max-concurrent-reads",
+		DefaultMaxConcurrentReads,
+		"How many requests may read and verify their body at once; beyond it a request is answered 503 with Retry-After, after cutting off the slowest reader if it has been reading for over a second.",
+	)
+	fs.StringVar(
+		&o.MetricsBindAddress,
+		"metrics-bind-address",
+		DefaultMetricsBindAddress,
+		`The address the metrics endpoint binds to; "0" disables it.`,
+	)
+	fs.BoolVar(
+		&o.MetricsSecure,
+		"metrics-secure",
+		true,
+		"Serve metrics over HTTPS, to scrapers whose bearer token passes a TokenReview and that may get /metrics (a SubjectAccessReview); false serves plain HTTP to anyone who can connect.",
+	)
+	fs.StringVar(
+		&o.MetricsCertPath,
+		"metrics-cert-path",
+		"",
+		"Directory of the metrics server's certificate (e.g. a cert-manager Secret's mount), reloaded when it changes; empty serves a self-signed one.",
+	)
 	fs.StringVar(&o.MetricsCertName, "metrics-cert-name", "tls.crt", "File name of the metrics server's certificate in --metrics-cert-path.")
 	fs.StringVar(&o.MetricsCertKey, "metrics-cert-key", "tls.key", "File name of the metrics server's key in --metrics-cert-path.")
-	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", DefaultHealthProbeBindAddress, `The address the health and readiness probes bind to; "0" disables them.`)
-	fs.DurationVar(&o.DrainPeriod, "drain-period", DefaultDrainPeriod,
-		"How long to keep serving after SIGTERM, reporting not ready, before closing the listener (so that ingress controllers stop sending first); 0 closes at once.")
-	fs.StringVar(&o.Namespace, "namespaces", "", "Comma-separated namespaces to serve (a namespace-scoped install with Roles, see config/namespaced); empty serves all namespaces.")
+	fs.StringVar(
+		&o.HealthProbeBindAddress,
+		"health-probe-bind-address",
+		DefaultHealthProbeBindAddress,
+		`The address the health and readiness probes bind to; "0" disables them.`,
+	)
+	fs.DurationVar(
+		&o.DrainPeriod,
+		"drain-period",
+		DefaultDrainPeriod,
+		"How long to keep serving after SIGTERM, reporting not ready, before closing the listener (so that ingress controllers stop sending first); 0 closes at once.",
+	)
+	fs.StringVar(
+		&o.Namespace,
+		"namespaces",
+		"",
+		"Comma-separated namespaces to serve (a namespace-scoped install with Roles, see config/namespaced); empty serves all namespaces.",
+	)
 	fs.StringVar(&o.Namespace, "namespace", "", "The same as --namespaces (kept for compatibility).")
-	fs.DurationVar(&o.EarlyEventTTL, "early-event-ttl", DefaultEarlyEventTTL, "How long an event whose object id no resource carries yet is held, waiting for it.")
-	fs.IntVar(&o.MaxEarlyEvents, "max-early-events", DefaultMaxEarlyEvents, "How many such events are held at most for each kind (batch, response); when a kind is full, its oldest is dropped.")
+	fs.DurationVar(
+		&o.EarlyEventTTL,
+		"early-event-ttl",
+		DefaultEarlyEventTTL,
+		"How long an event whose object id no resource carries yet is held, waiting for it.",
+	)
+	fs.IntVar(
+		&o.MaxEarlyEvents,
+		"max-early-events",
+		DefaultMaxEarlyEvents,
+		"How many such events are held at most for each kind (batch, response); when a kind is full, its oldest is dropped.",
+	)
 }
 
 // serviceAccountNamespace is where a Pod finds its own namespace.

@@ -187,8 +187,13 @@ func (r *Receiver) secretsChanged() {
 	case r.watch != nil && !r.watch.HasSynced():
 		// The Secret has not been read yet: too early to tell.
 	case !r.noSecretLogged.Swap(true):
-		r.log.Info("No webhook signing secret is configured: answering webhook deliveries 503 until one is; the controller's polling keeps resources moving",
-			"secretsPath", r.opts.SecretsPath, "secret", r.opts.SigningSecretNamespace+"/"+r.opts.SigningSecretName)
+		r.log.Info(
+			"No webhook signing secret is configured: answering webhook deliveries 503 until one is; the controller's polling keeps resources moving",
+			"secretsPath",
+			r.opts.SecretsPath,
+			"secret",
+			r.opts.SigningSecretNamespace+"/"+r.opts.SigningSecretName,
+		)
 	}
 }
 
@@ -260,13 +265,31 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) result {
 	case req.URL.Path != r.opts.Path:
 		return result{code: http.StatusNotFound, message: "not found", bodyLeft: true}
 	case req.Method != http.MethodPost:
-		return result{code: http.StatusMethodNotAllowed, outcome: OutcomeMethodNotAllowed, eventType: typeUnknown, message: "only POST is allowed", bodyLeft: true}
+		return result{
+			code:      http.StatusMethodNotAllowed,
+			outcome:   OutcomeMethodNotAllowed,
+			eventType: typeUnknown,
+			message:   "only POST is allowed",
+			bodyLeft:  true,
+		}
 	case !r.synced.Load():
-		return result{code: http.StatusServiceUnavailable, outcome: OutcomeUnavailable, eventType: typeUnknown, message: "starting: the cache has not synced yet", bodyLeft: true}
+		return result{
+			code:      http.StatusServiceUnavailable,
+			outcome:   OutcomeUnavailable,
+			eventType: typeUnknown,
+			message:   "starting: the cache has not synced yet",
+			bodyLeft:  true,
+		}
 	}
 	secrets := r.secrets.Secrets()
 	if len(secrets) == 0 {
-		return result{code: http.StatusServiceUnavailable, outcome: OutcomeNoSecret, eventType: typeUnknown, message: "no webhook signing secret is configured", bodyLeft: true}
+		return result{
+			code:      http.StatusServiceUnavailable,
+			outcome:   OutcomeNoSecret,
+			eventType: typeUnknown,
+			message:   "no webhook signing secret is configured",
+			bodyLeft:  true,
+		}
 	}
 
 	// Everything the headers alone can refuse is refused before a byte of the body is

@@ -44,8 +44,16 @@ func grantReceiverRBAC(t *testing.T, ns, user, secretName string) {
 	c := apiServer(t).Client
 	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
 	g.Expect(c.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches", "openairesponses", "openaifinetuningjobs"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{openaiv1alpha1.GroupVersion.Group}, Resources: []string{"openaibatches/status", "openairesponses/status", "openaifinetuningjobs/status"}, Verbs: []string{"patch"}},
+		{
+			APIGroups: []string{openaiv1alpha1.GroupVersion.Group},
+			Resources: []string{"openaibatches", "openairesponses", "openaifinetuningjobs"},
+			Verbs:     []string{"get", "list", "watch"},
+		},
+		{
+			APIGroups: []string{openaiv1alpha1.GroupVersion.Group},
+			Resources: []string{"openaibatches/status", "openairesponses/status", "openaifinetuningjobs/status"},
+			Verbs:     []string{"patch"},
+		},
 	}})).To(Succeed())
 	g.Expect(c.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ns},
 		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ns}, Subjects: subjects})).To(Succeed())

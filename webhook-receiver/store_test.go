@@ -48,7 +48,10 @@ func TestRecentIDs(t *testing.T) {
 }
 
 func held(webhookID, objectID string, created int64) delivery {
-	return delivery{webhookID: webhookID, event: event{ID: "evt_" + webhookID, Type: "batch.completed", CreatedAt: time.Unix(created, 0), ObjectID: objectID}}
+	return delivery{
+		webhookID: webhookID,
+		event:     event{ID: "evt_" + webhookID, Type: "batch.completed", CreatedAt: time.Unix(created, 0), ObjectID: objectID},
+	}
 }
 
 func TestEarlyStore(t *testing.T) {
@@ -121,7 +124,8 @@ func TestEarlyEventsOfOneKindDoNotPushOutAnother(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	sec := testSecret(t, 0)
 	now := time.Now()
-	g.Expect(signedEvent(sec, "wh_batch", now, eventBody("evt_batch", "batch.completed", now, "batch_early")).serve(r).Code).To(Equal(http.StatusAccepted))
+	g.Expect(signedEvent(sec, "wh_batch", now, eventBody("evt_batch", "batch.completed", now, "batch_early")).serve(r).Code).
+		To(Equal(http.StatusAccepted))
 	for i := range 5 {
 		id := fmt.Sprintf("resp_of_another_app_%d", i)
 		g.Expect(signedEvent(sec, "wh_"+id, now, eventBody("evt_"+id, "response.completed", now, id)).serve(r).Code).To(Equal(http.StatusAccepted))

@@ -64,35 +64,119 @@ func main() {
 		watchSelector                     string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP); 0 disables it.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview).")
-	flag.StringVar(&metricsCertPath, "metrics-cert-path", "", "Directory of the metrics server's certificate (e.g. a cert-manager Secret's mount); empty serves a self-signed one.")
+	flag.BoolVar(
+		&secureMetrics,
+		"metrics-secure",
+		true,
+		"Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview).",
+	)
+	flag.StringVar(
+		&metricsCertPath,
+		"metrics-cert-path",
+		"",
+		"Directory of the metrics server's certificate (e.g. a cert-manager Secret's mount); empty serves a self-signed one.",
+	)
 	flag.StringVar(&metricsCertName, "metrics-cert-name", "tls.crt", "File name of the metrics server's certificate in --metrics-cert-path.")
 	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "File name of the metrics server's key in --metrics-cert-path.")
-	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
+	flag.BoolVar(
+		&enableHTTP2,
+		"enable-http2",
+		false,
+		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).",
+	)
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
-	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go profiler (net/http/pprof), e.g. 127.0.0.1:8082; empty disables it. Keep it off a public interface.")
+	flag.StringVar(
+		&pprofAddr,
+		"pprof-bind-address",
+		"",
+		"Address of the Go profiler (net/http/pprof), e.g. 127.0.0.1:8082; empty disables it. Keep it off a public interface.",
+	)
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one of several replicas is active.")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "openai-operator.operator.dev", "Name of the leader election Lease.")
 	flag.StringVar(&leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the Pod's namespace).")
-	flag.StringVar(&baseURL, "openai-base-url", envOr("OPENAI_BASE_URL", openaiclient.DefaultBaseURL), "OpenAI API base URL (env OPENAI_BASE_URL); a credentials Secret's baseURL key overrides it.")
-	flag.StringVar(&allowedBaseURLs, "allowed-base-urls", openaiclient.DefaultBaseURL,
-		`Comma-separated base URLs a credentials Secret's baseURL key may name (the --openai-base-url is always allowed); "*" allows any, letting whoever writes Secrets in a served namespace point the manager anywhere.`)
-	flag.StringVar(&servedNamespaces, "namespaces", "", "Comma-separated namespaces to serve (a namespace-scoped install with Roles, see config/namespaced); empty serves all namespaces.")
+	flag.StringVar(
+		&baseURL,
+		"openai-base-url",
+		envOr("OPENAI_BASE_URL", openaiclient.DefaultBaseURL),
+		"OpenAI API base URL (env OPENAI_BASE_URL); a credentials Secret's baseURL key overrides it.",
+	)
+	flag.StringVar(
+		&allowedBaseURLs,
+		"allowed-base-urls",
+		openaiclient.DefaultBaseURL,
+		`Comma-separated base URLs a credentials Secret's baseURL key may name (the --openai-base-url is always allowed); "*" allows any, letting whoever writes Secrets in a served namespace point the manager anywhere.`,
+	)
+	flag.StringVar(
+		&servedNamespaces,
+		"namespaces",
+		"",
+		"Comma-separated namespaces to serve (a namespace-scoped install with Roles, see config/namespaced); empty serves all namespaces.",
+	)
 	flag.DurationVar(&requestTimeout, "openai-request-timeout", 2*time.Minute, "Timeout of each OpenAI API call.")
-	flag.StringVar(&opts.DefaultCredentialsSecret, "default-credentials-secret", opts.DefaultCredentialsSecret, "Secret (in the resource's namespace) holding the API key when spec.credentialsRef is unset.")
+	flag.StringVar(
+		&opts.DefaultCredentialsSecret,
+		"default-credentials-secret",
+		opts.DefaultCredentialsSecret,
+		"Secret (in the resource's namespace) holding the API key when spec.credentialsRef is unset.",
+	)
 	flag.DurationVar(&opts.PollIntervalMin, "poll-interval-min", opts.PollIntervalMin, "First polling interval; it doubles with the object's age.")
-	flag.DurationVar(&opts.PollIntervalMax, "poll-interval-max", opts.PollIntervalMax, "Longest polling interval (webhooks make polling a safety net).")
+	flag.DurationVar(
+		&opts.PollIntervalMax,
+		"poll-interval-max",
+		opts.PollIntervalMax,
+		"Longest polling interval (webhooks make polling a safety net).",
+	)
 	flag.DurationVar(&opts.RetryInterval, "retry-interval", opts.RetryInterval, "How often to look again for a missing Secret, ConfigMap or key.")
-	flag.DurationVar(&opts.DeletionTimeout, "deletion-timeout", opts.DeletionTimeout, "How long deletion retries OpenAI before it lets the resource go anyway.")
-	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", opts.MaxConcurrentReconciles, "Resources of each kind reconciled at once.")
-	flag.DurationVar(&opts.WebhookPollIntervalMin, "webhook-poll-interval-min", opts.WebhookPollIntervalMin, "First polling interval for resources of an OpenAI project (credentials Secret) whose webhook events arrive; 0 polls them like the others.")
-	flag.DurationVar(&opts.WebhookPollIntervalMax, "webhook-poll-interval-max", opts.WebhookPollIntervalMax, "Longest polling interval for resources of a project whose webhook events arrive.")
-	flag.DurationVar(&opts.WebhookTrustWindow, "webhook-trust-window", opts.WebhookTrustWindow, "How recent a project's last webhook event must be for its resources to poll on the webhook schedule.")
-	flag.DurationVar(&opts.BackoffMin, "openai-backoff-min", opts.BackoffMin, "First wait of a project's calls after OpenAI refused one (429 without a wait, 401, 403); it doubles with each refusal in a row. Never shorter than OpenAI's Retry-After or x-ratelimit-reset-*.")
+	flag.DurationVar(
+		&opts.DeletionTimeout,
+		"deletion-timeout",
+		opts.DeletionTimeout,
+		"How long deletion retries OpenAI before it lets the resource go anyway.",
+	)
+	flag.IntVar(
+		&opts.MaxConcurrentReconciles,
+		"max-concurrent-reconciles",
+		opts.MaxConcurrentReconciles,
+		"Resources of each kind reconciled at once.",
+	)
+	flag.DurationVar(
+		&opts.WebhookPollIntervalMin,
+		"webhook-poll-interval-min",
+		opts.WebhookPollIntervalMin,
+		"First polling interval for resources of an OpenAI project (credentials Secret) whose webhook events arrive; 0 polls them like the others.",
+	)
+	flag.DurationVar(
+		&opts.WebhookPollIntervalMax,
+		"webhook-poll-interval-max",
+		opts.WebhookPollIntervalMax,
+		"Longest polling interval for resources of a project whose webhook events arrive.",
+	)
+	flag.DurationVar(
+		&opts.WebhookTrustWindow,
+		"webhook-trust-window",
+		opts.WebhookTrustWindow,
+		"How recent a project's last webhook event must be for its resources to poll on the webhook schedule.",
+	)
+	flag.DurationVar(
+		&opts.BackoffMin,
+		"openai-backoff-min",
+		opts.BackoffMin,
+		"First wait of a project's calls after OpenAI refused one (429 without a wait, 401, 403); it doubles with each refusal in a row. Never shorter than OpenAI's Retry-After or x-ratelimit-reset-*.",
+	)
 	flag.DurationVar(&opts.BackoffMax, "openai-backoff-max", opts.BackoffMax, "Longest wait of a project's calls after refusals.")
-	flag.DurationVar(&opts.QuotaRetryInterval, "quota-retry-interval", opts.QuotaRetryInterval, "Wait of a project's create calls after OpenAI answered 429 insufficient_quota.")
+	flag.DurationVar(
+		&opts.QuotaRetryInterval,
+		"quota-retry-interval",
+		opts.QuotaRetryInterval,
+		"Wait of a project's create calls after OpenAI answered 429 insufficient_quota.",
+	)
 	bindWebhookEndpointFlags(&opts.Webhooks)
-	flag.StringVar(&watchSelector, "watch-label-selector", "", "Label selector (e.g. shard=a) limiting the OpenAIBatch, OpenAIResponse, OpenAIFineTuningJob and OpenAIWebhookEndpoint resources this manager handles, to shard them across managers on disjoint selectors (give each its own --leader-election-id); empty handles all.")
+	flag.StringVar(
+		&watchSelector,
+		"watch-label-selector",
+		"",
+		"Label selector (e.g. shard=a) limiting the OpenAIBatch, OpenAIResponse, OpenAIFineTuningJob and OpenAIWebhookEndpoint resources this manager handles, to shard them across managers on disjoint selectors (give each its own --leader-election-id); empty handles all.",
+	)
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	showVersion := version.BindFlag(flag.CommandLine)
@@ -197,7 +281,17 @@ func main() {
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
-	log.Info("Starting the manager", "openaiBaseURL", baseURL, "allowedBaseURLs", allowed.String(), "namespaces", served, "leaderElection", leaderElect)
+	log.Info(
+		"Starting the manager",
+		"openaiBaseURL",
+		baseURL,
+		"allowedBaseURLs",
+		allowed.String(),
+		"namespaces",
+		served,
+		"leaderElection",
+		leaderElect,
+	)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "The manager stopped with an error")
 		os.Exit(1)

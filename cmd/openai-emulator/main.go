@@ -80,8 +80,11 @@ func run() error {
 				"generated one, printed once at start. Endpoints created through the API get their own.")
 		logLevel = flag.String("log-level", "info", "Log level: debug (one line per API call and webhook delivery), info, warn or error.")
 	)
-	flag.Var(&keys, "api-key",
-		"API key to accept for the default project "+emulator.DefaultProject+" (repeatable). Default: "+emulator.DefaultAPIKey+" (unless --project-api-key gives keys).")
+	flag.Var(
+		&keys,
+		"api-key",
+		"API key to accept for the default project "+emulator.DefaultProject+" (repeatable). Default: "+emulator.DefaultAPIKey+" (unless --project-api-key gives keys).",
+	)
 	flag.Var(projects, "project-api-key",
 		"PROJECT=KEY: an API key acting for another project (repeatable). Each project has its own webhook endpoints (/v1/webhook_endpoints).")
 	flag.Var(&hooks, "webhook-url", "URL to deliver the default project's webhook events to, signed with --webhook-secret (repeatable).")
@@ -95,13 +98,38 @@ func run() error {
 	flag.Float64Var(&opts.Faults.RateLimitRate, "rate-limit-rate", 0, "Share (0..1) of API calls answered 429 rate_limit_exceeded.")
 	flag.DurationVar(&opts.Faults.RetryAfter, "retry-after", emulator.DefaultRetryAfter, "Retry-After of injected 429 answers.")
 	flag.StringVar(&opts.Faults.RateLimitType, "rate-limit-type", "requests", "Error type of those 429 answers: requests or tokens.")
-	flag.Float64Var(&opts.Faults.InsufficientQuotaRate, "insufficient-quota-rate", 0, "Share (0..1) of API calls answered 429 insufficient_quota (no Retry-After).")
+	flag.Float64Var(
+		&opts.Faults.InsufficientQuotaRate,
+		"insufficient-quota-rate",
+		0,
+		"Share (0..1) of API calls answered 429 insufficient_quota (no Retry-After).",
+	)
 	flag.Float64Var(&opts.Faults.ServerErrorRate, "server-error-rate", 0, "Share (0..1) of API calls answered 500.")
-	flag.IntVar(&opts.RequestsPerMinute, "requests-per-minute", emulator.DefaultRequestsPerMinute, "Each key's request rate limit, reported in the x-ratelimit-* headers.")
-	flag.IntVar(&opts.TokensPerMinute, "tokens-per-minute", emulator.DefaultTokensPerMinute, "Each key's token rate limit, reported in the x-ratelimit-* headers.")
-	flag.BoolVar(&opts.EnforceRateLimits, "enforce-rate-limits", false, "Answer 429 rate_limit_exceeded (without Retry-After) to calls beyond those limits.")
+	flag.IntVar(
+		&opts.RequestsPerMinute,
+		"requests-per-minute",
+		emulator.DefaultRequestsPerMinute,
+		"Each key's request rate limit, reported in the x-ratelimit-* headers.",
+	)
+	flag.IntVar(
+		&opts.TokensPerMinute,
+		"tokens-per-minute",
+		emulator.DefaultTokensPerMinute,
+		"Each key's token rate limit, reported in the x-ratelimit-* headers.",
+	)
+	flag.BoolVar(
+		&opts.EnforceRateLimits,
+		"enforce-rate-limits",
+		false,
+		"Answer 429 rate_limit_exceeded (without Retry-After) to calls beyond those limits.",
+	)
 	flag.Float64Var(&opts.Faults.WebhookDropRate, "webhook-drop-rate", 0, "Share (0..1) of webhook deliveries never sent.")
-	flag.Float64Var(&opts.Faults.WebhookDuplicateRate, "webhook-duplicate-rate", 0, "Share (0..1) of webhook deliveries sent twice with the same webhook-id.")
+	flag.Float64Var(
+		&opts.Faults.WebhookDuplicateRate,
+		"webhook-duplicate-rate",
+		0,
+		"Share (0..1) of webhook deliveries sent twice with the same webhook-id.",
+	)
 	flag.Float64Var(&opts.Faults.WebhookDelayRate, "webhook-delay-rate", 0, "Share (0..1) of webhook deliveries held back by --webhook-delay.")
 	flag.DurationVar(&opts.Faults.WebhookDelay, "webhook-delay", 10*time.Second, "Extra delay of delayed webhook deliveries.")
 	flag.BoolVar(&opts.Faults.WebhookReorder, "webhook-reorder", false, "Shuffle each endpoint's webhook deliveries within a short window.")

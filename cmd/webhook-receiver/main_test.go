@@ -234,7 +234,13 @@ func TestCommand(t *testing.T) {
 	body := fmt.Appendf(nil, `{"id":"evt_cmd","object":"event","created_at":%d,"type":"batch.completed","data":{"id":"batch_cmd"}}`, now.Unix())
 	post := func(path string) int {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+hook+path, bytes.NewReader(body))
-		standardwebhooks.Headers{ID: "wh_cmd", Timestamp: strconv.FormatInt(now.Unix(), 10), Signature: secret.Sign("wh_cmd", now, body)}.Set(req.Header)
+		standardwebhooks.Headers{
+			ID:        "wh_cmd",
+			Timestamp: strconv.FormatInt(now.Unix(), 10),
+			Signature: secret.Sign("wh_cmd", now, body),
+		}.Set(
+			req.Header,
+		)
 		resp, err := http.DefaultClient.Do(req)
 		g.Expect(err).NotTo(HaveOccurred())
 		_ = resp.Body.Close()
@@ -283,6 +289,7 @@ func TestCommand(t *testing.T) {
 		t.Fatal("the command did not stop within 40s of SIGTERM")
 	}
 	g.Expect(logs.String()).To(ContainSubstring("Serving OpenAI webhooks"))
-	g.Expect(logs.String()).NotTo(ContainSubstring(strings.TrimPrefix(secretText, standardwebhooks.SecretPrefix)), "the secret never reaches the logs")
+	g.Expect(logs.String()).
+		NotTo(ContainSubstring(strings.TrimPrefix(secretText, standardwebhooks.SecretPrefix)), "the secret never reaches the logs")
 	g.Expect(logs.String()).NotTo(ContainSubstring(`batch_cmd"}}`), "bodies are not logged")
 }

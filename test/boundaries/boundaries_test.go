@@ -54,13 +54,22 @@ func TestImportBoundaries(t *testing.T) {
 		forbidden []string // package path prefixes
 		allowOnly []string // when set, the only project packages allowed
 	}{
-		"manager never links the emulator or the receiver":     {pkg: "cmd/manager", forbidden: []string{"emulator", "webhook-receiver", "internal/testenv", "internal/devenv"}},
-		"receiver never links the emulator or the controllers": {pkg: "cmd/webhook-receiver", forbidden: []string{"emulator", "controllers", "internal/testenv", "internal/devenv", "internal/openaiclient"}},
-		"controllers do not import the receiver":               {pkg: "controllers", forbidden: []string{"webhook-receiver", "emulator"}},
-		"receiver does not import the controllers":             {pkg: "webhook-receiver", forbidden: []string{"controllers", "emulator"}},
-		"api holds types only":                                 {pkg: "api/v1alpha1", allowOnly: []string{}},
-		"internal plumbing stays below the reconcilers":        {pkg: "internal/openaiclient", forbidden: []string{"controllers", "webhook-receiver", "emulator"}},
-		"the signer is shared plumbing":                        {pkg: "internal/standardwebhooks", allowOnly: []string{}},
+		"manager never links the emulator or the receiver": {
+			pkg:       "cmd/manager",
+			forbidden: []string{"emulator", "webhook-receiver", "internal/testenv", "internal/devenv"},
+		},
+		"receiver never links the emulator or the controllers": {
+			pkg:       "cmd/webhook-receiver",
+			forbidden: []string{"emulator", "controllers", "internal/testenv", "internal/devenv", "internal/openaiclient"},
+		},
+		"controllers do not import the receiver":   {pkg: "controllers", forbidden: []string{"webhook-receiver", "emulator"}},
+		"receiver does not import the controllers": {pkg: "webhook-receiver", forbidden: []string{"controllers", "emulator"}},
+		"api holds types only":                     {pkg: "api/v1alpha1", allowOnly: []string{}},
+		"internal plumbing stays below the reconcilers": {
+			pkg:       "internal/openaiclient",
+			forbidden: []string{"controllers", "webhook-receiver", "emulator"},
+		},
+		"the signer is shared plumbing": {pkg: "internal/standardwebhooks", allowOnly: []string{}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

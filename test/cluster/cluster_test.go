@@ -445,8 +445,12 @@ func (s *suite) rolloutRestart(t *testing.T) {
 	}
 	responses, batches := s.emu.Calls("responses.create")-beforeResponses, s.emu.Calls("batches.create")-beforeBatches
 	g.Expect(responses+batches).To(Equal(int64(n)), "one OpenAI object per resource")
-	t.Logf("rollout of both Deployments took %s; %d resources created during it all completed with their event recorded; %d of their deliveries needed a retry",
-		rollout.Round(100*time.Millisecond), n, retried)
+	t.Logf(
+		"rollout of both Deployments took %s; %d resources created during it all completed with their event recorded; %d of their deliveries needed a retry",
+		rollout.Round(100*time.Millisecond),
+		n,
+		retried,
+	)
 }
 
 func (s *suite) drain(t *testing.T) {

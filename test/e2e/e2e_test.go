@@ -142,7 +142,8 @@ func TestSamplesCompleteEndToEnd(t *testing.T) {
 
 	// The fine-tuned model's name, where a Deployment reads it.
 	model := kubectl(t, "get", "configmap", "support-assistant-model", "-n", "default", "-o", "jsonpath={.data.model}")
-	g.Expect(model).To(Equal(kubectl(t, "get", "openaifinetuningjob", "support-assistant", "-n", "default", "-o", "jsonpath={.status.fineTunedModel}")))
+	g.Expect(model).
+		To(Equal(kubectl(t, "get", "openaifinetuningjob", "support-assistant", "-n", "default", "-o", "jsonpath={.status.fineTunedModel}")))
 	g.Expect(model).To(HavePrefix("ft:gpt-4o-mini-2024-07-18:"))
 
 	// Results where the specs asked: a ConfigMap and a Secret owned by their batches.
@@ -151,7 +152,16 @@ func TestSamplesCompleteEndToEnd(t *testing.T) {
 	for _, id := range []string{"doc-1", "doc-2", "doc-3"} {
 		g.Expect(lines).To(ContainSubstring(`"custom_id":"` + id + `"`))
 	}
-	owner := kubectl(t, "get", "secret", "support-triage-results", "-n", "default", "-o", "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}")
+	owner := kubectl(
+		t,
+		"get",
+		"secret",
+		"support-triage-results",
+		"-n",
+		"default",
+		"-o",
+		"jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}",
+	)
 	g.Expect(owner).To(Equal("OpenAIBatch/support-triage"))
 	text := kubectl(t, "get", "openairesponse", "release-notes-summary", "-n", "default", "-o", "jsonpath={.status.outputText}")
 	g.Expect(text).To(HavePrefix("echo: Summarise"))
@@ -219,42 +229,144 @@ func TestServiceAccountsHaveLeastPrivilege(t *testing.T) {
 		allowed bool
 	}{
 		// The receiver: read the two kinds, patch their status; nothing else.
-		"receiver lists batches":                 {sa(devenv.ReceiverServiceAccount), "list", "openaibatches.openai.operator.dev", "", true},
-		"receiver watches responses":             {sa(devenv.ReceiverServiceAccount), "watch", "openairesponses.openai.operator.dev", "", true},
-		"receiver patches batch status":          {sa(devenv.ReceiverServiceAccount), "patch", "openaibatches.openai.operator.dev/status", "default", true},
-		"receiver patches response status":       {sa(devenv.ReceiverServiceAccount), "patch", "openairesponses.openai.operator.dev/status", "default", true},
-		"receiver watches fine-tuning jobs":      {sa(devenv.ReceiverServiceAccount), "watch", "openaifinetuningjobs.openai.operator.dev", "", true},
-		"receiver patches fine-tuning status":    {sa(devenv.ReceiverServiceAccount), "patch", "openaifinetuningjobs.openai.operator.dev/status", "default", true},
-		"receiver cannot write fine-tuning":      {sa(devenv.ReceiverServiceAccount), "patch", "openaifinetuningjobs.openai.operator.dev", "default", false},
-		"receiver cannot update status":          {sa(devenv.ReceiverServiceAccount), "update", "openaibatches.openai.operator.dev/status", "default", false},
-		"receiver cannot write specs":            {sa(devenv.ReceiverServiceAccount), "patch", "openaibatches.openai.operator.dev", "default", false},
-		"receiver cannot create batches":         {sa(devenv.ReceiverServiceAccount), "create", "openaibatches.openai.operator.dev", "default", false},
-		"receiver cannot delete batches":         {sa(devenv.ReceiverServiceAccount), "delete", "openaibatches.openai.operator.dev", "default", false},
-		"receiver cannot read Secrets":           {sa(devenv.ReceiverServiceAccount), "get", "secrets", "default", false},
-		"receiver cannot read its own ns":        {sa(devenv.ReceiverServiceAccount), "get", "secrets", devenv.Namespace, false},
-		"receiver cannot read ConfigMaps":        {sa(devenv.ReceiverServiceAccount), "get", "configmaps", "default", false},
-		"receiver cannot create events":          {sa(devenv.ReceiverServiceAccount), "create", "events.events.k8s.io", "default", false},
-		"receiver cannot take leases":            {sa(devenv.ReceiverServiceAccount), "create", "leases.coordination.k8s.io", devenv.Namespace, false},
-		"manager reads credentials Secrets":      {sa(devenv.ManagerServiceAccount), "get", "secrets", "default", true},
-		"manager lists Secrets' metadata":        {sa(devenv.ManagerServiceAccount), "list", "secrets", "default", true},  // RBAC has no metadata-only verb; no Secret data is cached
-		"manager watches Secrets' metadata":      {sa(devenv.ManagerServiceAccount), "watch", "secrets", "default", true}, // a changed credentials Secret wakes its resources
-		"manager cannot delete Secrets":          {sa(devenv.ManagerServiceAccount), "delete", "secrets", "default", false},
-		"manager writes results ConfigMaps":      {sa(devenv.ManagerServiceAccount), "create", "configmaps", "default", true},
-		"manager cannot list ConfigMaps":         {sa(devenv.ManagerServiceAccount), "list", "configmaps", "default", false},
-		"manager patches batch status":           {sa(devenv.ManagerServiceAccount), "patch", "openaibatches.openai.operator.dev/status", "default", true},
-		"manager updates finalizers":             {sa(devenv.ManagerServiceAccount), "update", "openaibatches.openai.operator.dev/finalizers", "default", true},
-		"manager watches fine-tuning jobs":       {sa(devenv.ManagerServiceAccount), "watch", "openaifinetuningjobs.openai.operator.dev", "", true},
-		"manager patches fine-tuning status":     {sa(devenv.ManagerServiceAccount), "patch", "openaifinetuningjobs.openai.operator.dev/status", "default", true},
-		"manager updates fine-tuning finalizers": {sa(devenv.ManagerServiceAccount), "update", "openaifinetuningjobs.openai.operator.dev/finalizers", "default", true},
-		"manager cannot create fine-tuning jobs": {sa(devenv.ManagerServiceAccount), "create", "openaifinetuningjobs.openai.operator.dev", "default", false},
-		"manager cannot delete fine-tuning jobs": {sa(devenv.ManagerServiceAccount), "delete", "openaifinetuningjobs.openai.operator.dev", "default", false},
-		"manager cannot create batches":          {sa(devenv.ManagerServiceAccount), "create", "openaibatches.openai.operator.dev", "default", false},
-		"manager cannot delete batches":          {sa(devenv.ManagerServiceAccount), "delete", "openaibatches.openai.operator.dev", "default", false},
-		"manager emits events":                   {sa(devenv.ManagerServiceAccount), "create", "events.events.k8s.io", "default", true},
-		"manager takes its lease":                {sa(devenv.ManagerServiceAccount), "update", "leases.coordination.k8s.io", devenv.Namespace, true},
-		"manager cannot take leases outside":     {sa(devenv.ManagerServiceAccount), "update", "leases.coordination.k8s.io", "default", false},
-		"manager cannot create pods":             {sa(devenv.ManagerServiceAccount), "create", "pods", "default", false},
-		"manager cannot touch RBAC":              {sa(devenv.ManagerServiceAccount), "create", "clusterrolebindings.rbac.authorization.k8s.io", "", false},
+		"receiver lists batches":     {sa(devenv.ReceiverServiceAccount), "list", "openaibatches.openai.operator.dev", "", true},
+		"receiver watches responses": {sa(devenv.ReceiverServiceAccount), "watch", "openairesponses.openai.operator.dev", "", true},
+		"receiver patches batch status": {
+			sa(devenv.ReceiverServiceAccount),
+			"patch",
+			"openaibatches.openai.operator.dev/status",
+			"default",
+			true,
+		},
+		"receiver patches response status": {
+			sa(devenv.ReceiverServiceAccount),
+			"patch",
+			"openairesponses.openai.operator.dev/status",
+			"default",
+			true,
+		},
+		"receiver watches fine-tuning jobs": {sa(devenv.ReceiverServiceAccount), "watch", "openaifinetuningjobs.openai.operator.dev", "", true},
+		"receiver patches fine-tuning status": {
+			sa(devenv.ReceiverServiceAccount),
+			"patch",
+			"openaifinetuningjobs.openai.operator.dev/status",
+			"default",
+			true,
+		},
+		"receiver cannot write fine-tuning": {
+			sa(devenv.ReceiverServiceAccount),
+			"patch",
+			"openaifinetuningjobs.openai.operator.dev",
+			"default",
+			false,
+		},
+		"receiver cannot update status": {
+			sa(devenv.ReceiverServiceAccount),
+			"update",
+			"openaibatches.openai.operator.dev/status",
+			"default",
+			false,
+		},
+		"receiver cannot write specs": {sa(devenv.ReceiverServiceAccount), "patch", "openaibatches.openai.operator.dev", "default", false},
+		"receiver cannot create batches": {
+			sa(devenv.ReceiverServiceAccount),
+			"create",
+			"openaibatches.openai.operator.dev",
+			"default",
+			false,
+		},
+		"receiver cannot delete batches": {
+			sa(devenv.ReceiverServiceAccount),
+			"delete",
+			"openaibatches.openai.operator.dev",
+			"default",
+			false,
+		},
+		"receiver cannot read Secrets":    {sa(devenv.ReceiverServiceAccount), "get", "secrets", "default", false},
+		"receiver cannot read its own ns": {sa(devenv.ReceiverServiceAccount), "get", "secrets", devenv.Namespace, false},
+		"receiver cannot read ConfigMaps": {sa(devenv.ReceiverServiceAccount), "get", "configmaps", "default", false},
+		"receiver cannot create events":   {sa(devenv.ReceiverServiceAccount), "create", "events.events.k8s.io", "default", false},
+		"receiver cannot take leases": {
+			sa(devenv.ReceiverServiceAccount),
+			"create",
+			"leases.coordination.k8s.io",
+			devenv.Namespace,
+			false,
+		},
+		"manager reads credentials Secrets": {sa(devenv.ManagerServiceAccount), "get", "secrets", "default", true},
+		"manager lists Secrets' metadata": {
+			sa(devenv.ManagerServiceAccount),
+			"list",
+			"secrets",
+			"default",
+			true,
+		}, // RBAC has no metadata-only verb; no Secret data is cached
+		"manager watches Secrets' metadata": {
+			sa(devenv.ManagerServiceAccount),
+			"watch",
+			"secrets",
+			"default",
+			true,
+		}, // a changed credentials Secret wakes its resources
+		"manager cannot delete Secrets":     {sa(devenv.ManagerServiceAccount), "delete", "secrets", "default", false},
+		"manager writes results ConfigMaps": {sa(devenv.ManagerServiceAccount), "create", "configmaps", "default", true},
+		"manager cannot list ConfigMaps":    {sa(devenv.ManagerServiceAccount), "list", "configmaps", "default", false},
+		"manager patches batch status": {
+			sa(devenv.ManagerServiceAccount),
+			"patch",
+			"openaibatches.openai.operator.dev/status",
+			"default",
+			true,
+		},
+		"manager updates finalizers": {
+			sa(devenv.ManagerServiceAccount),
+			"update",
+			"openaibatches.openai.operator.dev/finalizers",
+			"default",
+			true,
+		},
+		"manager watches fine-tuning jobs": {sa(devenv.ManagerServiceAccount), "watch", "openaifinetuningjobs.openai.operator.dev", "", true},
+		"manager patches fine-tuning status": {
+			sa(devenv.ManagerServiceAccount),
+			"patch",
+			"openaifinetuningjobs.openai.operator.dev/status",
+			"default",
+			true,
+		},
+		"manager updates fine-tuning finalizers": {
+			sa(devenv.ManagerServiceAccount),
+			"update",
+			"openaifinetuningjobs.openai.operator.dev/finalizers",
+			"default",
+			true,
+		},
+		"manager cannot create fine-tuning jobs": {
+			sa(devenv.ManagerServiceAccount),
+			"create",
+			"openaifinetuningjobs.openai.operator.dev",
+			"default",
+			false,
+		},
+		"manager cannot delete fine-tuning jobs": {
+			sa(devenv.ManagerServiceAccount),
+			"delete",
+			"openaifinetuningjobs.openai.operator.dev",
+			"default",
+			false,
+		},
+		"manager cannot create batches":      {sa(devenv.ManagerServiceAccount), "create", "openaibatches.openai.operator.dev", "default", false},
+		"manager cannot delete batches":      {sa(devenv.ManagerServiceAccount), "delete", "openaibatches.openai.operator.dev", "default", false},
+		"manager emits events":               {sa(devenv.ManagerServiceAccount), "create", "events.events.k8s.io", "default", true},
+		"manager takes its lease":            {sa(devenv.ManagerServiceAccount), "update", "leases.coordination.k8s.io", devenv.Namespace, true},
+		"manager cannot take leases outside": {sa(devenv.ManagerServiceAccount), "update", "leases.coordination.k8s.io", "default", false},
+		"manager cannot create pods":         {sa(devenv.ManagerServiceAccount), "create", "pods", "default", false},
+		"manager cannot touch RBAC": {
+			sa(devenv.ManagerServiceAccount),
+			"create",
+			"clusterrolebindings.rbac.authorization.k8s.io",
+			"",
+			false,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -294,7 +406,14 @@ func TestManagerMetricsNeedAnAuthorizedToken(t *testing.T) {
 	const ns = "default"
 	kubectl(t, "create", "serviceaccount", "-n", ns, "prometheus")
 	kubectl(t, "create", "serviceaccount", "-n", ns, "stranger")
-	kubectl(t, "create", "clusterrolebinding", "e2e-prometheus-metrics", "--clusterrole=openai-operator-metrics-reader", "--serviceaccount="+ns+":prometheus")
+	kubectl(
+		t,
+		"create",
+		"clusterrolebinding",
+		"e2e-prometheus-metrics",
+		"--clusterrole=openai-operator-metrics-reader",
+		"--serviceaccount="+ns+":prometheus",
+	)
 	reader := strings.TrimSpace(kubectl(t, "create", "token", "-n", ns, "prometheus"))
 	stranger := strings.TrimSpace(kubectl(t, "create", "token", "-n", ns, "stranger"))
 

@@ -237,8 +237,11 @@ spec:
 	g.Expect(deliver(t, first)).To(BeNumerically("<", 300), "the old secret is accepted during the overlap")
 	g.Eventually(func() int { return deliver(t, second) }, 20*time.Second, 50*time.Millisecond).Should(BeNumerically("<", 300))
 	pickup := time.Since(written)
-	t.Logf("a rotated secret was accepted by the receiver %s after the manager wrote it (mounted-file path: %s projection + the receiver's 5 s re-read)",
-		pickup.Round(10*time.Millisecond), devenv.ProjectionInterval)
+	t.Logf(
+		"a rotated secret was accepted by the receiver %s after the manager wrote it (mounted-file path: %s projection + the receiver's 5 s re-read)",
+		pickup.Round(10*time.Millisecond),
+		devenv.ProjectionInterval,
+	)
 	g.Expect(pickup).To(BeNumerically("<", 10*time.Second))
 
 	// After the overlap: the old secret is refused, the new one alone is tested.
@@ -280,11 +283,18 @@ func TestWebhookEndpointRBAC(t *testing.T) {
 		"manager cannot delete the receiver's Secret": {as: manager, verb: "delete", what: secret, ns: devenv.Namespace},
 		"manager watches webhook endpoints":           {as: manager, verb: "watch", what: endpoints, allowed: true},
 		"manager patches webhook endpoint status":     {as: manager, verb: "patch", what: endpoints, sub: "status", ns: "default", allowed: true},
-		"manager updates their finalizers":            {as: manager, verb: "update", what: endpoints, sub: "finalizers", ns: "default", allowed: true},
-		"manager cannot create webhook endpoints":     {as: manager, verb: "create", what: endpoints, ns: "default"},
-		"manager cannot delete webhook endpoints":     {as: manager, verb: "delete", what: endpoints, ns: "default"},
-		"receiver cannot read webhook endpoints":      {as: receiver, verb: "get", what: endpoints, ns: "default"},
-		"receiver cannot write their status":          {as: receiver, verb: "patch", what: endpoints, sub: "status", ns: "default"},
+		"manager updates their finalizers": {
+			as:      manager,
+			verb:    "update",
+			what:    endpoints,
+			sub:     "finalizers",
+			ns:      "default",
+			allowed: true,
+		},
+		"manager cannot create webhook endpoints": {as: manager, verb: "create", what: endpoints, ns: "default"},
+		"manager cannot delete webhook endpoints": {as: manager, verb: "delete", what: endpoints, ns: "default"},
+		"receiver cannot read webhook endpoints":  {as: receiver, verb: "get", what: endpoints, ns: "default"},
+		"receiver cannot write their status":      {as: receiver, verb: "patch", what: endpoints, sub: "status", ns: "default"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -89,9 +89,17 @@ func TestNamespacedInstallGrants(t *testing.T) {
 		"receiver watches responses in the served namespace": {receiverSA, "watch", "openairesponses", "", served, "", true},
 		"receiver patches status in the served namespace":    {receiverSA, "patch", "openaibatches", "status", served, "", true},
 		"receiver reads its signing Secret":                  {receiverSA, "watch", "secrets", "", installNamespace, "openai-webhook-secret", true},
-		"receiver reads no other Secret":                     {receiverSA, "get", "secrets", "", installNamespace, "openai-operator-credentials", false},
-		"receiver lists no batches cluster-wide":             {receiverSA, "list", "openaibatches", "", "", "", false},
-		"receiver patches no status elsewhere":               {receiverSA, "patch", "openaibatches", "status", unserved, "", false},
+		"receiver reads no other Secret": {
+			receiverSA,
+			"get",
+			"secrets",
+			"",
+			installNamespace,
+			"openai-operator-credentials",
+			false,
+		},
+		"receiver lists no batches cluster-wide": {receiverSA, "list", "openaibatches", "", "", "", false},
+		"receiver patches no status elsewhere":   {receiverSA, "patch", "openaibatches", "status", unserved, "", false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -294,7 +302,10 @@ func TestManagerRefusesBaseURLsOutsideItsList(t *testing.T) {
 
 	var hits sync.WaitGroup
 	hit := make(chan struct{}, 10)
-	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hit <- struct{}{} }), ReadHeaderTimeout: time.Second}
+	target := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hit <- struct{}{} }),
+		ReadHeaderTimeout: time.Second,
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	g.Expect(err).NotTo(HaveOccurred())
 	hits.Go(func() { _ = target.Serve(ln) })

@@ -44,7 +44,12 @@ func statusPatch(status map[string]any) client.Patch {
 // webhookEvent is a status.lastWebhookEvent value.
 func webhookEvent(id string) map[string]any {
 	now := time.Now().UTC()
-	return map[string]any{"id": id, "type": "batch.completed", "createdAt": now.Format(time.RFC3339), "receivedAt": now.Format("2006-01-02T15:04:05.000000Z07:00")}
+	return map[string]any{
+		"id":         id,
+		"type":       "batch.completed",
+		"createdAt":  now.Format(time.RFC3339),
+		"receivedAt": now.Format("2006-01-02T15:04:05.000000Z07:00"),
+	}
 }
 
 // TestReceiverMayChangeOnlyLastWebhookEvent applies the install and impersonates the
@@ -87,16 +92,19 @@ func TestReceiverMayChangeOnlyLastWebhookEvent(t *testing.T) {
 		write
 		wantAllowed bool
 	}{
-		"receiver records an event on a batch":       {write{receiver, batch, map[string]any{"lastWebhookEvent": webhookEvent("evt_1")}}, true},
-		"receiver records an event on a response":    {write{receiver, resp, map[string]any{"lastWebhookEvent": webhookEvent("evt_2")}}, true},
-		"receiver records an event on a later kind":  {write{receiver, widgets, map[string]any{"lastWebhookEvent": webhookEvent("evt_3")}}, true},
-		"receiver sets a batch's phase":              {write{receiver, batch, map[string]any{"phase": "Completed"}}, false},
-		"receiver sets a batch's id":                 {write{receiver, batch, map[string]any{"batchID": "batch_other"}}, false},
-		"receiver removes a response's id":           {write{receiver, resp, map[string]any{"responseID": nil}}, false},
-		"receiver adds a status field":               {write{receiver, resp, map[string]any{"outputText": "forged"}}, false},
-		"receiver records an event and sets a phase": {write{receiver, batch, map[string]any{"lastWebhookEvent": webhookEvent("evt_4"), "phase": "Failed"}}, false},
-		"receiver sets a later kind's phase":         {write{receiver, widgets, map[string]any{"phase": "Completed"}}, false},
-		"manager sets a batch's phase":               {write{manager, batch, map[string]any{"phase": "Finalizing"}}, true},
+		"receiver records an event on a batch":      {write{receiver, batch, map[string]any{"lastWebhookEvent": webhookEvent("evt_1")}}, true},
+		"receiver records an event on a response":   {write{receiver, resp, map[string]any{"lastWebhookEvent": webhookEvent("evt_2")}}, true},
+		"receiver records an event on a later kind": {write{receiver, widgets, map[string]any{"lastWebhookEvent": webhookEvent("evt_3")}}, true},
+		"receiver sets a batch's phase":             {write{receiver, batch, map[string]any{"phase": "Completed"}}, false},
+		"receiver sets a batch's id":                {write{receiver, batch, map[string]any{"batchID": "batch_other"}}, false},
+		"receiver removes a response's id":          {write{receiver, resp, map[string]any{"responseID": nil}}, false},
+		"receiver adds a status field":              {write{receiver, resp, map[string]any{"outputText": "forged"}}, false},
+		"receiver records an event and sets a phase": {
+			write{receiver, batch, map[string]any{"lastWebhookEvent": webhookEvent("evt_4"), "phase": "Failed"}},
+			false,
+		},
+		"receiver sets a later kind's phase": {write{receiver, widgets, map[string]any{"phase": "Completed"}}, false},
+		"manager sets a batch's phase":       {write{manager, batch, map[string]any{"phase": "Finalizing"}}, true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -115,7 +123,11 @@ func TestReceiverMayChangeOnlyLastWebhookEvent(t *testing.T) {
 	t.Run("receiver cannot write outside the status subresource", func(t *testing.T) {
 		g := NewWithT(t)
 		// Granted (wrongly, say) patch on a later kind itself: the policy still refuses.
-		err := receiver.Patch(ctx, widgets.DeepCopyObject().(client.Object), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"y"}}}`)))
+		err := receiver.Patch(
+			ctx,
+			widgets.DeepCopyObject().(client.Object),
+			client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"y"}}}`)),
+		)
 		g.Expect(err).To(MatchError(ContainSubstring("may only update the status subresource")))
 	})
 	var got openaiv1alpha1.OpenAIBatch
@@ -136,10 +148,17 @@ func laterKind(t *testing.T, s *server) *unstructured.Unstructured {
 		ObjectMeta: metav1.ObjectMeta{Name: "openaiwidgets.openai.operator.dev"},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
 			Group: "openai.operator.dev", Scope: apiextensionsv1.NamespaceScoped,
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "openaiwidgets", Singular: "openaiwidget", Kind: "OpenAIWidget", ListKind: "OpenAIWidgetList"},
+			Names: apiextensionsv1.CustomResourceDefinitionNames{
+				Plural:   "openaiwidgets",
+				Singular: "openaiwidget",
+				Kind:     "OpenAIWidget",
+				ListKind: "OpenAIWidgetList",
+			},
 			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
 				Name: "v1alpha1", Served: true, Storage: true,
-				Schema:       &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: &preserve}},
+				Schema: &apiextensionsv1.CustomResourceValidation{
+					OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: &preserve},
+				},
 				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
 			}},
 		},

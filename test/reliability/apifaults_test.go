@@ -153,10 +153,16 @@ func TestAPIFaultsCompleteWithinBoundedCalls(t *testing.T) {
 	rec.add("429 / 500 answers", fmt.Sprintf("%d / %d", stats.Faults.RateLimited, stats.Faults.ServerErrors))
 	rec.add("calls by operation", fmt.Sprint(byOp))
 	if len(counts) > 0 {
-		rec.add("calls per object and operation: median / max", fmt.Sprintf("%d / %d (bound %d)", counts[len(counts)/2], counts[len(counts)-1], maxCallsPerObject))
+		rec.add(
+			"calls per object and operation: median / max",
+			fmt.Sprintf("%d / %d (bound %d)", counts[len(counts)/2], counts[len(counts)-1], maxCallsPerObject),
+		)
 	}
 	rec.add("calls before Retry-After passed", len(early))
-	rec.add("batches.create / responses.create calls (faulted ones included)", fmt.Sprintf("%d / %d", stats.Calls[emulator.OpBatchesCreate], stats.Calls[emulator.OpResponsesCreate]))
+	rec.add(
+		"batches.create / responses.create calls (faulted ones included)",
+		fmt.Sprintf("%d / %d", stats.Calls[emulator.OpBatchesCreate], stats.Calls[emulator.OpResponsesCreate]),
+	)
 	rec.add("batches on OpenAI per OpenAIBatch: min / max", fmt.Sprintf("%d / %d", perResource[0], perResource[1]))
 	rec.add("responses created again after a 500 (PossibleDuplicate Warnings)", reasons["PossibleDuplicate"])
 	rec.add("time to all Complete", took)

@@ -230,13 +230,23 @@ func TestAPIServerTroubleLosesNothing(t *testing.T) {
 	rec.add("manager survived the restart (same process)", survived)
 	rec.add("time from the second wave to all Complete", took)
 	rec.add("retries that found their event already recorded (answered 200 duplicate)", dups)
-	rec.add("receiver 503 answers (write_error + unavailable)", fmt.Sprintf("%v + %v",
-		m.sum("openai_webhook_events_total", "outcome", receiver.OutcomeWriteError), m.sum("openai_webhook_events_total", "outcome", receiver.OutcomeUnavailable)))
+	rec.add("receiver 503 answers (write_error + unavailable)", fmt.Sprintf(
+		"%v + %v",
+		m.sum(
+			"openai_webhook_events_total",
+			"outcome",
+			receiver.OutcomeWriteError,
+		),
+		m.sum("openai_webhook_events_total", "outcome", receiver.OutcomeUnavailable),
+	))
 	if size == fullScale {
 		rec.add("long API server outage (stop to ready again)", longOutage)
 		rec.add("leader-elected manager stopped by its lost lease during the long outage (then restarted)", mgrExited)
 	}
-	rec.add("batches.create / responses.create calls", fmt.Sprintf("%d / %d", stats.Calls[emulator.OpBatchesCreate], stats.Calls[emulator.OpResponsesCreate]))
+	rec.add(
+		"batches.create / responses.create calls",
+		fmt.Sprintf("%d / %d", stats.Calls[emulator.OpBatchesCreate], stats.Calls[emulator.OpResponsesCreate]),
+	)
 	rec.add("receiver the same process from start to end (same pid, running)", sameReceiver)
 }
 
@@ -273,7 +283,8 @@ func waitSubmitted(t *testing.T, c client.Client, ns string, want int, timeout t
 		var batches openaiv1alpha1.OpenAIBatchList
 		var responses openaiv1alpha1.OpenAIResponseList
 		n := 0
-		if c.List(context.Background(), &batches, client.InNamespace(ns)) == nil && c.List(context.Background(), &responses, client.InNamespace(ns)) == nil {
+		if c.List(context.Background(), &batches, client.InNamespace(ns)) == nil &&
+			c.List(context.Background(), &responses, client.InNamespace(ns)) == nil {
 			for _, b := range batches.Items {
 				if b.Status.BatchID != "" {
 					n++

@@ -83,7 +83,13 @@ func TestManagerKilledMidSubmissionCreatesEachBatchOnce(t *testing.T) {
 			killed := proxy.arm(kind, p.Kill)
 			select {
 			case <-killed:
-				t.Logf("kill %d: SIGKILL the manager after OpenAI answered %s, before the answer reached it (%d of %d batches created on OpenAI)", k+1, kind, h.emulatorStats().Calls[emulator.OpBatchesCreate], n)
+				t.Logf(
+					"kill %d: SIGKILL the manager after OpenAI answered %s, before the answer reached it (%d of %d batches created on OpenAI)",
+					k+1,
+					kind,
+					h.emulatorStats().Calls[emulator.OpBatchesCreate],
+					n,
+				)
 				kinds[kind]++
 			case <-time.After(30 * time.Second):
 				proxy.arm("", nil)
@@ -120,12 +126,20 @@ func TestManagerKilledMidSubmissionCreatesEachBatchOnce(t *testing.T) {
 	// landed inside the create window, or the scenario did not test what it promises.
 	minInCreateWindow := (kills + 2) / 3
 	if inCreateWindow < minInCreateWindow {
-		t.Errorf("%d of %d kills landed in the create window (a batch on OpenAI that no status named), want at least %d", inCreateWindow, kills, minInCreateWindow)
+		t.Errorf(
+			"%d of %d kills landed in the create window (a batch on OpenAI that no status named), want at least %d",
+			inCreateWindow,
+			kills,
+			minInCreateWindow,
+		)
 	}
 
 	rec.setup("batches", n)
 	rec.setup("manager kills (SIGKILL)", kills)
-	rec.add("kills that landed in the create window (a batch on OpenAI that no status named)", fmt.Sprintf("%d (at least %d required)", inCreateWindow, minInCreateWindow))
+	rec.add(
+		"kills that landed in the create window (a batch on OpenAI that no status named)",
+		fmt.Sprintf("%d (at least %d required)", inCreateWindow, minInCreateWindow),
+	)
 	rec.add("kills that landed in the upload window (an upload that no status named and no batch used)", inUploadWindow)
 	rec.add("kills after OpenAI created a batch, before the manager saw the answer", kinds[emulator.OpBatchesCreate])
 	rec.add("kills after an upload, before the manager saw the answer", kinds[emulator.OpFilesCreate])

@@ -468,4 +468,3 @@ func processAlive(pid int) bool {
 	i := strings.LastIndex(s, ")")
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
-

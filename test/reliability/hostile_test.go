@@ -271,7 +271,10 @@ func TestHostileLoadOnTheReceiver(t *testing.T) {
 	rec.add("status writes seen by the API server (expected)", fmt.Sprintf("%d (%d)", writes(), wantWrites))
 	rec.add("duration", elapsed)
 	rec.add("throughput", fmt.Sprintf("%.0f requests/s", float64(len(plan))/elapsed.Seconds()))
-	rec.add("latency p50 / p99 / max", fmt.Sprintf("%s / %s / %s", pct(latencies, 50), pct(latencies, 99), latencies[len(latencies)-1].Round(time.Millisecond)))
+	rec.add(
+		"latency p50 / p99 / max",
+		fmt.Sprintf("%s / %s / %s", pct(latencies, 50), pct(latencies, 99), latencies[len(latencies)-1].Round(time.Millisecond)),
+	)
 	rec.add("peak RSS of the receiver over both phases (VmHWM)", fmt.Sprintf("%.1f MiB (bound %d MiB)", peak, maxReceiverRSSMiB))
 }
 
@@ -502,7 +505,12 @@ func planHostile(r *mrand.Rand, secret standardwebhooks.Secret, n, k int, create
 			q = signed(secret, fmt.Sprintf("wh_eval_%d", i), now, eventBody("evt_eval_"+strconv.Itoa(i), "eval.run.succeeded", created, "evalrun_1"))
 			q.category, q.wantCode, q.wantOutcome = catUnmanaged, http.StatusOK, receiver.OutcomeUnmanaged
 		case x < 0.105: // 0.5% verified events for an object no resource carries
-			q = signed(secret, fmt.Sprintf("wh_unknown_%d", i), now, eventBody("evt_unknown_"+strconv.Itoa(i), "batch.completed", created, fmt.Sprintf("batch_unknown_%d", i)))
+			q = signed(
+				secret,
+				fmt.Sprintf("wh_unknown_%d", i),
+				now,
+				eventBody("evt_unknown_"+strconv.Itoa(i), "batch.completed", created, fmt.Sprintf("batch_unknown_%d", i)),
+			)
 			q.category, q.wantCode, q.wantOutcome = catUnknownID, http.StatusAccepted, receiver.OutcomeEarly
 		case x < 0.1075: // wrong method
 			q = signed(secret, fmt.Sprintf("wh_get_%d", i), now, nil)
@@ -597,7 +605,12 @@ func garbage(r *mrand.Rand, secret standardwebhooks.Secret, i int, now time.Time
 	case 3: // correctly signed JSON that is not an event
 		q = signed(secret, fmt.Sprintf("wh_json_%d", i), now, []byte(`[{"id":"evt_1","type":"batch.completed"}]`))
 	default: // a correctly signed event without data.id
-		q = signed(secret, fmt.Sprintf("wh_nodata_%d", i), now, fmt.Appendf(nil, `{"id":"evt_nodata_%d","type":"batch.completed","created_at":%d,"data":{}}`, i, now.Unix()))
+		q = signed(
+			secret,
+			fmt.Sprintf("wh_nodata_%d", i),
+			now,
+			fmt.Appendf(nil, `{"id":"evt_nodata_%d","type":"batch.completed","created_at":%d,"data":{}}`, i, now.Unix()),
+		)
 	}
 	q.category, q.wantCode, q.wantOutcome = catGarbage, http.StatusBadRequest, receiver.OutcomeMalformed
 	return q
@@ -668,7 +681,11 @@ func holdBodies(t *testing.T, url string, pid int, secret standardwebhooks.Secre
 	})
 
 	forged := func() string {
-		return fmt.Sprintf("webhook-id: wh_forged\r\nwebhook-timestamp: %d\r\nwebhook-signature: v1,%s=\r\n", time.Now().Unix(), strings.Repeat("A", 43))
+		return fmt.Sprintf(
+			"webhook-id: wh_forged\r\nwebhook-timestamp: %d\r\nwebhook-signature: v1,%s=\r\n",
+			time.Now().Unix(),
+			strings.Repeat("A", 43),
+		)
 	}
 	shapes := []struct {
 		name   string
@@ -730,7 +747,12 @@ func holdBodies(t *testing.T, url string, pid int, secret standardwebhooks.Secre
 	close(stopSampling)
 	sampling.Wait()
 	if res.genuineCode < 200 || res.genuineCode >= 300 || res.genuineLatency > heldAnswerLimit {
-		t.Errorf("a genuine event sent under attack was answered %d after %s; want 2xx within %s", res.genuineCode, res.genuineLatency, heldAnswerLimit)
+		t.Errorf(
+			"a genuine event sent under attack was answered %d after %s; want 2xx within %s",
+			res.genuineCode,
+			res.genuineLatency,
+			heldAnswerLimit,
+		)
 	}
 	if cost := res.peakRSS - res.baseRSS; cost >= heldMemoryMiB {
 		t.Errorf("the attack cost the receiver %.1f MiB of resident memory (%.1f -> %.1f MiB); the target is under %d MiB",
@@ -811,7 +833,10 @@ func (a *heldAttack) report(rec *results) {
 		}
 		rec.add("  "+name, strings.Join(parts, ", "))
 	}
-	rec.add("phase 1: genuine event under attack", fmt.Sprintf("%d after %s (target: 2xx within %s)", a.genuineCode, a.genuineLatency.Round(time.Millisecond), heldAnswerLimit))
+	rec.add(
+		"phase 1: genuine event under attack",
+		fmt.Sprintf("%d after %s (target: 2xx within %s)", a.genuineCode, a.genuineLatency.Round(time.Millisecond), heldAnswerLimit),
+	)
 	rec.add("phase 1: receiver RSS before / peak during the attack", fmt.Sprintf("%.1f / %.1f MiB: cost %.1f MiB (target: under %d MiB)",
 		a.baseRSS, a.peakRSS, a.peakRSS-a.baseRSS, heldMemoryMiB))
 }

@@ -100,7 +100,12 @@ func track(t *testing.T, cfg *rest.Config, ns string) *tracker {
 // run follows one kind from rv, re-opening the watch where it ends, until ctx ends.
 func (tr *tracker) run(ctx context.Context, c client.WithWatch, list client.ObjectList, ns, rv string) {
 	for ctx.Err() == nil {
-		w, err := c.Watch(ctx, list, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true}})
+		w, err := c.Watch(
+			ctx,
+			list,
+			client.InNamespace(ns),
+			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true}},
+		)
 		if err != nil {
 			tr.fail(fmt.Errorf("watching: %w", err))
 			select {

@@ -180,10 +180,16 @@ func TestLostAndLateWebhooksLoseNothing(t *testing.T) {
 	rec.add("deliveries never answered 2xx by the end", failedOrPending)
 	rec.add("resources recording their webhook event", withWebhook)
 	rec.add("resources completed by polling alone (no event recorded)", pollingOnly)
-	rec.add("Completed transitions counted by the manager (batches / responses)", fmt.Sprintf("%v / %v", transitions["OpenAIBatch"], transitions["OpenAIResponse"]))
+	rec.add(
+		"Completed transitions counted by the manager (batches / responses)",
+		fmt.Sprintf("%v / %v", transitions["OpenAIBatch"], transitions["OpenAIResponse"]),
+	)
 	rec.add("Completed Events", completedEvents)
 	recordRestamped(rec, tr)
-	rec.add("batches.create / responses.create calls", fmt.Sprintf("%d / %d", stats.Calls[emulator.OpBatchesCreate], stats.Calls[emulator.OpResponsesCreate]))
+	rec.add(
+		"batches.create / responses.create calls",
+		fmt.Sprintf("%d / %d", stats.Calls[emulator.OpBatchesCreate], stats.Calls[emulator.OpResponsesCreate]),
+	)
 	rec.add("retrieve calls (batches + responses)", stats.Calls[emulator.OpBatchesRetrieve]+stats.Calls[emulator.OpResponsesRetrieve])
 	rec.add("all API calls", sumCalls(stats))
 	rec.add("time from the first create to all Complete", total)

@@ -121,14 +121,39 @@ func TestInvalidFineTuningJobsAreRefusedOnCreate(t *testing.T) {
 
 func TestBoundaryFineTuningJobsAreAccepted(t *testing.T) {
 	cases := map[string][]edit{
-		"inline examples, 1000 of them":            {set("trainingData", map[string]any{"examples": examples(1000)})},
-		"a Secret key and a validation file":       {set("trainingData", map[string]any{"secretKeyRef": map[string]any{"name": "s", "key": "k"}}), set("validationData", map[string]any{"fileID": "file-v1"})},
-		"every hyperparameter, as numbers":         {set("method.hyperparameters", map[string]any{"nEpochs": 50, "batchSize": 1, "learningRateMultiplier": 2})},
-		"every hyperparameter, as auto":            {set("method.hyperparameters", map[string]any{"nEpochs": "auto", "batchSize": "auto", "learningRateMultiplier": "auto"})},
-		"a fraction in quotes":                     {set("method.hyperparameters.learningRateMultiplier", "0.05")},
-		"dpo with beta":                            {set("method.type", "dpo"), set("method.hyperparameters.beta", ".1")},
-		"reinforcement with a grader":              {set("method.type", "reinforcement"), set("method.parameters", map[string]any{"grader": map[string]any{"type": "string_check", "name": "exact", "input": "{{sample.output_text}}", "reference": "{{item.answer}}", "operation": "eq"}})},
-		"suffix, seed and 15 metadata pairs":       {set("suffix", strings.Repeat("s", 64)), set("seed", 2147483647), set("metadata", metadataPairs(15, 64, 512))},
+		"inline examples, 1000 of them": {set("trainingData", map[string]any{"examples": examples(1000)})},
+		"a Secret key and a validation file": {
+			set("trainingData", map[string]any{"secretKeyRef": map[string]any{"name": "s", "key": "k"}}),
+			set("validationData", map[string]any{"fileID": "file-v1"}),
+		},
+		"every hyperparameter, as numbers": {
+			set("method.hyperparameters", map[string]any{"nEpochs": 50, "batchSize": 1, "learningRateMultiplier": 2}),
+		},
+		"every hyperparameter, as auto": {
+			set("method.hyperparameters", map[string]any{"nEpochs": "auto", "batchSize": "auto", "learningRateMultiplier": "auto"}),
+		},
+		"a fraction in quotes": {set("method.hyperparameters.learningRateMultiplier", "0.05")},
+		"dpo with beta":        {set("method.type", "dpo"), set("method.hyperparameters.beta", ".1")},
+		"reinforcement with a grader": {
+			set("method.type", "reinforcement"),
+			set(
+				"method.parameters",
+				map[string]any{
+					"grader": map[string]any{
+						"type":      "string_check",
+						"name":      "exact",
+						"input":     "{{sample.output_text}}",
+						"reference": "{{item.answer}}",
+						"operation": "eq",
+					},
+				},
+			),
+		},
+		"suffix, seed and 15 metadata pairs": {
+			set("suffix", strings.Repeat("s", 64)),
+			set("seed", 2147483647),
+			set("metadata", metadataPairs(15, 64, 512)),
+		},
 		"paused from the start, results in Secret": {set("paused", true), set("results", map[string]any{"kind": "Secret", "name": "model"})},
 	}
 	ns := newNamespace(t)
@@ -161,19 +186,29 @@ func TestFineTuningJobImmutableFields(t *testing.T) {
 		edits  []edit
 		want   string // empty: the update is allowed
 	}{
-		"model":         {edits: []edit{set("model", "gpt-4.1-mini")}, want: "model is immutable: it defines the submitted job; create a new OpenAIFineTuningJob instead"},
+		"model": {
+			edits: []edit{set("model", "gpt-4.1-mini")},
+			want:  "model is immutable: it defines the submitted job; create a new OpenAIFineTuningJob instead",
+		},
 		"training data": {edits: []edit{set("trainingData.configMapKeyRef.key", "other.jsonl")}, want: "trainingData is immutable"},
 		"an inline example": {before: []edit{set("trainingData", map[string]any{"examples": examples(2)})},
 			edits: []edit{set("trainingData", map[string]any{"examples": []any{example(0), example(9)}})}, want: "trainingData is immutable"},
 		"validation data added": {edits: []edit{set("validationData", map[string]any{"fileID": "file-v"})}, want: "validationData is immutable"},
 		"a hyperparameter": {before: []edit{set("method.hyperparameters.nEpochs", 3)}, edits: []edit{set("method.hyperparameters.nEpochs", 4)},
 			want: "method is immutable"},
-		"method parameters": {before: []edit{set("method.parameters", map[string]any{"x": 1})}, edits: []edit{set("method.parameters", map[string]any{"x": 2})},
-			want: "method is immutable"},
-		"suffix added":       {edits: []edit{set("suffix", "v2")}, want: "suffix is immutable"},
-		"seed changed":       {before: []edit{set("seed", 1)}, edits: []edit{set("seed", 2)}, want: "seed is immutable"},
-		"metadata added":     {edits: []edit{set("metadata", map[string]any{"team": "x"})}, want: "metadata is immutable: it is sent with the job"},
-		"cancel undone":      {before: []edit{set("cancel", true)}, edits: []edit{set("cancel", false)}, want: "cancel cannot be undone once requested"},
+		"method parameters": {
+			before: []edit{set("method.parameters", map[string]any{"x": 1})},
+			edits:  []edit{set("method.parameters", map[string]any{"x": 2})},
+			want:   "method is immutable",
+		},
+		"suffix added":   {edits: []edit{set("suffix", "v2")}, want: "suffix is immutable"},
+		"seed changed":   {before: []edit{set("seed", 1)}, edits: []edit{set("seed", 2)}, want: "seed is immutable"},
+		"metadata added": {edits: []edit{set("metadata", map[string]any{"team": "x"})}, want: "metadata is immutable: it is sent with the job"},
+		"cancel undone": {
+			before: []edit{set("cancel", true)},
+			edits:  []edit{set("cancel", false)},
+			want:   "cancel cannot be undone once requested",
+		},
 		"cancel requested":   {edits: []edit{set("cancel", true)}},
 		"paused and resumed": {before: []edit{set("paused", true)}, edits: []edit{set("paused", false)}},
 		"results target":     {edits: []edit{set("results", map[string]any{"name": "model-name"})}},

@@ -97,7 +97,10 @@ func main() {
 			fmt.Println(id)
 		}
 		if p, perr := resultfile.Current("."); perr == nil && p.Dirty && !*allowDirty {
-			fmt.Fprintln(os.Stderr, "report: warning: the tree has uncommitted changes; the report of this run will be refused unless -allow-dirty (RELIABILITY_ALLOW_DIRTY=1)")
+			fmt.Fprintln(
+				os.Stderr,
+				"report: warning: the tree has uncommitted changes; the report of this run will be refused unless -allow-dirty (RELIABILITY_ALLOW_DIRTY=1)",
+			)
 		}
 	} else {
 		var head resultfile.Provenance
@@ -192,7 +195,10 @@ func load(o options) (manifest, map[string]*resultfile.Result, error) {
 		return m, nil, fmt.Errorf("the run measured commit %s, but HEAD is %s: run hack/reliability.sh again", m.Commit, o.head)
 	}
 	if m.Dirty && !o.allowDirty {
-		return m, nil, fmt.Errorf("the run measured commit %s with uncommitted changes: commit them and run again (or pass -allow-dirty, and the document says so)", shortCommit(m.Commit))
+		return m, nil, fmt.Errorf(
+			"the run measured commit %s with uncommitted changes: commit them and run again (or pass -allow-dirty, and the document says so)",
+			shortCommit(m.Commit),
+		)
 	}
 	results, err := resultfile.ReadDir(filepath.Join(o.dir, "results"))
 	if err != nil {
@@ -211,7 +217,12 @@ func load(o options) (manifest, map[string]*resultfile.Result, error) {
 		case r.Commit != m.Commit:
 			return m, nil, fmt.Errorf("the result of %s measured commit %s, the run commit %s", name, r.Commit, m.Commit)
 		case r.Dirty != m.Dirty:
-			return m, nil, fmt.Errorf("the result of %s measured a tree in another state (uncommitted changes: %v) than the run began with (%v)", name, r.Dirty, m.Dirty)
+			return m, nil, fmt.Errorf(
+				"the result of %s measured a tree in another state (uncommitted changes: %v) than the run began with (%v)",
+				name,
+				r.Dirty,
+				m.Dirty,
+			)
 		}
 	}
 	return m, results, nil
@@ -255,7 +266,14 @@ func writeHeader(b *strings.Builder, m manifest, results map[string]*resultfile.
 	if len(results) == 1 {
 		noun = "result"
 	}
-	fmt.Fprintf(b, "%d scenario %s: %s, %s. Each table gives the load average (1, 5, 15 min) seen at the\n", len(results), noun, strings.Join(parts, ", "), raceNote)
+	fmt.Fprintf(
+		b,
+		"%d scenario %s: %s, %s. Each table gives the load average (1, 5, 15 min) seen at the\n",
+		len(results),
+		noun,
+		strings.Join(parts, ", "),
+		raceNote,
+	)
 	b.WriteString("start and at the end of its test.\n\n")
 }
 
@@ -342,7 +360,12 @@ func writeFuzz(b *strings.Builder, title, dir string, m manifest) error {
 			return fmt.Errorf("%s has a log but no exit status: the fuzz run did not finish", f.name)
 		}
 		if st.ModTime().Before(began.Add(-time.Second)) {
-			return fmt.Errorf("%s's fuzz status (%s) is older than the run (%s): a mix of runs is refused", f.name, st.ModTime().UTC().Format(time.RFC3339), m.Started)
+			return fmt.Errorf(
+				"%s's fuzz status (%s) is older than the run (%s): a mix of runs is refused",
+				f.name,
+				st.ModTime().UTC().Format(time.RFC3339),
+				m.Started,
+			)
 		}
 		var elapsed, execs, rate, interesting, total string
 		sc := bufio.NewScanner(bytes.NewReader(data))
