@@ -43,9 +43,8 @@ func TestFilesUploadGetContentDelete(t *testing.T) {
 	g.Expect(f.Filename).To(Equal("requests.jsonl"))
 	g.Expect(f.Purpose).To(Equal(openai.FileObjectPurposeBatch))
 	g.Expect(f.Bytes).To(Equal(int64(len(content))))
-	g.Expect(f.Status).
-		To(Equal(openai.FileObjectStatusProcessed))
-		//nolint:staticcheck // OpenAI still sends the deprecated status; the emulator must too
+	// Deprecated in the SDK, but OpenAI still sends it, so the emulator must too.
+	g.Expect(f.Status).To(Equal(openai.FileObjectStatusProcessed)) //nolint:staticcheck // see above
 	g.Expect(f.ExpiresAt).To(BeNumerically(">=", f.CreatedAt), "batch files expire (after 30 days, scaled)")
 
 	got, err := c.Files.Get(ctx, f.ID)
