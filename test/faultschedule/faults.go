@@ -33,7 +33,7 @@ import (
 type Fault string
 
 // The faults a call can get. Answers have OpenAI's exact error shape,
-// {"error":{"message","type","param","code"}} (see /work/shared/OPENAI.md).
+// {"error":{"message","type","param","code"}}, as the emulator answers (docs/EMULATOR.md).
 const (
 	NoFault Fault = ""
 	// Fault400 is OpenAI refusing the request itself (invalid_request_error).
