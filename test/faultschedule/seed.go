@@ -214,7 +214,8 @@ type crashRequest struct {
 }
 
 // process is one manager: its controllers run until cancel; alive false cuts it off
-// from the API server and from OpenAI at once, as a SIGKILL would.
+// from OpenAI and from writing to the API server at once, as a SIGKILL would (its
+// reads, which nobody can see, go on until it has stopped).
 type process struct {
 	gen    int
 	alive  *atomic.Bool
@@ -428,7 +429,10 @@ func (s *seedRun) startManager() error {
 	cfg := rest.CopyConfig(s.env.Config)
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			if !alive.Load() {
+			// A crash cuts off what the world sees at once: writes. Reads carry on
+			// until the process has stopped: controller-runtime's manager, cancelled
+			// before its caches synced, does not return until they have.
+			if !alive.Load() && req.Method != http.MethodGet {
 				return nil, errProcessGone
 			}
 			return rt.RoundTrip(req)
