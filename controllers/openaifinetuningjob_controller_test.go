@@ -189,7 +189,11 @@ func TestFineTuningJobSucceedsForEachTrainingSource(t *testing.T) {
 			g.Expect(remote[0].Seed).To(Equal(int64(42)))
 			g.Expect(remote[0].Method.Supervised.Hyperparameters.NEpochs.OfInt).To(Equal(int64(2)))
 			g.Expect(remote[0].Method.Supervised.Hyperparameters.LearningRateMultiplier.OfFloat).To(Equal(0.5))
-			g.Expect(remote[0].ValidationFile != "").To(Equal(j.Spec.ValidationData != nil))
+			if j.Spec.ValidationData != nil {
+				g.Expect(remote[0].ValidationFile).NotTo(BeEmpty())
+			} else {
+				g.Expect(remote[0].ValidationFile).To(BeEmpty())
+			}
 
 			// The results object, owned by the resource, hands the model to workloads.
 			data, owner := f.resultsData(tc.results, "support-bot-model")

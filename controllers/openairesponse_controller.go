@@ -370,7 +370,7 @@ func (r *ResponseReconciler) mirror(s *responseScope, resp *responses.Response, 
 	}
 	st.IncompleteDetails = nil
 	if resp.IncompleteDetails.Reason != "" {
-		st.IncompleteDetails = &openaiv1alpha1.IncompleteDetails{Reason: string(resp.IncompleteDetails.Reason)}
+		st.IncompleteDetails = &openaiv1alpha1.IncompleteDetails{Reason: resp.IncompleteDetails.Reason}
 	}
 	if responseTerminal(st.Phase) {
 		st.OutputText, st.OutputTruncated = truncateUTF8(resp.OutputText(), openaiv1alpha1.MaxOutputTextLength)

@@ -389,11 +389,11 @@ type readPlan struct {
 
 // planRead decides whether a pass reads an in-flight object submitted at submitted
 // now, on the schedule of its project (the credentials key).
-func (d *Deps) planRead(key string, submitted time.Time, ev *openaiv1alpha1.WebhookEvent, sync openaiv1alpha1.SyncStatus, now time.Time) readPlan {
-	pl := readPlan{submitted: submitted, webhook: webhookPending(ev, sync)}
+func (d *Deps) planRead(key string, submitted time.Time, ev *openaiv1alpha1.WebhookEvent, ss openaiv1alpha1.SyncStatus, now time.Time) readPlan {
+	pl := readPlan{submitted: submitted, webhook: webhookPending(ev, ss)}
 	pl.lo, pl.hi = d.pollBounds(key, now)
-	if !pl.webhook && sync.LastSyncTime != nil {
-		if next := nextPoll(submitted, sync.LastSyncTime.Time, pl.lo, pl.hi); now.Before(next) {
+	if !pl.webhook && ss.LastSyncTime != nil {
+		if next := nextPoll(submitted, ss.LastSyncTime.Time, pl.lo, pl.hi); now.Before(next) {
 			pl.wait = next.Sub(now)
 		}
 	}
@@ -407,8 +407,8 @@ func (pl readPlan) next(readAt time.Time) ctrl.Result {
 
 // webhookPending reports whether the receiver recorded an event the controller has not
 // acted on yet.
-func webhookPending(ev *openaiv1alpha1.WebhookEvent, sync openaiv1alpha1.SyncStatus) bool {
-	return ev != nil && ev.ID != sync.HandledWebhookEventID
+func webhookPending(ev *openaiv1alpha1.WebhookEvent, ss openaiv1alpha1.SyncStatus) bool {
+	return ev != nil && ev.ID != ss.HandledWebhookEventID
 }
 
 // unixTime converts an OpenAI unix timestamp; zero means unset.

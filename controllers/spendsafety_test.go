@@ -252,7 +252,7 @@ func TestBatchCreateAnswers(t *testing.T) {
 			page, err := f.sdk().Batches.List(f.ctx, openai.BatchListParams{})
 			f.g.Expect(err).NotTo(HaveOccurred())
 			f.g.Expect(page.Data).To(HaveLen(1), "one batch on OpenAI")
-			f.g.Expect(f.filesNamed(inputFileName(b))).To(HaveLen(0), "one upload, used and then deleted")
+			f.g.Expect(f.filesNamed(inputFileName(b))).To(BeEmpty(), "one upload, used and then deleted")
 			f.g.Expect(f.emu.Calls("files.create")).To(Equal(int64(1)+int64(max(tc.in.Count, 1))*boolInt64(tc.in.Op == emulator.OpFilesCreate && tc.in.Fault != emulator.FaultLostAnswer)),
 				"no upload is made again after one that landed")
 		})

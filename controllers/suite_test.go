@@ -45,7 +45,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/emulator"
@@ -180,7 +179,7 @@ func (f *fixture) startManager(opts Options, wrap func(client.Client) client.Cli
 	}
 	drop := f.dropEvents != nil && f.dropEvents()
 	deps := func(name string) Deps {
-		var rec recorder.EventRecorder = mgr.GetEventRecorder(name)
+		rec := mgr.GetEventRecorder(name)
 		if drop {
 			rec = lostEvents{}
 		}
