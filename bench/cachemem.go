@@ -116,7 +116,9 @@ func CacheHeap(ctx context.Context, cfg *rest.Config, scheme *kruntime.Scheme, n
 		return 0, err
 	}
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		return 0, err
+	}
 	if after < before {
 		return 0, nil
 	}

@@ -91,7 +91,7 @@ func figures(v reflect.Value, path string, out *[]figure) {
 		}
 	case reflect.Map:
 		for _, k := range v.MapKeys() {
-			m, k := v, k
+			m := v
 			if !m.MapIndex(k).CanInt() && !m.MapIndex(k).CanFloat() {
 				continue
 			}

@@ -127,18 +127,18 @@ func StartLab(ctx context.Context) (_ *Lab, err error) {
 	l.stop = append(l.stop, func() {
 		cancel()
 		select {
-		case <-done:
+		case <-done: //nolint:errcheck // the lab is stopping: the receiver's error no longer matters
 		case <-time.After(30 * time.Second):
 		}
 	})
 	deadline := time.Now().Add(time.Minute)
 	for r.ReadyCheck(nil) != nil {
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the receiver is not ready after a minute: %v", r.ReadyCheck(nil))
+			return nil, fmt.Errorf("the receiver is not ready after a minute: %w", r.ReadyCheck(nil))
 		}
 		select {
 		case err := <-done:
-			return nil, fmt.Errorf("the receiver stopped: %v", err)
+			return nil, fmt.Errorf("the receiver stopped: %w", err)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):

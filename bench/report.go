@@ -95,7 +95,7 @@ func Checks(res *Results) []Check {
 		add("1. Receiver's verifier no slower than openai-go (ns/op)", "not measured", nil)
 	}
 	if t := res.Throughput; t != nil && len(t.Cells) > 0 {
-		var parts []string
+		parts := make([]string, 0, len(t.Cells))
 		ok := true
 		for _, c := range t.Cells {
 			parts = append(parts, fmt.Sprintf("%.2fx (%d resources, %d in flight)", c.Ratio, c.Resources, c.Concurrency))

@@ -103,7 +103,7 @@ func Run(ctx context.Context, plan Plan, opts RunOptions) *Results {
 	want := func(s string) bool { return len(opts.Scenarios) == 0 || slices.Contains(opts.Scenarios, s) }
 	logf := func(format string, args ...any) {
 		if opts.Progress != nil {
-			fmt.Fprintf(opts.Progress, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+			_, _ = fmt.Fprintf(opts.Progress, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 		}
 	}
 	fail := func(name string, err error) {

@@ -178,11 +178,11 @@ func (l *Lab) StartControllers(ctx context.Context, ns, baseURL string, transpor
 	defer syncCancel()
 	if !mgr.GetCache().WaitForCacheSync(syncCtx) {
 		cancel()
-		return nil, fmt.Errorf("the controllers' cache did not sync: %v", <-done)
+		return nil, fmt.Errorf("the controllers' cache did not sync: %w", <-done)
 	}
 	return func() {
 		cancel()
-		<-done
+		<-done //nolint:errcheck // stopping after the measurements: the manager's error no longer matters
 	}, nil
 }
 

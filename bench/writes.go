@@ -100,7 +100,7 @@ func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) 
 	sc, done := track(fmt.Sprintf("internal/devenv: envtest API server with the kustomize install; emulator (time scale 1), webhook-receiver and manager as processes under their ServiceAccounts (manager defaults); %d batches per phase; API server writes from its apiserver_request_total, leader election and the bench's own writes excluded", opts.Items))
 	progress := func(format string, args ...any) {
 		if opts.Progress != nil {
-			fmt.Fprintf(opts.Progress, "writes: "+format+"\n", args...)
+			_, _ = fmt.Fprintf(opts.Progress, "writes: "+format+"\n", args...)
 		}
 	}
 	const ns = "bench-writes"
