@@ -352,5 +352,5 @@ type OpenAIBatchList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&OpenAIBatch{}, &OpenAIBatchList{})
+	register(&OpenAIBatch{}, &OpenAIBatchList{})
 }

@@ -429,5 +429,5 @@ type OpenAIFineTuningJobList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&OpenAIFineTuningJob{}, &OpenAIFineTuningJobList{})
+	register(&OpenAIFineTuningJob{}, &OpenAIFineTuningJobList{})
 }

@@ -264,5 +264,5 @@ type OpenAIResponseList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&OpenAIResponse{}, &OpenAIResponseList{})
+	register(&OpenAIResponse{}, &OpenAIResponseList{})
 }

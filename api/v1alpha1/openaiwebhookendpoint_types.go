@@ -273,5 +273,5 @@ type OpenAIWebhookEndpointList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&OpenAIWebhookEndpoint{}, &OpenAIWebhookEndpointList{})
+	register(&OpenAIWebhookEndpoint{}, &OpenAIWebhookEndpointList{})
 }

@@ -87,3 +87,21 @@ func TestImportBoundaries(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIImportsOnlyAPIMachinery checks that api/ imports nothing beyond the standard
+// library and k8s.io/apimachinery, so that clients can import the types cheaply (the
+// reason controller-runtime deprecated its scheme.Builder for API packages).
+func TestAPIImportsOnlyAPIMachinery(t *testing.T) {
+	cmd := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, module+"/api/v1alpha1")
+	cmd.Dir = testenv.RepoRoot()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list api/v1alpha1: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		first, _, _ := strings.Cut(p, "/")
+		if strings.Contains(first, ".") && !strings.HasPrefix(p, "k8s.io/apimachinery/") {
+			t.Errorf("api/v1alpha1 imports %s; it may import only the standard library and k8s.io/apimachinery", p)
+		}
+	}
+}
