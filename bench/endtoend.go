@@ -200,7 +200,7 @@ func endToEndRun(ctx context.Context, l *Lab, run EndToEndRun, timeout time.Dura
 		starts := make([]time.Time, len(ids))
 		answered := make([]time.Duration, len(ids))
 		if err := paced(ctx, len(ids), run.Rate, func(i int) error {
-			e := Event{WebhookID: "wh_" + ids[i], ID: "evt_" + ids[i], Type: "batch.completed", CreatedAt: time.Now(), ObjectID: ids[i]}
+			e := Event{WebhookID: "wh_" + ids[i], ID: "evt_" + ids[i], Type: eventBatchCompleted, CreatedAt: time.Now(), ObjectID: ids[i]}
 			starts[i] = time.Now()
 			if code, _, err := sender.Send(ctx, e); err == nil && code == 200 {
 				answered[i] = time.Since(starts[i])
@@ -231,7 +231,7 @@ func endToEndRun(ctx context.Context, l *Lab, run EndToEndRun, timeout time.Dura
 		var fromEvent []time.Duration
 		var firstEvent, lastEvent time.Time
 		for _, d := range emu.Stats().Webhooks {
-			if d.Type != "batch.completed" || d.State != emulator.DeliveryDelivered {
+			if d.Type != eventBatchCompleted || d.State != emulator.DeliveryDelivered {
 				continue
 			}
 			mu.Lock()

@@ -38,6 +38,16 @@ type LatencyOptions struct {
 	Wait time.Duration
 }
 
+// The two sides that scenarios 3a and 3b compare: the receiver's path, and the
+// baseline that patches the status itself.
+const (
+	sideReceiver = "receiver"
+	sideBare     = "bare"
+)
+
+// eventBatchCompleted is the type of the events the scenarios send.
+const eventBatchCompleted = "batch.completed"
+
 // LatencyResults are scenario 3a's figures.
 type LatencyResults struct {
 	Scenario
@@ -91,16 +101,16 @@ func RunLatency(ctx context.Context, l *Lab, opts LatencyOptions) (*LatencyResul
 	res := &LatencyResults{Resources: opts.Resources}
 	for ri, rate := range opts.Rates {
 		row := LatencyRow{Rate: rate, Events: int(opts.Duration.Seconds() * float64(rate))}
-		sides := []string{"bare", "receiver"}
+		sides := []string{sideBare, sideReceiver}
 		if ri%2 == 1 {
-			sides = []string{"receiver", "bare"}
+			sides = []string{sideReceiver, sideBare}
 		}
 		for _, side := range sides {
 			lat, answer, lost, err := latencyRun(ctx, l, seen, targets, side, rate, row.Events, opts.Wait)
 			if err != nil {
 				return nil, err
 			}
-			if side == "bare" {
+			if side == sideBare {
 				row.Bare, row.BareLost = lat, lost
 			} else {
 				row.Receiver, row.ReceiverAnswer, row.ReceiverLost = lat, answer, lost
@@ -143,9 +153,9 @@ func latencyRun(ctx context.Context, l *Lab, seen *timeSet, targets []Target, si
 		wg.Go(func() {
 			t := targets[i%len(targets)]
 			e := Event{WebhookID: fmt.Sprintf("wh_%s_%d", tag, i), ID: fmt.Sprintf("evt_%s_%d", tag, i),
-				Type: "batch.completed", CreatedAt: time.Now(), ObjectID: t.BatchID}
+				Type: eventBatchCompleted, CreatedAt: time.Now(), ObjectID: t.BatchID}
 			starts[i] = time.Now()
-			if side == "bare" {
+			if side == sideBare {
 				rvMu.Lock()
 				rv := rvs[t]
 				rvMu.Unlock()

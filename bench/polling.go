@@ -330,7 +330,7 @@ func RunPolling(ctx context.Context, l *Lab, opts PollingOptions) (*PollingResul
 		completedAt := map[string]time.Time{} // resource name -> OpenAI completion
 		mu.Lock()
 		for _, d := range stats.Webhooks {
-			if name, ok := md.ids[d.DataID]; ok && d.Type == "batch.completed" {
+			if name, ok := md.ids[d.DataID]; ok && d.Type == eventBatchCompleted {
 				completedAt[name] = d.EnqueuedAt
 			}
 		}

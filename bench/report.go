@@ -85,7 +85,7 @@ func Checks(res *Results) []Check {
 		var parts []string
 		ok := true
 		for _, r := range v.Rows {
-			if r.Library == "receiver" {
+			if r.Library == libReceiver {
 				parts = append(parts, fmt.Sprintf("%.2fx at %s", r.VsOpenAIGo, r.Body))
 				ok = ok && r.VsOpenAIGo <= targetVerifyVsOpenAIGo
 			}

@@ -106,9 +106,9 @@ func RunThroughput(ctx context.Context, l *Lab, opts ThroughputOptions) (*Throug
 		var recvSelf, recvServer, bareSelf, bareServer []float64
 		sender := l.NewSender(spec.Concurrency)
 		for round := range opts.Rounds {
-			order := []string{"bare", "receiver"}
+			order := []string{sideBare, sideReceiver}
 			if round%2 == 1 {
-				order = []string{"receiver", "bare"}
+				order = []string{sideReceiver, sideBare}
 			}
 			for _, side := range order {
 				rvs, err := l.ResourceVersions(ctx, chosen)
@@ -125,8 +125,8 @@ func RunThroughput(ctx context.Context, l *Lab, opts ThroughputOptions) (*Throug
 				start := time.Now()
 				err = parallel(ctx, len(chosen), spec.Concurrency, func(ctx context.Context, i int) error {
 					e := Event{WebhookID: fmt.Sprintf("wh_%s_%d", tag, i), ID: fmt.Sprintf("evt_%s_%d", tag, i),
-						Type: "batch.completed", CreatedAt: time.Now(), ObjectID: chosen[i].BatchID}
-					if side == "bare" {
+						Type: eventBatchCompleted, CreatedAt: time.Now(), ObjectID: chosen[i].BatchID}
+					if side == sideBare {
 						if _, err := BarePatch(ctx, l.Client, chosen[i], rvs[chosen[i]], e); err != nil {
 							failures.Add(1)
 						}
@@ -146,7 +146,7 @@ func RunThroughput(ctx context.Context, l *Lab, opts ThroughputOptions) (*Throug
 				self := float64(cpu.Self) / float64(time.Millisecond) / float64(len(chosen))
 				server := float64(cpu.Children) / float64(time.Millisecond) / float64(len(chosen))
 				rate := float64(int64(len(chosen))-failures.Load()) / elapsed.Seconds()
-				if side == "bare" {
+				if side == sideBare {
 					cell.BarePerSec = append(cell.BarePerSec, rate)
 					cell.BareFailures += failures.Load()
 					bareSelf, bareServer = append(bareSelf, self), append(bareServer, server)

@@ -18,8 +18,11 @@ package bench
 
 import "strings"
 
+// libReceiver names the receiver's verifier in benchmark names and tables.
+const libReceiver = "receiver"
+
 // verifierOrder is the order of the libraries in benchmark names and tables.
-var verifierOrder = []string{"receiver", "openai-go", "standard-webhooks"}
+var verifierOrder = []string{libReceiver, "openai-go", "standard-webhooks"}
 
 // eventOfSize returns an OpenAI event body of exactly n bytes (a padding field fills it).
 func eventOfSize(n int) []byte {
