@@ -245,7 +245,7 @@ func (r *BatchReconciler) readInput(ctx context.Context, s *batchScope) (jsonl [
 func (r *BatchReconciler) cancelUnsubmitted(s *batchScope) {
 	st := &s.obj.Status
 	st.Phase = openaiv1alpha1.BatchPhaseCancelled
-	st.Message = "Cancelled before it was submitted"
+	st.Message = msgCancelledUnsubmitted
 	endUnsuccessfully(&st.Conditions, s.obj, openaiv1alpha1.ReasonCancelled, st.Message)
 }
 

@@ -162,7 +162,7 @@ func (r *FineTuningJobReconciler) fail(s *ftScope, reason, message string) {
 func (r *FineTuningJobReconciler) cancelUnsubmitted(s *ftScope) {
 	st := &s.obj.Status
 	st.Phase = openaiv1alpha1.FineTuningPhaseCancelled
-	st.Message = "Cancelled before it was submitted"
+	st.Message = msgCancelledUnsubmitted
 	endUnsuccessfully(&st.Conditions, s.obj, openaiv1alpha1.ReasonCancelled, st.Message)
 }
 

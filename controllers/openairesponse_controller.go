@@ -202,7 +202,7 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		st.Phase = openaiv1alpha1.ResponsePhasePending
 	}
 	if obj.Spec.Cancel {
-		st.Message = "Cancelled before it was submitted"
+		st.Message = msgCancelledUnsubmitted
 		if st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !memo.clean {
 			// Responses cannot be listed: what an earlier attempt created cannot be found,
 			// nor cancelled. Said in status too, as the Event may be lost with the process.

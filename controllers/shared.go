@@ -51,6 +51,10 @@ const Finalizer = "openai.operator.dev/cleanup"
 // FieldOwner is the field manager of the controller's writes.
 const FieldOwner = "openai-operator"
 
+// msgCancelledUnsubmitted is status.message of a resource cancelled before its work
+// reached OpenAI.
+const msgCancelledUnsubmitted = "Cancelled before it was submitted"
+
 // Options are the knobs shared by both reconcilers.
 type Options struct {
 	// DefaultCredentialsSecret is the Secret used when spec.credentialsRef is unset.
