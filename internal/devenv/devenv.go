@@ -210,9 +210,13 @@ func Up(ctx context.Context, opts Options) (_ *Env, err error) {
 	return e, nil
 }
 
+// kubeconfigFlag is the flag that kubectl and the project's binaries take their
+// kubeconfig from.
+const kubeconfigFlag = "--kubeconfig"
+
 // kubectl runs the kubectl next to the API server binaries with the admin kubeconfig.
 func (e *Env) kubectl(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, testenv.KubectlPath(), append([]string{"--kubeconfig", e.AdminKubeconfig}, args...)...)
+	cmd := exec.CommandContext(ctx, testenv.KubectlPath(), append([]string{kubeconfigFlag, e.AdminKubeconfig}, args...)...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
@@ -315,7 +319,7 @@ func (e *Env) StartReceiver() (*Process, error) {
 		return nil, err
 	}
 	args := []string{
-		"--kubeconfig", kc,
+		kubeconfigFlag, kc,
 		"--bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver"]),
 		"--secrets-path", e.secretsDir(),
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver-metrics"]),
@@ -354,7 +358,7 @@ func (e *Env) StartManager(name string, extraArgs ...string) (*Process, error) {
 		probe, metrics = ports[0], ports[1]
 	}
 	args := []string{
-		"--kubeconfig", kc,
+		kubeconfigFlag, kc,
 		"--openai-base-url", e.EmulatorURL,
 		"--leader-elect",
 		"--leader-election-namespace", Namespace,

@@ -131,6 +131,9 @@ func (f *Factory) observe(req *http.Request, next option.MiddlewareNext) (*http.
 	return resp, err
 }
 
+// opOther is the Operation of a call outside the APIs the operator uses.
+const opOther = "other"
+
 // Operation names an API call by method and path, e.g. "batches.create",
 // "files.content" or "fine_tuning.jobs.pause", with ids removed so the name can be a
 // metric label.
@@ -139,7 +142,7 @@ func (f *Factory) observe(req *http.Request, next option.MiddlewareNext) (*http.
 func Operation(method, path string) string {
 	i := strings.Index(path, "/v1/")
 	if i < 0 {
-		return "other"
+		return opOther
 	}
 	parts := strings.Split(strings.Trim(path[i+len("/v1/"):], "/"), "/")
 	resource := parts[0]
@@ -150,7 +153,7 @@ func Operation(method, path string) string {
 		// fine_tuning/jobs/{id}/... reads as one resource, "fine_tuning.jobs".
 		resource, parts = "fine_tuning.jobs", parts[1:]
 	default:
-		return "other"
+		return opOther
 	}
 	switch {
 	case len(parts) == 3 && method == http.MethodPost && (parts[2] == "pause" || parts[2] == "resume"):
@@ -174,7 +177,7 @@ func Operation(method, path string) string {
 	case len(parts) == 3 && method == http.MethodPost && resource == webhookEndpoints && (parts[2] == "rotate_secret" || parts[2] == "test"):
 		return resource + "." + parts[2]
 	}
-	return "other"
+	return opOther
 }
 
 // webhookEndpoints is the path segment of OpenAI's webhook endpoints API.

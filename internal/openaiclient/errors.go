@@ -82,6 +82,12 @@ func (c Class) Refused() bool {
 	return c == Unauthorized || c == Forbidden || c == QuotaExceeded
 }
 
+// The types of OpenAI's rate limits, in a 429's error type and x-ratelimit-* headers.
+const (
+	limitRequests = "requests"
+	limitTokens   = "tokens"
+)
+
 // Classified describes an API error.
 type Classified struct {
 	Class Class
@@ -179,8 +185,8 @@ func retryAfter(h http.Header, typ string) time.Duration {
 			d = time.Until(t)
 		}
 	} else {
-		limits := []string{"requests", "tokens"}
-		if typ == "requests" || typ == "tokens" {
+		limits := []string{limitRequests, limitTokens}
+		if typ == limitRequests || typ == limitTokens {
 			limits = []string{typ}
 		}
 		for _, limit := range limits {

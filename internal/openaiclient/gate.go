@@ -235,7 +235,7 @@ func (g *Gate) observe(project, op string, create bool, admitted time.Time, resp
 		}
 	default:
 		l := lanes[laneAll]
-		if create && (refusal.Class != RateLimited || refusal.Type == "tokens") {
+		if create && (refusal.Class != RateLimited || refusal.Type == limitTokens) {
 			l = lanes[laneCreate]
 		}
 		for _, other := range lanes {

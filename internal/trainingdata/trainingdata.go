@@ -161,7 +161,7 @@ func checkSupervised(ex map[string]json.RawMessage) (string, string) {
 		return "", problem
 	}
 	for _, m := range msgs {
-		if m.role == "assistant" {
+		if m.role == roleAssistant {
 			return "chat", ""
 		}
 	}
@@ -181,7 +181,7 @@ func checkPreference(ex map[string]json.RawMessage) (string, string) {
 		if problem != "" {
 			return "", problem
 		}
-		if len(msgs) != 1 || msgs[0].role != "assistant" {
+		if len(msgs) != 1 || msgs[0].role != roleAssistant {
 			return "", k + " must hold exactly one assistant message"
 		}
 		if !msgs[0].hasContent {
@@ -196,7 +196,7 @@ func checkReinforcement(ex map[string]json.RawMessage) (string, string) {
 	if problem != "" {
 		return "", problem
 	}
-	if msgs[len(msgs)-1].role == "assistant" {
+	if msgs[len(msgs)-1].role == roleAssistant {
 		return "", fmt.Sprintf("messages[%d] is an assistant message: a reinforcement example ends where the model answers", len(msgs)-1)
 	}
 	return "reinforcement", ""
@@ -208,7 +208,10 @@ type message struct {
 	hasContent bool
 }
 
-var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
+// roleAssistant is the role of the messages a model learns from.
+const roleAssistant = "assistant"
+
+var roles = map[string]bool{"system": true, "developer": true, "user": true, roleAssistant: true, "tool": true, "function": true}
 
 // messages checks ex[key], a non-empty array of chat messages.
 func messages(ex map[string]json.RawMessage, key string) ([]message, string) {
@@ -242,11 +245,11 @@ func messages(ex map[string]json.RawMessage, key string) ([]message, string) {
 		}
 		_, calls := m["tool_calls"]
 		_, fcall := m["function_call"]
-		if !content && !(role == "assistant" && (calls || fcall)) {
+		if !content && !(role == roleAssistant && (calls || fcall)) {
 			return nil, fmt.Sprintf("%s[%d].content is missing or empty", key, i)
 		}
 		if w, ok := m["weight"]; ok {
-			if role != "assistant" {
+			if role != roleAssistant {
 				return nil, fmt.Sprintf("%s[%d].weight is set on a %s message; only assistant messages take a weight", key, i, role)
 			}
 			if s := string(bytes.TrimSpace(w)); s != "0" && s != "1" {
