@@ -234,6 +234,9 @@ func Single(tag, arch, binary, name, user string) (*Image, error) {
 // identical.
 var epoch = time.Unix(0, 0).UTC()
 
+// imageOS is the operating system of the images built here (and of the cluster's nodes).
+const imageOS = "linux"
+
 func layerTar(files []File) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -294,7 +297,7 @@ type containerConfig struct {
 // WriteArchive writes the image as a docker-archive tarball (what `docker save` writes
 // and `ctr images import` reads): one tar per layer, the config JSON, manifest.json.
 func (img *Image) WriteArchive(path string) error {
-	cfg := imageConfig{Architecture: img.Arch, OS: "linux", Created: epoch}
+	cfg := imageConfig{Architecture: img.Arch, OS: imageOS, Created: epoch}
 	cfg.Config = containerConfig{User: img.User, Env: img.Env, Entrypoint: img.Entrypoint, Cmd: img.Cmd, WorkingDir: img.WorkDir, Labels: img.Labels}
 	cfg.RootFS.Type = "layers"
 	type entry struct {

@@ -200,8 +200,8 @@ func PlanFor(stages []Stage, goarch string) (*Plan, error) {
 	}
 	builder, final := stages[0], stages[1]
 	args := map[string]string{
-		"TARGETOS": "linux", "TARGETARCH": goarch, "TARGETPLATFORM": "linux/" + goarch,
-		"BUILDOS": "linux", "BUILDARCH": goarch, "BUILDPLATFORM": "linux/" + goarch,
+		"TARGETOS": imageOS, "TARGETARCH": goarch, "TARGETPLATFORM": imageOS + "/" + goarch,
+		"BUILDOS": imageOS, "BUILDARCH": goarch, "BUILDPLATFORM": imageOS + "/" + goarch,
 	}
 	p := &Plan{BuilderBase: builder.Base, Base: final.Base, Labels: map[string]string{}}
 	if !strings.HasPrefix(p.BuilderBase, "golang:") {
