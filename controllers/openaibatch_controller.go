@@ -34,11 +34,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
@@ -99,6 +96,8 @@ type batchScope struct {
 }
 
 // Reconcile moves one OpenAIBatch towards its end.
+//
+//nolint:dupl // each kind's Reconcile names its own status fields and steps; what they share lives in pass
 func (r *BatchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	obj := &openaiv1alpha1.OpenAIBatch{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
@@ -934,62 +933,74 @@ func (r *BatchReconciler) cleanUp(ctx context.Context, s *batchScope, cancelOnDe
 		_, haveStrays = r.strays.Load(obj.UID)
 	}
 	if needCancel {
-		if _, err := api.Batches.Cancel(ctx, st.BatchID); err != nil {
-			var held *openaiclient.HeldError
-			if c := openaiclient.Classify(err, s.apiKey); errors.As(err, &held) || (c.Class != openaiclient.NotFound && c.Class != openaiclient.Terminal && c.StatusCode != http.StatusConflict) {
-				return cleanupError(err, s.apiKey)
-			}
-		} else {
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "CancelRequested", "Delete", "Cancelled batch %s because the resource was deleted", st.BatchID)
+		if err := r.cancelOnDelete(ctx, s, api); err != nil {
+			return err
 		}
 	}
 	if r.ownsInput(obj) {
-		if st.BatchID == "" || ended || needCancel || st.Phase == openaiv1alpha1.BatchPhaseCancelling {
-			if _, err := api.Files.Delete(ctx, st.InputFileID); err != nil {
-				var held *openaiclient.HeldError
-				if errors.As(err, &held) || openaiclient.Classify(err).Class != openaiclient.NotFound {
-					return cleanupError(err, s.apiKey)
-				}
-			}
-			st.InputFileDeleted = true
-		} else {
-			// cancelOnDelete is false and the batch runs on: it needs its input.
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "InputKept", "Delete",
-				"Batch %s runs on (cancelOnDelete is false); its input file %s stays on OpenAI while the batch needs it", st.BatchID, st.InputFileID)
+		batchNeedsInput := st.BatchID != "" && !ended && !needCancel && st.Phase != openaiv1alpha1.BatchPhaseCancelling
+		if err := r.deleteInputOnDelete(ctx, s, api, batchNeedsInput); err != nil {
+			return err
 		}
 	}
 	if haveStrays {
-		if _, err := r.deleteStrays(ctx, s); err != nil {
-			return err
+		return r.deleteStraysOnDelete(ctx, s)
+	}
+	return nil
+}
+
+// deleteStraysOnDelete deletes the unused uploads of the input that an interrupted
+// submission left behind; an error while some remain.
+func (r *BatchReconciler) deleteStraysOnDelete(ctx context.Context, s *batchScope) error {
+	if _, err := r.deleteStrays(ctx, s); err != nil {
+		return err
+	}
+	if _, left := r.strays.Load(s.obj.UID); left {
+		return errors.New("unused uploads of the input could not be deleted yet")
+	}
+	return nil
+}
+
+// cancelOnDelete asks OpenAI to cancel the batch of a deleted resource. A batch that is
+// gone, has ended or is already cancelling (409) needs nothing more.
+func (r *BatchReconciler) cancelOnDelete(ctx context.Context, s *batchScope, api openai.Client) error {
+	st := &s.obj.Status
+	if _, err := api.Batches.Cancel(ctx, st.BatchID); err != nil {
+		var held *openaiclient.HeldError
+		if c := openaiclient.Classify(err, s.apiKey); errors.As(err, &held) ||
+			(c.Class != openaiclient.NotFound && c.Class != openaiclient.Terminal && c.StatusCode != http.StatusConflict) {
+			return cleanupError(err, s.apiKey)
 		}
-		if _, left := r.strays.Load(obj.UID); left {
-			return errors.New("unused uploads of the input could not be deleted yet")
+		return nil
+	}
+	r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "CancelRequested", "Delete", "Cancelled batch %s because the resource was deleted", st.BatchID)
+	return nil
+}
+
+// deleteInputOnDelete deletes the input file the operator uploaded for a deleted
+// resource, unless batchNeedsInput: cancelOnDelete is false and the batch runs on, so
+// the file stays (an Event says so).
+func (r *BatchReconciler) deleteInputOnDelete(ctx context.Context, s *batchScope, api openai.Client, batchNeedsInput bool) error {
+	st := &s.obj.Status
+	if batchNeedsInput {
+		r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "InputKept", "Delete",
+			"Batch %s runs on (cancelOnDelete is false); its input file %s stays on OpenAI while the batch needs it", st.BatchID, st.InputFileID)
+		return nil
+	}
+	if _, err := api.Files.Delete(ctx, st.InputFileID); err != nil {
+		var held *openaiclient.HeldError
+		if errors.As(err, &held) || openaiclient.Classify(err).Class != openaiclient.NotFound {
+			return cleanupError(err, s.apiKey)
 		}
 	}
+	st.InputFileDeleted = true
 	return nil
 }
 
 // SetupWithManager registers the reconciler. Credentials Secrets are watched, metadata
 // only (no Secret data is cached): a change wakes the batches that use the Secret.
 func (r *BatchReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.fillBackoff()
-	if r.shared == nil {
-		r.shared = newSharedState(r.Options)
-	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &openaiv1alpha1.OpenAIBatch{}, credentialsIndex, func(o client.Object) []string {
-		return []string{credentialsName(o.(*openaiv1alpha1.OpenAIBatch).Spec.CredentialsRef, r.DefaultCredentialsSecret)}
-	}); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.credentialsWatch(mgr.GetCache(), &openaiv1alpha1.OpenAIBatchList{})), builder.OnlyMetadata).
-		For(&openaiv1alpha1.OpenAIBatch{}, builder.WithPredicates(reconcileTriggers(func(o client.Object) string {
-			if ev := o.(*openaiv1alpha1.OpenAIBatch).Status.LastWebhookEvent; ev != nil {
-				return ev.ID
-			}
-			return ""
-		}))).
-		Named("openaibatch").
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
-		Complete(r)
+	return setupController(mgr, &r.Deps, r, "openaibatch", &openaiv1alpha1.OpenAIBatch{}, &openaiv1alpha1.OpenAIBatchList{},
+		func(o *openaiv1alpha1.OpenAIBatch) *openaiv1alpha1.CredentialsReference { return o.Spec.CredentialsRef },
+		webhookTriggers(func(o *openaiv1alpha1.OpenAIBatch) *openaiv1alpha1.WebhookEvent { return o.Status.LastWebhookEvent }))
 }

@@ -35,11 +35,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
@@ -531,24 +528,9 @@ func (r *ResponseReconciler) cancelForDelete(ctx context.Context, s *responseSco
 // Credentials Secrets are watched, metadata only: a change wakes the responses that use
 // the Secret.
 func (r *ResponseReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.fillBackoff()
-	if r.shared == nil {
-		r.shared = newSharedState(r.Options)
-	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &openaiv1alpha1.OpenAIResponse{}, credentialsIndex, func(o client.Object) []string {
-		return []string{credentialsName(o.(*openaiv1alpha1.OpenAIResponse).Spec.CredentialsRef, r.DefaultCredentialsSecret)}
-	}); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.credentialsWatch(mgr.GetCache(), &openaiv1alpha1.OpenAIResponseList{})), builder.OnlyMetadata).
-		For(&openaiv1alpha1.OpenAIResponse{}, builder.WithPredicates(reconcileTriggers(func(o client.Object) string {
-			if ev := o.(*openaiv1alpha1.OpenAIResponse).Status.LastWebhookEvent; ev != nil {
-				return ev.ID
-			}
-			return ""
-		}))).
-		Named("openairesponse").
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
-		Complete(r)
+	return setupController(mgr, &r.Deps, r, "openairesponse", &openaiv1alpha1.OpenAIResponse{}, &openaiv1alpha1.OpenAIResponseList{},
+		func(o *openaiv1alpha1.OpenAIResponse) *openaiv1alpha1.CredentialsReference {
+			return o.Spec.CredentialsRef
+		},
+		webhookTriggers(func(o *openaiv1alpha1.OpenAIResponse) *openaiv1alpha1.WebhookEvent { return o.Status.LastWebhookEvent }))
 }

@@ -35,12 +35,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -838,24 +835,12 @@ func (o WebhookEndpointOptions) withDefaults() WebhookEndpointOptions {
 // SetupWithManager registers the reconciler. Credentials Secrets are watched, metadata
 // only: a change wakes the endpoints that use the Secret.
 func (r *WebhookEndpointReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.fillBackoff()
-	if r.shared == nil {
-		r.shared = newSharedState(r.Options)
-	}
 	r.Webhooks = r.Webhooks.withDefaults()
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &openaiv1alpha1.OpenAIWebhookEndpoint{}, credentialsIndex,
-		func(o client.Object) []string {
-			return []string{credentialsName(o.(*openaiv1alpha1.OpenAIWebhookEndpoint).Spec.CredentialsRef, r.DefaultCredentialsSecret)}
-		}); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.credentialsWatch(mgr.GetCache(),
-			&openaiv1alpha1.OpenAIWebhookEndpointList{})), builder.OnlyMetadata).
-		For(&openaiv1alpha1.OpenAIWebhookEndpoint{}, builder.WithPredicates(endpointTriggers())).
-		Named("openaiwebhookendpoint").
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
-		Complete(r)
+	return setupController(mgr, &r.Deps, r, "openaiwebhookendpoint", &openaiv1alpha1.OpenAIWebhookEndpoint{}, &openaiv1alpha1.OpenAIWebhookEndpointList{},
+		func(o *openaiv1alpha1.OpenAIWebhookEndpoint) *openaiv1alpha1.CredentialsReference {
+			return o.Spec.CredentialsRef
+		},
+		endpointTriggers())
 }
 
 // endpointTriggers lets through a new spec, a deletion and a new rotate-requested-at
