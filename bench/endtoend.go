@@ -108,6 +108,7 @@ func RunEndToEnd(ctx context.Context, l *Lab, opts EndToEndOptions) (*EndToEndRe
 	return res, nil
 }
 
+//nolint:gocyclo // one scenario's phases in the order they run, sharing their state
 func endToEndRun(ctx context.Context, l *Lab, run EndToEndRun, timeout time.Duration) (*EndToEndRow, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

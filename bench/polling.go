@@ -207,6 +207,8 @@ const dayBatch = "24 h (the completion window)"
 // mode at once, at the manager's default options. Each mode first runs one batch alone;
 // once both are Complete (in webhook mode the project has then received an event), the
 // others start.
+//
+//nolint:gocyclo // one scenario's phases in the order they run, sharing their state
 func RunPolling(ctx context.Context, l *Lab, opts PollingOptions) (*PollingResults, error) {
 	defaults, which := controllers.DefaultOptions(), "the manager's default options"
 	if opts.Controllers != nil {

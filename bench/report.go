@@ -76,6 +76,8 @@ func ReplaceScaleSection(doc, section string) string {
 }
 
 // Checks evaluates the targets against res.
+//
+//nolint:gocyclo // one short block per target, in the report's order
 func Checks(res *Results) []Check {
 	var out []Check
 	add := func(target, measured string, met *bool) { out = append(out, Check{target, measured, met}) }

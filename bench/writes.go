@@ -96,6 +96,8 @@ const CompletionRequests = 300
 //  2. Submissions: Items in-flight (emulator-hang) batches are created at once.
 //  3. Ceiling: with the manager stopped, a bare client patches the status of the
 //     completed batches CeilingWrites times, 16 at once.
+//
+//nolint:gocyclo // one scenario's three phases in the order they run, sharing one environment
 func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) {
 	sc, done := track(fmt.Sprintf("internal/devenv: envtest API server with the kustomize install; emulator (time scale 1), webhook-receiver and manager as processes under their ServiceAccounts (manager defaults); %d batches per phase; API server writes from its apiserver_request_total, leader election and the bench's own writes excluded", opts.Items))
 	progress := func(format string, args ...any) {

@@ -365,6 +365,8 @@ func reqIDOf(batchReqID string) string {
 
 // planBatch validates the input file the way OpenAI does while validating, and runs
 // every request through the model. Problems are returned as errors.data entries.
+//
+//nolint:gocyclo // the input checks in the order OpenAI applies them, one after another
 func (e *Emulator) planBatch(b *batch, content []byte, created int64) {
 	addErr := func(code string, line int, param, format string, args ...any) {
 		if len(b.verrs) >= maxBatchErrors {
@@ -531,6 +533,7 @@ func (e *Emulator) runRequest(endpoint string, body map[string]json.RawMessage, 
 	}
 }
 
+//nolint:gocyclo // the create request's checks in the order OpenAI applies them, then the batch
 func (e *Emulator) createBatch(w http.ResponseWriter, r *http.Request, _ string) {
 	raw, aerr := readJSONBody(w, r)
 	if aerr != nil {

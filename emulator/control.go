@@ -40,6 +40,8 @@ import (
 //	DELETE /emulator/inject        drops every pending injection
 //	GET  /emulator/keys            every key, masked, with its state
 //	PUT  /emulator/keys            {"key": "sk-...", "state": "revoked"|"read_only"|"active"}
+//
+//nolint:gocyclo // one case per control endpoint, as the doc comment lists them
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/emulator"), "/")
 	allow := func(methods ...string) bool {

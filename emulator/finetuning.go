@@ -485,6 +485,7 @@ func parseHyper(raw json.RawMessage, method, prefix string) (ftHyper, *apiError)
 	return h, nil
 }
 
+//nolint:gocyclo // the request's field checks, one after another in the order OpenAI reports them
 func parseFineTuneRequest(raw []byte) (*ftRequest, *apiError) {
 	body, ok := rawObject(raw)
 	if !ok {

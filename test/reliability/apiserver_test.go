@@ -52,6 +52,8 @@ import (
 // (10 s) makes controller-runtime stop the manager on purpose ("leader election lost");
 // at full scale a second, 15 s outage shows that: the test restarts the manager as the
 // kubelet would, and still nothing is lost or created twice.
+//
+//nolint:gocyclo // the scenario's phases, top to bottom as the doc comment tells them
 func TestAPIServerTroubleLosesNothing(t *testing.T) {
 	t.Parallel()
 	rec := record(t)

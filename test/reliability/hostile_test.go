@@ -89,6 +89,8 @@ const (
 // (counted by a watch on the resources, with the manager stopped so that the receiver
 // is the only writer). The process must not restart or panic, and its peak RSS is
 // reported and bounded.
+//
+//nolint:gocyclo // the scenario's phases, top to bottom as the doc comment tells them
 func TestHostileLoadOnTheReceiver(t *testing.T) {
 	t.Parallel()
 	rec := record(t)

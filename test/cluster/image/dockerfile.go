@@ -194,6 +194,8 @@ type Plan struct {
 // first stage must be a Go builder whose RUN steps are `go mod download` and `go build`
 // commands; the last must start from a base this package can stand in for and use only
 // WORKDIR, COPY --from=<builder>, USER, ENTRYPOINT, CMD, ENV and LABEL.
+//
+//nolint:gocyclo // one case per Dockerfile instruction the plan accepts
 func PlanFor(stages []Stage, goarch string) (*Plan, error) {
 	if len(stages) != 2 {
 		return nil, fmt.Errorf("want a builder stage and a final stage, found %d stages", len(stages))
