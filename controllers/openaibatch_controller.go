@@ -198,7 +198,14 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		if errors.Is(err, errCredentials) {
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Waiting for credentials")
+			setCondition(
+				&st.Conditions,
+				obj,
+				openaiv1alpha1.ConditionSubmitted,
+				metav1.ConditionFalse,
+				openaiv1alpha1.ReasonPending,
+				"Waiting for credentials",
+			)
 		}
 		return r.apiError(s, submission, "loading credentials", err)
 	}
@@ -209,7 +216,14 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 	st.Phase = openaiv1alpha1.BatchPhaseSubmitting
 	since := metav1.Now()
 	st.SubmittingSince = &since
-	setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Uploading the input and creating the batch")
+	setCondition(
+		&st.Conditions,
+		obj,
+		openaiv1alpha1.ConditionSubmitted,
+		metav1.ConditionFalse,
+		openaiv1alpha1.ReasonPending,
+		"Uploading the input and creating the batch",
+	)
 	if err := r.patchStatus(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -229,7 +243,14 @@ func (r *BatchReconciler) readInput(ctx context.Context, s *batchScope) (jsonl [
 		if st.Phase != openaiv1alpha1.BatchPhaseSubmitting {
 			st.Phase = openaiv1alpha1.BatchPhasePending
 		}
-		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonInputNotFound, missing.Error())
+		setCondition(
+			&st.Conditions,
+			obj,
+			openaiv1alpha1.ConditionSubmitted,
+			metav1.ConditionFalse,
+			openaiv1alpha1.ReasonInputNotFound,
+			missing.Error(),
+		)
 		return nil, ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 	case errors.As(err, &invalid):
 		r.fail(s, openaiv1alpha1.ReasonInvalidInput, invalid.Error())
@@ -264,8 +285,11 @@ func (r *BatchReconciler) resumeSubmission(ctx context.Context, s *batchScope, m
 	if !memo.searched {
 		done, err := r.search(ctx, s, api, memo)
 		if err != nil || !done {
-			msg := fmt.Sprintf("Looking on OpenAI for a batch an earlier, interrupted attempt may have created (%d batches read so far, back to %s); nothing is created until the search has finished",
-				memo.search.batchesRead, time.Unix(memo.search.oldest, 0).UTC().Format(time.RFC3339))
+			msg := fmt.Sprintf(
+				"Looking on OpenAI for a batch an earlier, interrupted attempt may have created (%d batches read so far, back to %s); nothing is created until the search has finished",
+				memo.search.batchesRead,
+				time.Unix(memo.search.oldest, 0).UTC().Format(time.RFC3339),
+			)
 			if err != nil {
 				msg += ": " + openaiclient.Classify(err, s.apiKey).Message + "; retrying"
 			}
@@ -446,7 +470,11 @@ func (r *BatchReconciler) search(ctx context.Context, s *batchScope, api openai.
 		if pages == searchPagesPerPass {
 			return false, nil
 		}
-		params := openai.FileListParams{Purpose: openai.String(string(openai.FilePurposeBatch)), Limit: openai.Int(10000), Order: openai.FileListParamsOrderDesc}
+		params := openai.FileListParams{
+			Purpose: openai.String(string(openai.FilePurposeBatch)),
+			Limit:   openai.Int(10000),
+			Order:   openai.FileListParamsOrderDesc,
+		}
 		if sr.filesAfter != "" {
 			params.After = openai.String(sr.filesAfter)
 		}
@@ -541,7 +569,11 @@ func (r *BatchReconciler) inlineRequests(ctx context.Context, obj *openaiv1alpha
 		return nil, fmt.Errorf("reading the inline requests: %w", err)
 	}
 	if full.Generation != obj.Generation || full.UID != obj.UID {
-		return nil, fmt.Errorf("reading the inline requests: the resource changed (generation %d, then %d); retrying", obj.Generation, full.Generation)
+		return nil, fmt.Errorf(
+			"reading the inline requests: the resource changed (generation %d, then %d); retrying",
+			obj.Generation,
+			full.Generation,
+		)
 	}
 	return full.Spec.Input.Requests, nil
 }
@@ -639,7 +671,8 @@ func (r *BatchReconciler) requestCancel(ctx context.Context, s *batchScope) (ctr
 	b, err := api.Batches.Cancel(ctx, st.BatchID)
 	if err != nil {
 		var held *openaiclient.HeldError
-		if c := openaiclient.Classify(err); !errors.As(err, &held) && (c.Class == openaiclient.Terminal || c.Class == openaiclient.NotFound || c.StatusCode == http.StatusConflict) {
+		if c := openaiclient.Classify(err); !errors.As(err, &held) &&
+			(c.Class == openaiclient.Terminal || c.Class == openaiclient.NotFound || c.StatusCode == http.StatusConflict) {
 			// Already ending (OpenAI answers 409/400 for a batch past cancelling): read it.
 			st.LastSyncTime = nil
 			return ctrl.Result{}, nil
@@ -745,7 +778,14 @@ func (r *BatchReconciler) mirror(s *batchScope, b *openai.Batch, readAt time.Tim
 	}
 
 	st.Message = ""
-	setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionTrue, openaiv1alpha1.ReasonAccepted, fmt.Sprintf("OpenAI accepted batch %s", b.ID))
+	setCondition(
+		&st.Conditions,
+		obj,
+		openaiv1alpha1.ConditionSubmitted,
+		metav1.ConditionTrue,
+		openaiv1alpha1.ReasonAccepted,
+		fmt.Sprintf("OpenAI accepted batch %s", b.ID),
+	)
 	switch st.Phase {
 	case openaiv1alpha1.BatchPhaseCompleted:
 		msg := fmt.Sprintf("Batch %s completed: %d of %d requests succeeded, %d failed", b.ID, rc.Completed, rc.Total, rc.Failed)
@@ -973,7 +1013,15 @@ func (r *BatchReconciler) cancelOnDelete(ctx context.Context, s *batchScope, api
 		}
 		return nil
 	}
-	r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "CancelRequested", "Delete", "Cancelled batch %s because the resource was deleted", st.BatchID)
+	r.Recorder.Eventf(
+		s.obj,
+		nil,
+		corev1.EventTypeNormal,
+		"CancelRequested",
+		"Delete",
+		"Cancelled batch %s because the resource was deleted",
+		st.BatchID,
+	)
 	return nil
 }
 

@@ -42,7 +42,13 @@ func TestBatchCompletesForEachInputSource(t *testing.T) {
 	jsonl := func(ids ...string) string {
 		var b strings.Builder
 		for _, id := range ids {
-			fmt.Fprintf(&b, `{"custom_id":%q,"method":"POST","url":%q,"body":{"model":"text-embedding-3-small","input":"text of %s"}}`+"\n", id, endpoint, id)
+			fmt.Fprintf(
+				&b,
+				`{"custom_id":%q,"method":"POST","url":%q,"body":{"model":"text-embedding-3-small","input":"text of %s"}}`+"\n",
+				id,
+				endpoint,
+				id,
+			)
 		}
 		return b.String()
 	}
@@ -95,8 +101,10 @@ func TestBatchCompletesForEachInputSource(t *testing.T) {
 			b.Spec.Results = &openaiv1alpha1.ResultsTarget{Kind: tc.results, Name: "embeddings-out"}
 			f.create(b)
 
-			g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCompleted))
-			g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 10*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonStored))
+			g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCompleted))
+			g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 10*time.Second, 50*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonStored))
 			b = f.getBatch("embeddings")
 			g.Expect(b.Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseCompleted))
 			g.Expect(b.Status.BatchID).To(HavePrefix("batch_"))
@@ -143,7 +151,8 @@ func TestBatchCompletesForEachInputSource(t *testing.T) {
 			// The uploaded input is deleted at the end; a file the user gave is kept.
 			_, err = f.sdk().Files.Get(f.ctx, b.Status.InputFileID)
 			if tc.ownsInput {
-				g.Eventually(func() bool { return f.getBatch("embeddings").Status.InputFileDeleted }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
+				g.Eventually(func() bool { return f.getBatch("embeddings").Status.InputFileDeleted }, 10*time.Second, 50*time.Millisecond).
+					Should(BeTrue())
 				_, err = f.sdk().Files.Get(f.ctx, b.Status.InputFileID)
 				g.Expect(err).To(HaveOccurred())
 			} else {
@@ -162,7 +171,8 @@ func TestBatchFailedRequestsGoToErrorsKey(t *testing.T) {
 	b.Spec.Input.Requests[1].Body.Raw = []byte(`{"model":"` + emulator.ModelFail + `","input":"x"}`)
 	b.Spec.Results = &openaiv1alpha1.ResultsTarget{Name: "mixed-out"}
 	f.create(b)
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue))
 	b = f.getBatch("mixed")
 	f.g.Expect(b.Status.RequestCounts).To(Equal(&openaiv1alpha1.RequestCounts{Total: 2, Completed: 1, Failed: 1}))
 	cm := &corev1.ConfigMap{}
@@ -243,7 +253,10 @@ func TestBatchUploadedButNotCreatedReusesTheInputFile(t *testing.T) {
 	// What a process that died between upload and create leaves: intent recorded, the
 	// input uploaded under its deterministic name, no batch.
 	jsonl := `{"custom_id":"req-0","method":"POST","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":"document 0"}}` + "\n"
-	_, err := f.sdk().Files.New(f.ctx, openai.FileNewParams{File: openai.File(strings.NewReader(jsonl), inputFileName(b), "application/jsonl"), Purpose: openai.FilePurposeBatch})
+	_, err := f.sdk().Files.New(
+		f.ctx,
+		openai.FileNewParams{File: openai.File(strings.NewReader(jsonl), inputFileName(b), "application/jsonl"), Purpose: openai.FilePurposeBatch},
+	)
 	f.g.Expect(err).NotTo(HaveOccurred())
 	b.Status.Phase = openaiv1alpha1.BatchPhaseSubmitting
 	f.g.Expect(f.c.Status().Update(f.ctx, b)).To(Succeed())
@@ -345,13 +358,19 @@ func TestBatchWaitsForMissingInputConfigMap(t *testing.T) {
 		haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonInputNotFound),
 		HaveField("Message", ContainSubstring(`ConfigMap "later-input" not found`)),
 	))
-	f.createConfigMap("later-input", map[string]string{"in.jsonl": `{"custom_id":"a","method":"POST","url":"/v1/embeddings","body":{"model":"m","input":"x"}}`})
+	f.createConfigMap(
+		"later-input",
+		map[string]string{"in.jsonl": `{"custom_id":"a","method":"POST","url":"/v1/embeddings","body":{"model":"m","input":"x"}}`},
+	)
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 }
 
 func TestBatchSurvivesARateLimitStorm(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, fixtureOptions{emulator: emulator.Options{Faults: emulator.Faults{RateLimitRate: 0.6, RetryAfter: 50 * time.Millisecond}, Seed: 7}})
+	f := newFixture(
+		t,
+		fixtureOptions{emulator: emulator.Options{Faults: emulator.Faults{RateLimitRate: 0.6, RetryAfter: 50 * time.Millisecond}, Seed: 7}},
+	)
 	var names []string
 	for i := range 5 {
 		name := fmt.Sprintf("storm-%d", i)
@@ -360,7 +379,8 @@ func TestBatchSurvivesARateLimitStorm(t *testing.T) {
 	}
 	for _, name := range names {
 		b := &openaiv1alpha1.OpenAIBatch{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: name}}
-		f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 60*time.Second, 100*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+		f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 60*time.Second, 100*time.Millisecond).
+			Should(haveStatus(metav1.ConditionTrue))
 	}
 	stats := f.emu.Stats()
 	f.g.Expect(stats.Faults.RateLimited).To(BeNumerically(">", 0), "the storm must have hit")
@@ -376,10 +396,12 @@ func TestBatchCancelViaSpec(t *testing.T) {
 	b := f.batch("stopme", 2, emulator.ModelHang)
 	b.Spec.Results = &openaiv1alpha1.ResultsTarget{Name: "stopme-out"}
 	f.create(b)
-	f.g.Eventually(func() openaiv1alpha1.BatchPhase { return f.getBatch("stopme").Status.Phase }, 20*time.Second, 50*time.Millisecond).Should(Equal(openaiv1alpha1.BatchPhaseInProgress))
+	f.g.Eventually(func() openaiv1alpha1.BatchPhase { return f.getBatch("stopme").Status.Phase }, 20*time.Second, 50*time.Millisecond).
+		Should(Equal(openaiv1alpha1.BatchPhaseInProgress))
 	b = f.getBatch("stopme")
 	f.edit(b, func() { b.Spec.Cancel = true })
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 	b = f.getBatch("stopme")
 	f.g.Expect(b.Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseCancelled))
 	f.g.Expect(b.Status.CancelledAt).NotTo(BeNil())
@@ -394,7 +416,8 @@ func TestBatchCancelledOnDelete(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	b := f.batch("doomed", 2, emulator.ModelHang)
 	f.create(b)
-	f.g.Eventually(func() openaiv1alpha1.BatchPhase { return f.getBatch("doomed").Status.Phase }, 20*time.Second, 50*time.Millisecond).Should(Equal(openaiv1alpha1.BatchPhaseInProgress))
+	f.g.Eventually(func() openaiv1alpha1.BatchPhase { return f.getBatch("doomed").Status.Phase }, 20*time.Second, 50*time.Millisecond).
+		Should(Equal(openaiv1alpha1.BatchPhaseInProgress))
 	b = f.getBatch("doomed")
 	f.g.Expect(b.Finalizers).To(ContainElement(Finalizer))
 	f.g.Expect(f.c.Delete(f.ctx, b)).To(Succeed())
@@ -418,7 +441,8 @@ func TestBatchKeptRunningWhenCancelOnDeleteIsOff(t *testing.T) {
 	f.g.Eventually(func() string { return f.getBatch("orphan").Status.BatchID }, 20*time.Second, 50*time.Millisecond).ShouldNot(BeEmpty())
 	b = f.getBatch("orphan")
 	f.g.Expect(f.c.Delete(f.ctx, b)).To(Succeed())
-	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 20*time.Second).ShouldNot(Succeed())
+	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 20*time.Second).
+		ShouldNot(Succeed())
 	remote, err := f.sdk().Batches.Get(f.ctx, b.Status.BatchID)
 	f.g.Expect(err).NotTo(HaveOccurred())
 	f.g.Expect(remote.Status).To(BeElementOf(openai.BatchStatusValidating, openai.BatchStatusInProgress))
@@ -438,7 +462,8 @@ func TestBatchDeletionDoesNotHangWithoutCredentials(t *testing.T) {
 	f.g.Expect(f.c.Delete(f.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "temporary"}})).To(Succeed())
 	f.startManager(testOptions(), nil)
 	f.g.Expect(f.c.Delete(f.ctx, b)).To(Succeed())
-	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 10*time.Second).ShouldNot(Succeed())
+	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 10*time.Second).
+		ShouldNot(Succeed())
 	f.g.Expect(eventReasons(f.events("stranded"))).To(ContainElement("CleanupAbandoned"))
 }
 
@@ -451,7 +476,9 @@ func TestBatchDeletionGivesUpWhenTheAPIKeepsFailing(t *testing.T) {
 	f.emu.SetFaults(emulator.Faults{ServerErrorRate: 1})
 	start := time.Now()
 	f.g.Expect(f.c.Delete(f.ctx, f.getBatch("unreachable"))).To(Succeed())
-	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 20*time.Second, 50*time.Millisecond).ShouldNot(Succeed())
+	f.g.Eventually(func() error {
+		return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{})
+	}, 20*time.Second, 50*time.Millisecond).ShouldNot(Succeed())
 	f.g.Expect(time.Since(start)).To(BeNumerically(">=", testOptions().DeletionTimeout-time.Second), "it retries for DeletionTimeout first")
 	f.g.Expect(eventReasons(f.events("unreachable"))).To(ContainElement("CleanupAbandoned"))
 }
@@ -463,7 +490,8 @@ func TestBatchResultsNeverOverwriteSomeoneElsesObject(t *testing.T) {
 	b := f.batch("polite", 1, "text-embedding-3-small")
 	b.Spec.Results = &openaiv1alpha1.ResultsTarget{Name: "taken"}
 	f.create(b)
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonTargetConflict))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonTargetConflict))
 	cm := &corev1.ConfigMap{}
 	f.g.Expect(f.c.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "taken"}, cm)).To(Succeed())
 	f.g.Expect(cm.Data).To(Equal(map[string]string{"keep": "me"}))
@@ -471,7 +499,8 @@ func TestBatchResultsNeverOverwriteSomeoneElsesObject(t *testing.T) {
 	// Pointing results elsewhere (a control field) stores them there.
 	b = f.getBatch("polite")
 	f.edit(b, func() { b.Spec.Results.Name = "polite-out" })
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue))
 }
 
 func TestNextPollDoublesWithAgeWithinBounds(t *testing.T) {
@@ -567,13 +596,15 @@ func TestBatchPollsOnlyAsASafetyNetOnceWebhooksArrive(t *testing.T) {
 	f.create(first)
 	f.g.Eventually(f.condition(first, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 	// Polling may see the end before the receiver records the event.
-	f.g.Eventually(func() *openaiv1alpha1.WebhookEvent { return f.getBatch("first").Status.LastWebhookEvent }, 10*time.Second, 20*time.Millisecond).ShouldNot(BeNil())
+	f.g.Eventually(func() *openaiv1alpha1.WebhookEvent { return f.getBatch("first").Status.LastWebhookEvent }, 10*time.Second, 20*time.Millisecond).
+		ShouldNot(BeNil())
 
 	// Events arrive for this project now: the next batch is read once, when its event comes.
 	before := f.emu.Calls("batches.retrieve")
 	second := f.batch("second", 3, "text-embedding-3-small")
 	f.create(second)
-	f.g.Eventually(f.condition(second, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Eventually(f.condition(second, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue))
 	f.g.Expect(f.emu.Calls("batches.retrieve")-before).To(Equal(int64(1)), "one read, triggered by the webhook")
 
 	// Another project (credentials Secret) has seen no event: it keeps the short schedule

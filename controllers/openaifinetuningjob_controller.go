@@ -211,7 +211,14 @@ func (r *FineTuningJobReconciler) startSubmission(ctx context.Context, s *ftScop
 	if err != nil {
 		var missing inputMissingError
 		if errors.As(err, &missing) {
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonInputNotFound, missing.Error())
+			setCondition(
+				&st.Conditions,
+				obj,
+				openaiv1alpha1.ConditionSubmitted,
+				metav1.ConditionFalse,
+				openaiv1alpha1.ReasonInputNotFound,
+				missing.Error(),
+			)
 			return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 		}
 		var invalid inputInvalidError
@@ -224,7 +231,14 @@ func (r *FineTuningJobReconciler) startSubmission(ctx context.Context, s *ftScop
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		if errors.Is(err, errCredentials) {
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Waiting for credentials")
+			setCondition(
+				&st.Conditions,
+				obj,
+				openaiv1alpha1.ConditionSubmitted,
+				metav1.ConditionFalse,
+				openaiv1alpha1.ReasonPending,
+				"Waiting for credentials",
+			)
 		}
 		return r.apiError(s, "loading credentials", err)
 	}
@@ -233,7 +247,14 @@ func (r *FineTuningJobReconciler) startSubmission(ctx context.Context, s *ftScop
 	st.Phase = openaiv1alpha1.FineTuningPhaseSubmitting
 	now := metav1.Now()
 	st.SubmittingSince = &now
-	setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Uploading the training data and creating the job")
+	setCondition(
+		&st.Conditions,
+		obj,
+		openaiv1alpha1.ConditionSubmitted,
+		metav1.ConditionFalse,
+		openaiv1alpha1.ReasonPending,
+		"Uploading the training data and creating the job",
+	)
 	if err := r.patchStatus(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -258,8 +279,12 @@ func (r *FineTuningJobReconciler) resumeSubmission(ctx context.Context, s *ftSco
 	if !memo.searched {
 		found, err := r.findEarlierSubmission(ctx, s, api, memo)
 		if errors.Is(err, errSearchIncomplete) {
-			msg := fmt.Sprintf("Searching OpenAI for a job an interrupted submission may have created: %s (more than %d items since %s); creating nothing until it can",
-				err, maxFTSearchItems, ftSearchSince(obj).UTC().Format(time.RFC3339))
+			msg := fmt.Sprintf(
+				"Searching OpenAI for a job an interrupted submission may have created: %s (more than %d items since %s); creating nothing until it can",
+				err,
+				maxFTSearchItems,
+				ftSearchSince(obj).UTC().Format(time.RFC3339),
+			)
 			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonSearchIncomplete, msg)
 			// Each try reads thousands of items: try again at the slow end of polling.
 			return ctrl.Result{RequeueAfter: max(r.RetryInterval, r.PollIntervalMax)}, nil
@@ -286,7 +311,14 @@ func (r *FineTuningJobReconciler) resumeSubmission(ctx context.Context, s *ftSco
 	if err != nil {
 		var missing inputMissingError
 		if errors.As(err, &missing) {
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonInputNotFound, missing.Error())
+			setCondition(
+				&st.Conditions,
+				obj,
+				openaiv1alpha1.ConditionSubmitted,
+				metav1.ConditionFalse,
+				openaiv1alpha1.ReasonInputNotFound,
+				missing.Error(),
+			)
 			return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 		}
 		var invalid inputInvalidError
@@ -382,7 +414,15 @@ func (r *FineTuningJobReconciler) create(ctx context.Context, s *ftScope, api op
 // the files this submission uploaded, so it means those are gone (expired, deleted):
 // they are deleted, should they still be there, and uploaded again. Either call is
 // retried with backoff.
-func (r *FineTuningJobReconciler) createError(ctx context.Context, s *ftScope, api openai.Client, what string, err error, memo *ftSubmission, jobCreate bool) (ctrl.Result, error) {
+func (r *FineTuningJobReconciler) createError(
+	ctx context.Context,
+	s *ftScope,
+	api openai.Client,
+	what string,
+	err error,
+	memo *ftSubmission,
+	jobCreate bool,
+) (ctrl.Result, error) {
 	c := openaiclient.Classify(err, s.apiKey)
 	switch {
 	case c.Class == openaiclient.Transient:
@@ -427,7 +467,12 @@ func ftSearchSince(obj *openaiv1alpha1.OpenAIFineTuningJob) time.Time {
 // filter) and the uploads (by name) an interrupted attempt created. It reads back to
 // ftSearchSince; if it cannot get that far it returns errSearchIncomplete, never "not
 // found".
-func (r *FineTuningJobReconciler) findEarlierSubmission(ctx context.Context, s *ftScope, api openai.Client, memo *ftSubmission) (*openai.FineTuningJob, error) {
+func (r *FineTuningJobReconciler) findEarlierSubmission(
+	ctx context.Context,
+	s *ftScope,
+	api openai.Client,
+	memo *ftSubmission,
+) (*openai.FineTuningJob, error) {
 	obj := s.obj
 	tag := resourceTag(obj)
 	oldest := ftSearchSince(obj).Unix()
@@ -510,7 +555,14 @@ func (r *FineTuningJobReconciler) readInput(ctx context.Context, s *ftScope) (ft
 }
 
 // readData returns one data set as checked JSONL (nil for a file given by id).
-func (r *FineTuningJobReconciler) readData(ctx context.Context, s *ftScope, td *openaiv1alpha1.TrainingData, field string, method trainingdata.Method, minExamples int) ([]byte, error) {
+func (r *FineTuningJobReconciler) readData(
+	ctx context.Context,
+	s *ftScope,
+	td *openaiv1alpha1.TrainingData,
+	field string,
+	method trainingdata.Method,
+	minExamples int,
+) ([]byte, error) {
 	var data []byte
 	var err error
 	switch {
@@ -599,7 +651,10 @@ func methodBody(m *openaiv1alpha1.FineTuningMethod) (map[string]any, error) {
 				continue
 			}
 			if _, dup := hyper[key]; dup {
-				return nil, fmt.Errorf("parameters.hyperparameters.%s repeats a hyperparameter typed in method.hyperparameters: set it there only", key)
+				return nil, fmt.Errorf(
+					"parameters.hyperparameters.%s repeats a hyperparameter typed in method.hyperparameters: set it there only",
+					key,
+				)
 			}
 			value, err := autoOrNumber(v)
 			if err != nil {
@@ -737,7 +792,11 @@ func (r *FineTuningJobReconciler) track(ctx context.Context, s *ftScope) (ctrl.R
 // readDetails reads the job's newest events and, once it trains, its latest checkpoint.
 func (r *FineTuningJobReconciler) readDetails(ctx context.Context, s *ftScope, api openai.Client) error {
 	st := &s.obj.Status
-	events, err := api.FineTuning.Jobs.ListEvents(ctx, st.JobID, openai.FineTuningJobListEventsParams{Limit: openai.Int(openaiv1alpha1.MaxFineTuningEvents)})
+	events, err := api.FineTuning.Jobs.ListEvents(
+		ctx,
+		st.JobID,
+		openai.FineTuningJobListEventsParams{Limit: openai.Int(openaiv1alpha1.MaxFineTuningEvents)},
+	)
 	if err != nil {
 		return err
 	}
@@ -772,9 +831,12 @@ func checkpointStatus(c *openai.FineTuningJobCheckpoint) *openaiv1alpha1.FineTun
 		f     float64
 		valid bool
 	}{
-		"train_loss": {m.TrainLoss, m.JSON.TrainLoss.Valid()}, "train_mean_token_accuracy": {m.TrainMeanTokenAccuracy, m.JSON.TrainMeanTokenAccuracy.Valid()},
-		"valid_loss": {m.ValidLoss, m.JSON.ValidLoss.Valid()}, "valid_mean_token_accuracy": {m.ValidMeanTokenAccuracy, m.JSON.ValidMeanTokenAccuracy.Valid()},
-		"full_valid_loss": {m.FullValidLoss, m.JSON.FullValidLoss.Valid()}, "full_valid_mean_token_accuracy": {m.FullValidMeanTokenAccuracy, m.JSON.FullValidMeanTokenAccuracy.Valid()},
+		"train_loss":                     {m.TrainLoss, m.JSON.TrainLoss.Valid()},
+		"train_mean_token_accuracy":      {m.TrainMeanTokenAccuracy, m.JSON.TrainMeanTokenAccuracy.Valid()},
+		"valid_loss":                     {m.ValidLoss, m.JSON.ValidLoss.Valid()},
+		"valid_mean_token_accuracy":      {m.ValidMeanTokenAccuracy, m.JSON.ValidMeanTokenAccuracy.Valid()},
+		"full_valid_loss":                {m.FullValidLoss, m.JSON.FullValidLoss.Valid()},
+		"full_valid_mean_token_accuracy": {m.FullValidMeanTokenAccuracy, m.JSON.FullValidMeanTokenAccuracy.Valid()},
 	} {
 		if v.valid {
 			if out.Metrics == nil {
@@ -841,7 +903,14 @@ func (r *FineTuningJobReconciler) mirror(s *ftScope, job *openai.FineTuningJob, 
 	}
 
 	st.Message = ""
-	setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionTrue, openaiv1alpha1.ReasonAccepted, "OpenAI accepted fine-tuning job "+job.ID)
+	setCondition(
+		&st.Conditions,
+		obj,
+		openaiv1alpha1.ConditionSubmitted,
+		metav1.ConditionTrue,
+		openaiv1alpha1.ReasonAccepted,
+		"OpenAI accepted fine-tuning job "+job.ID,
+	)
 	switch st.Phase {
 	case openaiv1alpha1.FineTuningPhaseSucceeded:
 		msg := fmt.Sprintf("Fine-tuning job %s succeeded: model %s (%d trained tokens)", job.ID, job.FineTunedModel, job.TrainedTokens)
@@ -928,7 +997,8 @@ func (r *FineTuningJobReconciler) storeResults(ctx context.Context, s *ftScope) 
 // ResultsStored says why they are not stored yet.
 func (r *FineTuningJobReconciler) resultsError(s *ftScope, what string, err error) (ctrl.Result, error) {
 	res, rerr := r.apiError(s, what, err)
-	if c := meta.FindStatusCondition(s.obj.Status.Conditions, openaiv1alpha1.ConditionCredentialsReady); c != nil && c.Status == metav1.ConditionFalse {
+	if c := meta.FindStatusCondition(s.obj.Status.Conditions, openaiv1alpha1.ConditionCredentialsReady); c != nil &&
+		c.Status == metav1.ConditionFalse {
 		setCondition(&s.obj.Status.Conditions, s.obj, openaiv1alpha1.ConditionResultsStored, metav1.ConditionFalse, c.Reason, c.Message)
 	}
 	return res, rerr

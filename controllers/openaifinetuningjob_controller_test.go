@@ -162,8 +162,10 @@ func TestFineTuningJobSucceedsForEachTrainingSource(t *testing.T) {
 			j.Spec.Results = &openaiv1alpha1.ResultsTarget{Kind: tc.results, Name: "support-bot-model"}
 			f.create(j)
 
-			g.Eventually(f.condition(j, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonSucceeded))
-			g.Eventually(f.condition(j, openaiv1alpha1.ConditionResultsStored), 10*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonStored))
+			g.Eventually(f.condition(j, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonSucceeded))
+			g.Eventually(f.condition(j, openaiv1alpha1.ConditionResultsStored), 10*time.Second, 50*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonStored))
 			j = f.getJob("support-bot")
 			st := j.Status
 			g.Expect(st.Phase).To(Equal(openaiv1alpha1.FineTuningPhaseSucceeded))
@@ -212,7 +214,8 @@ func TestFineTuningJobSucceedsForEachTrainingSource(t *testing.T) {
 			}
 			g.Expect(f.emu.Calls("files.create")).To(Equal(wantUploads))
 			if tc.uploads > 0 {
-				g.Eventually(func() bool { return f.getJob("support-bot").Status.UploadedFilesDeleted }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
+				g.Eventually(func() bool { return f.getJob("support-bot").Status.UploadedFilesDeleted }, 10*time.Second, 50*time.Millisecond).
+					Should(BeTrue())
 				g.Expect(f.emu.Calls("files.delete")).To(Equal(tc.uploads))
 				_, err := f.sdk().Files.Get(f.ctx, st.TrainingFileID)
 				g.Expect(err).To(HaveOccurred())
@@ -288,7 +291,9 @@ func TestFineTuningJobInvalidTrainingDataFailsBeforeAnythingIsSpent(t *testing.T
 		},
 		"bad validation data": {
 			arrange: func(f *fixture, j *openaiv1alpha1.OpenAIFineTuningJob) {
-				j.Spec.ValidationData = &openaiv1alpha1.TrainingData{Examples: []runtime.RawExtension{{Raw: []byte(`{"messages":[{"role":"user","content":"no answer"}]}`)}}}
+				j.Spec.ValidationData = &openaiv1alpha1.TrainingData{
+					Examples: []runtime.RawExtension{{Raw: []byte(`{"messages":[{"role":"user","content":"no answer"}]}`)}},
+				}
 			},
 			want: "spec.validationData is not valid supervised data: line 1: messages has no assistant message",
 		},
@@ -338,7 +343,9 @@ func TestFineTuningJobEndsAsOpenAIEndsIt(t *testing.T) {
 	}{
 		"training file refused by moderation": {
 			arrange: func(j *openaiv1alpha1.OpenAIFineTuningJob) {
-				j.Spec.TrainingData.Examples[3] = runtime.RawExtension{Raw: []byte(`{"messages":[{"role":"user","content":"` + emulator.FlagMarker + `"},{"role":"assistant","content":"x"}]}`)}
+				j.Spec.TrainingData.Examples[3] = runtime.RawExtension{
+					Raw: []byte(`{"messages":[{"role":"user","content":"` + emulator.FlagMarker + `"},{"role":"assistant","content":"x"}]}`),
+				}
 			},
 			reason: openaiv1alpha1.ReasonFailed, code: "invalid_training_file", message: "blocked by our moderation system",
 		},
@@ -362,7 +369,8 @@ func TestFineTuningJobEndsAsOpenAIEndsIt(t *testing.T) {
 			f.create(j)
 			f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionFailed), 30*time.Second, 50*time.Millisecond).Should(SatisfyAll(
 				haveStatus(metav1.ConditionTrue, tc.reason), HaveField("Message", ContainSubstring(tc.message))))
-			f.g.Eventually(func() bool { return f.getJob("ends").Status.UploadedFilesDeleted }, 10*time.Second, 50*time.Millisecond).Should(BeTrue(), "the upload is deleted")
+			f.g.Eventually(func() bool { return f.getJob("ends").Status.UploadedFilesDeleted }, 10*time.Second, 50*time.Millisecond).
+				Should(BeTrue(), "the upload is deleted")
 			j = f.getJob("ends")
 			f.g.Expect(j.Status.Phase).To(Equal(openaiv1alpha1.FineTuningPhaseFailed))
 			f.g.Expect(f.condition(j, openaiv1alpha1.ConditionComplete)()).To(BeNil())
@@ -390,7 +398,8 @@ func TestFineTuningJobCancelViaSpec(t *testing.T) {
 	f.g.Eventually(f.jobPhase("stopme"), 20*time.Second, 50*time.Millisecond).Should(Equal(openaiv1alpha1.FineTuningPhaseRunning))
 	j = f.getJob("stopme")
 	f.edit(j, func() { j.Spec.Cancel = true })
-	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
+	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 	f.g.Eventually(func() bool { return f.getJob("stopme").Status.UploadedFilesDeleted }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
 	remote, err := f.sdk().FineTuning.Jobs.Get(f.ctx, f.getJob("stopme").Status.JobID)
 	f.g.Expect(err).NotTo(HaveOccurred())
@@ -502,9 +511,12 @@ func TestFineTuningJobSubmittingSurvivesMissingCredentialsAndInput(t *testing.T)
 	f.g.Expect(f.c.Update(f.ctx, cm)).To(Succeed())
 	f.startManager(testOptions(), nil)
 
-	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonSecretNotFound))
-	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionSubmitted), 10*time.Second, 50*time.Millisecond).Should(HaveField("Message", ContainSubstring("OpenAI may have the job already")))
-	f.g.Consistently(f.jobPhase("rotated"), time.Second, 100*time.Millisecond).Should(Equal(openaiv1alpha1.FineTuningPhaseSubmitting), "the intent is never erased")
+	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonSecretNotFound))
+	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionSubmitted), 10*time.Second, 50*time.Millisecond).
+		Should(HaveField("Message", ContainSubstring("OpenAI may have the job already")))
+	f.g.Consistently(f.jobPhase("rotated"), time.Second, 100*time.Millisecond).
+		Should(Equal(openaiv1alpha1.FineTuningPhaseSubmitting), "the intent is never erased")
 
 	f.createSecret("rotating", map[string]string{"apiKey": emulator.DefaultAPIKey})
 	f.g.Eventually(func() string { return f.getJob("rotated").Status.JobID }, 20*time.Second, 50*time.Millisecond).Should(Equal(earlier.ID))
@@ -537,8 +549,10 @@ func TestFineTuningJobCancelDuringSubmittingSearchesFirst(t *testing.T) {
 				upload = f.uploadTraining(uploadName(j, "training"), chatJSONL(10, "x")).ID
 			}
 			f.startManager(testOptions(), nil)
-			f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
-			f.g.Eventually(func() bool { return f.getJob("late-cancel").Status.UploadedFilesDeleted }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
+			f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
+			f.g.Eventually(func() bool { return f.getJob("late-cancel").Status.UploadedFilesDeleted }, 10*time.Second, 50*time.Millisecond).
+				Should(BeTrue())
 			_, err := f.sdk().Files.Get(f.ctx, upload)
 			f.g.Expect(err).To(HaveOccurred(), "the stray upload is deleted")
 			f.g.Expect(f.emu.Calls("fine_tuning.jobs.create")).To(Equal(map[bool]int64{true: 1}[tc.remote]), "nothing new is created")
@@ -597,7 +611,14 @@ func (f *fixture) startProxy() *apiProxy {
 			start, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Query().Get("after"), "ftjob-other"))
 			var data []string
 			for i := start + 1; i <= start+100; i++ {
-				data = append(data, fmt.Sprintf(`{"id":"ftjob-other%d","object":"fine_tuning.job","created_at":%d,"model":"gpt-4o-mini-2024-07-18","status":"running","metadata":{"team":"other"}}`, i, time.Now().Unix()))
+				data = append(
+					data,
+					fmt.Sprintf(
+						`{"id":"ftjob-other%d","object":"fine_tuning.job","created_at":%d,"model":"gpt-4o-mini-2024-07-18","status":"running","metadata":{"team":"other"}}`,
+						i,
+						time.Now().Unix(),
+					),
+				)
 			}
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = fmt.Fprintf(w, `{"object":"list","data":[%s],"has_more":true}`, strings.Join(data, ","))
@@ -650,7 +671,8 @@ func TestFineTuningJobNotFoundOnCreateCallsIsNotARefusal(t *testing.T) {
 			f.g.Expect(j.Status.Phase).To(Equal(openaiv1alpha1.FineTuningPhaseSucceeded), "a 404 to %s ended it: %s", tc.call, j.Status.Message)
 			f.g.Expect(f.remoteJobs(j)).To(HaveLen(1))
 			f.g.Expect(f.emu.Calls("files.create")).To(Equal(tc.uploads))
-			f.g.Eventually(func() bool { return f.getJob("notfound").Status.UploadedFilesDeleted }, 20*time.Second, 50*time.Millisecond).Should(BeTrue())
+			f.g.Eventually(func() bool { return f.getJob("notfound").Status.UploadedFilesDeleted }, 20*time.Second, 50*time.Millisecond).
+				Should(BeTrue())
 			files, err := f.sdk().Files.List(f.ctx, openai.FileListParams{Purpose: openai.String(string(openai.FilePurposeFineTune))})
 			f.g.Expect(err).NotTo(HaveOccurred())
 			f.g.Expect(files.Data).To(BeEmpty(), "every upload is deleted once the job ended")
@@ -671,7 +693,8 @@ func TestFineTuningJobSearchThatCannotFinishCreatesNothing(t *testing.T) {
 		haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonSearchIncomplete),
 		HaveField("Message", ContainSubstring("creating nothing until it can")),
 	))
-	f.g.Consistently(func() int64 { return f.emu.Calls("fine_tuning.jobs.create") + f.emu.Calls("files.create") }, time.Second, 100*time.Millisecond).Should(BeZero())
+	f.g.Consistently(func() int64 { return f.emu.Calls("fine_tuning.jobs.create") + f.emu.Calls("files.create") }, time.Second, 100*time.Millisecond).
+		Should(BeZero())
 	f.g.Expect(f.getJob("busy").Status.Phase).To(Equal(openaiv1alpha1.FineTuningPhaseSubmitting))
 
 	// Once the search can finish, it finds nothing and creates the job once.
@@ -715,7 +738,8 @@ func TestFineTuningJobAccessLostAfterSubmissionKeepsTheResource(t *testing.T) {
 			f.g.Eventually(f.condition(j, tc.condition), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 			j = f.getJob("keeper")
 			f.edit(j, func() { j.Spec.Cancel = true })
-			f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
+			f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 			f.g.Expect(f.emu.Calls("fine_tuning.jobs.create")).To(Equal(int64(1)))
 		})
 	}
@@ -723,7 +747,10 @@ func TestFineTuningJobAccessLostAfterSubmissionKeepsTheResource(t *testing.T) {
 
 func TestFineTuningJobSurvivesARateLimitStorm(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, fixtureOptions{emulator: emulator.Options{Faults: emulator.Faults{RateLimitRate: 0.5, RetryAfter: 50 * time.Millisecond}, Seed: 11}})
+	f := newFixture(
+		t,
+		fixtureOptions{emulator: emulator.Options{Faults: emulator.Faults{RateLimitRate: 0.5, RetryAfter: 50 * time.Millisecond}, Seed: 11}},
+	)
 	var jobs []*openaiv1alpha1.OpenAIFineTuningJob
 	for i := range 3 {
 		j := f.fineTuningJob(fmt.Sprintf("storm-%d", i), 10)
@@ -731,7 +758,8 @@ func TestFineTuningJobSurvivesARateLimitStorm(t *testing.T) {
 		jobs = append(jobs, j)
 	}
 	for _, j := range jobs {
-		f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionComplete), 60*time.Second, 100*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+		f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionComplete), 60*time.Second, 100*time.Millisecond).
+			Should(haveStatus(metav1.ConditionTrue))
 	}
 	f.g.Expect(f.emu.Stats().Faults.RateLimited).To(BeNumerically(">", 0), "the storm must have hit")
 	f.emu.SetFaults(emulator.Faults{})
@@ -784,14 +812,16 @@ func TestFineTuningJobResultsAreStoredOncePerTarget(t *testing.T) {
 	j := f.fineTuningJob("once", 10)
 	j.Spec.Results = &openaiv1alpha1.ResultsTarget{Name: "once-model"}
 	f.create(j)
-	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue))
 	downloads := f.emu.Calls("files.content")
 	f.g.Expect(downloads).To(Equal(int64(1)))
 
 	// A later edit of a control field does not download and write them again...
 	j = f.getJob("once")
 	f.edit(j, func() { j.Spec.CancelOnDelete = ptr.To(false) })
-	f.g.Eventually(func() int64 { return f.getJob("once").Status.ObservedGeneration }, 10*time.Second, 50*time.Millisecond).Should(Equal(j.Generation))
+	f.g.Eventually(func() int64 { return f.getJob("once").Status.ObservedGeneration }, 10*time.Second, 50*time.Millisecond).
+		Should(Equal(j.Generation))
 	f.g.Consistently(func() int64 { return f.emu.Calls("files.content") }, time.Second, 100*time.Millisecond).Should(Equal(downloads))
 
 	// ...but a new target gets them.
@@ -813,15 +843,28 @@ func TestMethodBody(t *testing.T) {
 		err    string
 	}{
 		"defaults": {method: nil, want: `{"supervised":{},"type":"supervised"}`},
-		"typed hyperparameters": {method: &openaiv1alpha1.FineTuningMethod{Type: openaiv1alpha1.FineTuningDPO, Hyperparameters: &openaiv1alpha1.Hyperparameters{
-			NEpochs: ptr.To(intstr.FromString("auto")), BatchSize: ptr.To(intstr.FromInt32(8)), LearningRateMultiplier: ptr.To(intstr.FromString("0.5")), Beta: ptr.To(intstr.FromString(".1")),
-		}}, want: `{"dpo":{"hyperparameters":{"batch_size":8,"beta":0.1,"learning_rate_multiplier":0.5,"n_epochs":"auto"}},"type":"dpo"}`},
+		"typed hyperparameters": {
+			method: &openaiv1alpha1.FineTuningMethod{Type: openaiv1alpha1.FineTuningDPO, Hyperparameters: &openaiv1alpha1.Hyperparameters{
+				NEpochs: ptr.To(
+					intstr.FromString("auto"),
+				), BatchSize: ptr.To(intstr.FromInt32(8)), LearningRateMultiplier: ptr.To(intstr.FromString("0.5")), Beta: ptr.To(intstr.FromString(".1")),
+			}},
+			want: `{"dpo":{"hyperparameters":{"batch_size":8,"beta":0.1,"learning_rate_multiplier":0.5,"n_epochs":"auto"}},"type":"dpo"}`,
+		},
 		"free-form parameters merged": {method: &openaiv1alpha1.FineTuningMethod{Type: openaiv1alpha1.FineTuningReinforcement,
 			Hyperparameters: &openaiv1alpha1.Hyperparameters{NEpochs: ptr.To(intstr.FromInt32(2))},
 			Parameters:      &runtime.RawExtension{Raw: []byte(`{"grader":{"type":"string_check"},"hyperparameters":{"reasoning_effort":"low"}}`)},
 		}, want: `{"reinforcement":{"grader":{"type":"string_check"},"hyperparameters":{"n_epochs":2,"reasoning_effort":"low"}},"type":"reinforcement"}`},
-		"reinforcement without grader": {method: &openaiv1alpha1.FineTuningMethod{Type: openaiv1alpha1.FineTuningReinforcement}, err: "needs parameters.grader"},
-		"a bad fraction":               {method: &openaiv1alpha1.FineTuningMethod{Hyperparameters: &openaiv1alpha1.Hyperparameters{LearningRateMultiplier: ptr.To(intstr.FromString("x"))}}, err: `learning_rate_multiplier must be "auto" or a positive number, not "x"`},
+		"reinforcement without grader": {
+			method: &openaiv1alpha1.FineTuningMethod{Type: openaiv1alpha1.FineTuningReinforcement},
+			err:    "needs parameters.grader",
+		},
+		"a bad fraction": {
+			method: &openaiv1alpha1.FineTuningMethod{
+				Hyperparameters: &openaiv1alpha1.Hyperparameters{LearningRateMultiplier: ptr.To(intstr.FromString("x"))},
+			},
+			err: `learning_rate_multiplier must be "auto" or a positive number, not "x"`,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

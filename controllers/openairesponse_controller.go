@@ -156,7 +156,10 @@ func requestBody(obj *openaiv1alpha1.OpenAIResponse) ([]byte, error) {
 			}
 		}
 		if len(reserved) > 0 {
-			return nil, fmt.Errorf("spec.parameters must not set %s: use the spec fields model, input, instructions and metadata; the operator sets background, stream and store itself", strings.Join(reserved, ", "))
+			return nil, fmt.Errorf(
+				"spec.parameters must not set %s: use the spec fields model, input, instructions and metadata; the operator sets background, stream and store itself",
+				strings.Join(reserved, ", "),
+			)
 		}
 	}
 	set := func(k string, v any) {
@@ -204,7 +207,14 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 			// Responses cannot be listed: what an earlier attempt created cannot be found,
 			// nor cancelled. Said in status too, as the Event may be lost with the process.
 			st.Message = "Cancelled; an earlier attempt to create this response ended without an answer: if OpenAI created it, it runs on (responses cannot be listed, so it cannot be found and cancelled)"
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionObjectFound, metav1.ConditionUnknown, openaiv1alpha1.ReasonOutcomeUnknown, st.Message)
+			setCondition(
+				&st.Conditions,
+				obj,
+				openaiv1alpha1.ConditionObjectFound,
+				metav1.ConditionUnknown,
+				openaiv1alpha1.ReasonOutcomeUnknown,
+				st.Message,
+			)
 			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, openaiv1alpha1.ReasonOutcomeUnknown, "Cancel", "%s", st.Message)
 		}
 		st.Phase = openaiv1alpha1.ResponsePhaseCancelled
@@ -219,7 +229,14 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		if errors.Is(err, errCredentials) {
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Waiting for credentials")
+			setCondition(
+				&st.Conditions,
+				obj,
+				openaiv1alpha1.ConditionSubmitted,
+				metav1.ConditionFalse,
+				openaiv1alpha1.ReasonPending,
+				"Waiting for credentials",
+			)
 		}
 		return r.apiError(s, submission, "loading credentials", err)
 	}
@@ -235,13 +252,28 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		if err := r.patchStatus(ctx, s); err != nil {
 			return ctrl.Result{}, err
 		}
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "PossibleDuplicate", "Submit",
+		r.Recorder.Eventf(
+			obj,
+			nil,
+			corev1.EventTypeWarning,
+			"PossibleDuplicate",
+			"Submit",
 			"Creating this response again: %d create calls sent, %d of them ended without an answer (status.createAttempts), so OpenAI may run it up to %d times; responses cannot be listed, so the earlier ones cannot be found or cancelled",
-			st.CreateAttempts, st.CreateAttempts-1, st.CreateAttempts)
+			st.CreateAttempts,
+			st.CreateAttempts-1,
+			st.CreateAttempts,
+		)
 	case st.Phase != openaiv1alpha1.ResponsePhaseSubmitting:
 		st.Phase = openaiv1alpha1.ResponsePhaseSubmitting
 		st.CreateAttempts = 1
-		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, "Creating the response")
+		setCondition(
+			&st.Conditions,
+			obj,
+			openaiv1alpha1.ConditionSubmitted,
+			metav1.ConditionFalse,
+			openaiv1alpha1.ReasonPending,
+			"Creating the response",
+		)
 		if err := r.patchStatus(ctx, s); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -281,7 +313,8 @@ func (r *ResponseReconciler) requestCancel(ctx context.Context, s *responseScope
 	resp, err := api.Responses.Cancel(ctx, st.ResponseID)
 	if err != nil {
 		var held *openaiclient.HeldError
-		if c := openaiclient.Classify(err); !errors.As(err, &held) && (c.Class == openaiclient.Terminal || c.Class == openaiclient.NotFound || c.StatusCode == http.StatusConflict) {
+		if c := openaiclient.Classify(err); !errors.As(err, &held) &&
+			(c.Class == openaiclient.Terminal || c.Class == openaiclient.NotFound || c.StatusCode == http.StatusConflict) {
 			st.LastSyncTime = nil
 			return ctrl.Result{}, nil
 		}
@@ -379,7 +412,14 @@ func (r *ResponseReconciler) mirror(s *responseScope, resp *responses.Response, 
 	}
 
 	st.Message = ""
-	setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionTrue, openaiv1alpha1.ReasonAccepted, fmt.Sprintf("OpenAI accepted response %s", resp.ID))
+	setCondition(
+		&st.Conditions,
+		obj,
+		openaiv1alpha1.ConditionSubmitted,
+		metav1.ConditionTrue,
+		openaiv1alpha1.ReasonAccepted,
+		fmt.Sprintf("OpenAI accepted response %s", resp.ID),
+	)
 	switch st.Phase {
 	case openaiv1alpha1.ResponsePhaseCompleted:
 		msg := fmt.Sprintf("Response %s completed", resp.ID)
@@ -501,8 +541,15 @@ func (r *ResponseReconciler) reconcileDelete(ctx context.Context, s *responseSco
 	case cancelOnDelete && st.ResponseID == "" && st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !r.memo(obj.UID).clean:
 		// A create call's answer was lost (or this process did not see it): responses
 		// cannot be listed, so what it created cannot be found and cancelled.
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, openaiv1alpha1.ReasonOutcomeUnknown, "Delete", "%s",
-			"Deleted while an earlier attempt to create this response had ended without an answer: if OpenAI created it, it runs on (responses cannot be listed, so it cannot be found and cancelled)")
+		r.Recorder.Eventf(
+			obj,
+			nil,
+			corev1.EventTypeWarning,
+			openaiv1alpha1.ReasonOutcomeUnknown,
+			"Delete",
+			"%s",
+			"Deleted while an earlier attempt to create this response had ended without an answer: if OpenAI created it, it runs on (responses cannot be listed, so it cannot be found and cancelled)",
+		)
 	}
 	return s.finishDeletion(ctx, &r.Deps, failure, "response "+st.ResponseID+" may still run")
 }
@@ -520,7 +567,15 @@ func (r *ResponseReconciler) cancelForDelete(ctx context.Context, s *responseSco
 		}
 		return cleanupError(err, s.apiKey)
 	}
-	r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "CancelRequested", "Delete", "Cancelled response %s because the resource was deleted", s.obj.Status.ResponseID)
+	r.Recorder.Eventf(
+		s.obj,
+		nil,
+		corev1.EventTypeNormal,
+		"CancelRequested",
+		"Delete",
+		"Cancelled response %s because the resource was deleted",
+		s.obj.Status.ResponseID,
+	)
 	return nil
 }
 

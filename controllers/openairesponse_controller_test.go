@@ -56,8 +56,10 @@ func TestResponseCompletesForEachInputForm(t *testing.T) {
 			r.Spec.Results = &openaiv1alpha1.ResultsTarget{Name: "answer-out"}
 			f.create(r)
 
-			g.Eventually(f.condition(r, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCompleted))
-			g.Eventually(f.condition(r, openaiv1alpha1.ConditionResultsStored), 10*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+			g.Eventually(f.condition(r, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCompleted))
+			g.Eventually(f.condition(r, openaiv1alpha1.ConditionResultsStored), 10*time.Second, 50*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue))
 			r = f.getResponse("answer")
 			g.Expect(r.Status.Phase).To(Equal(openaiv1alpha1.ResponsePhaseCompleted))
 			g.Expect(r.Status.ResponseID).To(HavePrefix("resp_"))
@@ -116,11 +118,16 @@ func TestResponseUnsuccessfulOutcomes(t *testing.T) {
 				g.Expect(r.Status.Error.Code).NotTo(BeEmpty())
 				g.Expect(r.Status.Message).To(ContainSubstring(r.Status.Error.Code))
 			}},
-		"incomplete": {model: "gpt-5-mini", parameters: `{"max_output_tokens":16}`, wantPhase: openaiv1alpha1.ResponsePhaseIncomplete, wantReason: openaiv1alpha1.ReasonIncomplete,
+		"incomplete": {
+			model:      "gpt-5-mini",
+			parameters: `{"max_output_tokens":16}`,
+			wantPhase:  openaiv1alpha1.ResponsePhaseIncomplete,
+			wantReason: openaiv1alpha1.ReasonIncomplete,
 			check: func(g Gomega, r *openaiv1alpha1.OpenAIResponse) {
 				g.Expect(r.Status.IncompleteDetails).To(Equal(&openaiv1alpha1.IncompleteDetails{Reason: "max_output_tokens"}))
 				g.Expect(r.Status.OutputText).NotTo(BeEmpty())
-			}},
+			},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -131,7 +138,8 @@ func TestResponseUnsuccessfulOutcomes(t *testing.T) {
 				r.Spec.Parameters = &runtime.RawExtension{Raw: []byte(tc.parameters)}
 			}
 			f.create(r)
-			f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionFailed), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, tc.wantReason))
+			f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionFailed), 30*time.Second, 50*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue, tc.wantReason))
 			r = f.getResponse("outcome")
 			f.g.Expect(r.Status.Phase).To(Equal(tc.wantPhase))
 			tc.check(f.g, r)
@@ -147,7 +155,8 @@ func TestResponseOutputTextIsBounded(t *testing.T) {
 	r := f.response("long", "gpt-5-mini", long)
 	r.Spec.Results = &openaiv1alpha1.ResultsTarget{Kind: openaiv1alpha1.ResultsKindSecret, Name: "long-out"}
 	f.create(r)
-	f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue))
 	r = f.getResponse("long")
 	f.g.Expect(r.Status.OutputTruncated).To(BeTrue())
 	f.g.Expect(len(r.Status.OutputText)).To(BeNumerically("<=", openaiv1alpha1.MaxOutputTextLength))
@@ -178,11 +187,13 @@ func TestResponseCancelViaSpecAndOnDelete(t *testing.T) {
 	f.create(viaSpec)
 	f.create(viaDelete)
 	for _, name := range []string{"cancel-spec", "cancel-delete"} {
-		f.g.Eventually(func() openaiv1alpha1.ResponsePhase { return f.getResponse(name).Status.Phase }, 20*time.Second, 50*time.Millisecond).Should(Equal(openaiv1alpha1.ResponsePhaseInProgress))
+		f.g.Eventually(func() openaiv1alpha1.ResponsePhase { return f.getResponse(name).Status.Phase }, 20*time.Second, 50*time.Millisecond).
+			Should(Equal(openaiv1alpha1.ResponsePhaseInProgress))
 	}
 	viaSpec = f.getResponse("cancel-spec")
 	f.edit(viaSpec, func() { viaSpec.Spec.Cancel = true })
-	f.g.Eventually(f.condition(viaSpec, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
+	f.g.Eventually(f.condition(viaSpec, openaiv1alpha1.ConditionFailed), 20*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 
 	viaDelete = f.getResponse("cancel-delete")
 	f.g.Expect(f.c.Delete(f.ctx, viaDelete)).To(Succeed())

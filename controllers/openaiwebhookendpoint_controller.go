@@ -421,7 +421,16 @@ func (r *WebhookEndpointReconciler) create(ctx context.Context, s *endpointScope
 	s.memo.outcome = &endpointOutcome{remote: remote, secretKey: ReceiverSecretKey(obj.Namespace, obj.Name), needsTesting: true,
 		rotations: rotationCount(&obj.Status)}
 	s.memo.secret, s.memo.keep = created.SigningSecret, false
-	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Created", "Reconcile", "Created webhook endpoint %s delivering to %s", created.ID, created.URL)
+	r.Recorder.Eventf(
+		obj,
+		nil,
+		corev1.EventTypeNormal,
+		"Created",
+		"Reconcile",
+		"Created webhook endpoint %s delivering to %s",
+		created.ID,
+		created.URL,
+	)
 	s.log.Info("Created webhook endpoint", "endpointID", created.ID)
 	return r.recall(ctx, s)
 }
@@ -534,7 +543,11 @@ func (r *WebhookEndpointReconciler) rotate(ctx context.Context, s *endpointScope
 	if err != nil {
 		return r.apiError(s, aboutSubmitted, "loading credentials", err)
 	}
-	rotated, err := api.Webhooks.RotateSecret(ctx, st.EndpointID, webhooks.WebhookRotateSecretParams{KeepOldSecretActiveFor24Hours: openai.Bool(keep)})
+	rotated, err := api.Webhooks.RotateSecret(
+		ctx,
+		st.EndpointID,
+		webhooks.WebhookRotateSecretParams{KeepOldSecretActiveFor24Hours: openai.Bool(keep)},
+	)
 	if err != nil {
 		return r.apiError(s, aboutSubmitted, "rotating the signing secret", err)
 	}
@@ -738,8 +751,19 @@ func (r *WebhookEndpointReconciler) writeSecret(ctx context.Context, s *endpoint
 		return true
 	})
 	if err != nil {
-		setCondition(&s.obj.Status.Conditions, s.obj, openaiv1alpha1.ConditionReady, metav1.ConditionFalse, openaiv1alpha1.ReasonReceiverSecretFailed,
-			fmt.Sprintf("Writing the signing secret to Secret %s/%s failed (retrying): %s", r.Webhooks.SecretNamespace, r.Webhooks.SecretName, apiReason(err)))
+		setCondition(
+			&s.obj.Status.Conditions,
+			s.obj,
+			openaiv1alpha1.ConditionReady,
+			metav1.ConditionFalse,
+			openaiv1alpha1.ReasonReceiverSecretFailed,
+			fmt.Sprintf(
+				"Writing the signing secret to Secret %s/%s failed (retrying): %s",
+				r.Webhooks.SecretNamespace,
+				r.Webhooks.SecretName,
+				apiReason(err),
+			),
+		)
 		return fmt.Errorf("writing the signing secret to the receiver's Secret: %w", err)
 	}
 	return nil
@@ -774,7 +798,12 @@ func (r *WebhookEndpointReconciler) reconcileDelete(ctx context.Context, s *endp
 		return a || b
 	})
 	if keysErr != nil {
-		keysErr = fmt.Errorf("removing the signing secrets from Secret %s/%s: %s", r.Webhooks.SecretNamespace, r.Webhooks.SecretName, apiReason(keysErr))
+		keysErr = fmt.Errorf(
+			"removing the signing secrets from Secret %s/%s: %s",
+			r.Webhooks.SecretNamespace,
+			r.Webhooks.SecretName,
+			apiReason(keysErr),
+		)
 	}
 	r.shared.forgetWebhooks(s.credentialsKey(&r.Deps))
 	failure := errors.Join(keysErr, r.deleteOnOpenAI(ctx, s))
@@ -836,11 +865,18 @@ func (o WebhookEndpointOptions) withDefaults() WebhookEndpointOptions {
 // only: a change wakes the endpoints that use the Secret.
 func (r *WebhookEndpointReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Webhooks = r.Webhooks.withDefaults()
-	return setupController(mgr, &r.Deps, r, "openaiwebhookendpoint", &openaiv1alpha1.OpenAIWebhookEndpoint{}, &openaiv1alpha1.OpenAIWebhookEndpointList{},
+	return setupController(
+		mgr,
+		&r.Deps,
+		r,
+		"openaiwebhookendpoint",
+		&openaiv1alpha1.OpenAIWebhookEndpoint{},
+		&openaiv1alpha1.OpenAIWebhookEndpointList{},
 		func(o *openaiv1alpha1.OpenAIWebhookEndpoint) *openaiv1alpha1.CredentialsReference {
 			return o.Spec.CredentialsRef
 		},
-		endpointTriggers())
+		endpointTriggers(),
+	)
 }
 
 // endpointTriggers lets through a new spec, a deletion and a new rotate-requested-at

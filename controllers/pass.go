@@ -361,7 +361,16 @@ func (p *pass[T]) finishDeletion(ctx context.Context, d *Deps, cleanupErr error,
 			}
 			return ctrl.Result{RequeueAfter: retry}, nil
 		}
-		d.Recorder.Eventf(p.obj, nil, corev1.EventTypeWarning, "CleanupAbandoned", "Delete", "Gave up cleaning up on OpenAI (%s): %s", leftBehind, cleanupErr.Error())
+		d.Recorder.Eventf(
+			p.obj,
+			nil,
+			corev1.EventTypeWarning,
+			"CleanupAbandoned",
+			"Delete",
+			"Gave up cleaning up on OpenAI (%s): %s",
+			leftBehind,
+			cleanupErr.Error(),
+		)
 	}
 	base := p.obj.DeepCopyObject().(T)
 	controllerutil.RemoveFinalizer(p.obj, Finalizer)
@@ -489,8 +498,13 @@ func (p *pass[T]) noteRefusal(d *Deps, what string, class openaiclient.Class, co
 // with a Warning Event when that is new. The resource keeps its phase.
 func (p *pass[T]) noteNotFound(d *Deps, noun, id string) {
 	before := meta.FindStatusCondition(*p.conds, openaiv1alpha1.ConditionObjectFound)
-	msg := fmt.Sprintf("OpenAI answers 404 for %s %s with the API key in Secret %q: it was deleted, or the key belongs to another project; the resource keeps its phase and the %s is read again on the polling schedule (delete the resource to give up on it)",
-		noun, id, credentialsName(p.creds, d.DefaultCredentialsSecret), strings.ToLower(noun))
+	msg := fmt.Sprintf(
+		"OpenAI answers 404 for %s %s with the API key in Secret %q: it was deleted, or the key belongs to another project; the resource keeps its phase and the %s is read again on the polling schedule (delete the resource to give up on it)",
+		noun,
+		id,
+		credentialsName(p.creds, d.DefaultCredentialsSecret),
+		strings.ToLower(noun),
+	)
 	setCondition(p.conds, p.obj, openaiv1alpha1.ConditionObjectFound, metav1.ConditionFalse, openaiv1alpha1.ReasonNotFound, msg)
 	if before == nil || before.Status != metav1.ConditionFalse {
 		d.Recorder.Eventf(p.obj, nil, corev1.EventTypeWarning, openaiv1alpha1.ReasonNotFound, "Reconcile", "%s", msg)
@@ -574,7 +588,14 @@ func resultsDone(conds []metav1.Condition, stored, target *openaiv1alpha1.Result
 
 // noteResults records the outcome of writing results as a condition and an Event, and
 // the target it was for.
-func noteResults(d *Deps, conds *[]metav1.Condition, stored **openaiv1alpha1.ResultsTarget, obj client.Object, target *openaiv1alpha1.ResultsTarget, out resultsOutcome) {
+func noteResults(
+	d *Deps,
+	conds *[]metav1.Condition,
+	stored **openaiv1alpha1.ResultsTarget,
+	obj client.Object,
+	target *openaiv1alpha1.ResultsTarget,
+	out resultsOutcome,
+) {
 	recordResults(conds, stored, obj, target, out)
 	eventType, reason := corev1.EventTypeNormal, "ResultsStored"
 	if out.status != metav1.ConditionTrue {
@@ -584,13 +605,26 @@ func noteResults(d *Deps, conds *[]metav1.Condition, stored **openaiv1alpha1.Res
 }
 
 // recordResults records the outcome of writing results, without an Event.
-func recordResults(conds *[]metav1.Condition, stored **openaiv1alpha1.ResultsTarget, obj client.Object, target *openaiv1alpha1.ResultsTarget, out resultsOutcome) {
+func recordResults(
+	conds *[]metav1.Condition,
+	stored **openaiv1alpha1.ResultsTarget,
+	obj client.Object,
+	target *openaiv1alpha1.ResultsTarget,
+	out resultsOutcome,
+) {
 	setCondition(conds, obj, openaiv1alpha1.ConditionResultsStored, out.status, out.reason, out.message)
 	*stored = target.DeepCopy()
 }
 
 // resultsExpired records that a result file is no longer on OpenAI.
-func resultsExpired(d *Deps, conds *[]metav1.Condition, stored **openaiv1alpha1.ResultsTarget, obj client.Object, target *openaiv1alpha1.ResultsTarget, what string) {
+func resultsExpired(
+	d *Deps,
+	conds *[]metav1.Condition,
+	stored **openaiv1alpha1.ResultsTarget,
+	obj client.Object,
+	target *openaiv1alpha1.ResultsTarget,
+	what string,
+) {
 	noteResults(d, conds, stored, obj, target, resultsOutcome{metav1.ConditionFalse, openaiv1alpha1.ReasonExpired,
 		fmt.Sprintf("%s is no longer on OpenAI (it expired or was deleted): the results cannot be stored", what)})
 }

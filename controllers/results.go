@@ -75,7 +75,14 @@ type resultsOutcome struct {
 
 // writeResults creates or updates the ConfigMap or Secret that target names, owned by
 // owner, holding data. It never overwrites an object that owner does not control.
-func writeResults(ctx context.Context, c client.Client, scheme *runtime.Scheme, owner client.Object, target *openaiv1alpha1.ResultsTarget, data map[string][]byte) (resultsOutcome, error) {
+func writeResults(
+	ctx context.Context,
+	c client.Client,
+	scheme *runtime.Scheme,
+	owner client.Object,
+	target *openaiv1alpha1.ResultsTarget,
+	data map[string][]byte,
+) (resultsOutcome, error) {
 	var total int
 	keys := make([]string, 0, len(data))
 	for k, v := range data {
@@ -89,7 +96,11 @@ func writeResults(ctx context.Context, c client.Client, scheme *runtime.Scheme, 
 	}
 	if total > maxResultsBytes {
 		return resultsOutcome{metav1.ConditionFalse, openaiv1alpha1.ReasonTooLarge,
-			fmt.Sprintf("The results are %d bytes, more than a %s can hold (about 1 MiB); they stay on OpenAI (see the file ids in status)", total, kind)}, nil
+			fmt.Sprintf(
+				"The results are %d bytes, more than a %s can hold (about 1 MiB); they stay on OpenAI (see the file ids in status)",
+				total,
+				kind,
+			)}, nil
 	}
 
 	var obj client.Object

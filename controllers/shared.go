@@ -138,7 +138,14 @@ type credentialsFailure struct{ reason, message string }
 // Secret problem was fixed; a refusal by OpenAI is cleared only by an accepted call
 // (see pass.concludeCredentials). accepted is set by every call that OpenAI answered
 // without refusing the key.
-func loadClient(ctx context.Context, d *Deps, obj client.Object, ref *openaiv1alpha1.CredentialsReference, conds *[]metav1.Condition, accepted *bool) (openai.Client, string, error) {
+func loadClient(
+	ctx context.Context,
+	d *Deps,
+	obj client.Object,
+	ref *openaiv1alpha1.CredentialsReference,
+	conds *[]metav1.Condition,
+	accepted *bool,
+) (openai.Client, string, error) {
 	name := credentialsName(ref, d.DefaultCredentialsSecret)
 	key := obj.GetNamespace() + "/" + name
 	cached, ok := d.shared.cachedCredentials(key, time.Now())
@@ -148,7 +155,12 @@ func loadClient(ctx context.Context, d *Deps, obj client.Object, ref *openaiv1al
 		switch {
 		case apierrors.IsNotFound(err):
 			cached.failure = &credentialsFailure{openaiv1alpha1.ReasonSecretNotFound,
-				fmt.Sprintf("Secret %q not found in namespace %q: create it with an %q key holding the OpenAI API key", name, obj.GetNamespace(), openaiclient.KeyAPIKey)}
+				fmt.Sprintf(
+					"Secret %q not found in namespace %q: create it with an %q key holding the OpenAI API key",
+					name,
+					obj.GetNamespace(),
+					openaiclient.KeyAPIKey,
+				)}
 		case err != nil:
 			return openai.Client{}, "", fmt.Errorf("reading credentials Secret %q: %w", name, err)
 		default:

@@ -63,16 +63,69 @@ func TestResultsAreStoredOncePerTarget(t *testing.T) {
 		gen    int64
 		want   bool
 	}{
-		"not yet":                          {target: cm("out"), gen: 1, want: false},
-		"stored, spec edited since":        {conds: cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 1), stored: cm("out"), target: cm("out"), gen: 2, want: true},
-		"stored, kind defaulted":           {conds: cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 1), stored: &openaiv1alpha1.ResultsTarget{Name: "out"}, target: cm("out"), gen: 1, want: true},
-		"stored elsewhere: target changed": {conds: cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 1), stored: cm("old"), target: cm("new"), gen: 2, want: false},
-		"expired on OpenAI":                {conds: cond(metav1.ConditionFalse, openaiv1alpha1.ReasonExpired, 1), stored: cm("out"), target: cm("out"), gen: 3, want: true},
-		"too large":                        {conds: cond(metav1.ConditionFalse, openaiv1alpha1.ReasonTooLarge, 1), stored: cm("out"), target: cm("out"), gen: 3, want: true},
-		"conflict, same generation":        {conds: cond(metav1.ConditionFalse, openaiv1alpha1.ReasonTargetConflict, 2), stored: cm("out"), target: cm("out"), gen: 2, want: true},
-		"conflict, spec edited: try again": {conds: cond(metav1.ConditionFalse, openaiv1alpha1.ReasonTargetConflict, 2), stored: cm("out"), target: cm("out"), gen: 3, want: false},
-		"refused key: not done":            {conds: cond(metav1.ConditionFalse, openaiv1alpha1.ReasonUnauthorized, 1), stored: nil, target: cm("out"), gen: 1, want: false},
-		"written before storedResults":     {conds: cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 4), target: cm("out"), gen: 4, want: true},
+		"not yet": {target: cm("out"), gen: 1, want: false},
+		"stored, spec edited since": {
+			conds:  cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 1),
+			stored: cm("out"),
+			target: cm("out"),
+			gen:    2,
+			want:   true,
+		},
+		"stored, kind defaulted": {
+			conds:  cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 1),
+			stored: &openaiv1alpha1.ResultsTarget{Name: "out"},
+			target: cm("out"),
+			gen:    1,
+			want:   true,
+		},
+		"stored elsewhere: target changed": {
+			conds:  cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 1),
+			stored: cm("old"),
+			target: cm("new"),
+			gen:    2,
+			want:   false,
+		},
+		"expired on OpenAI": {
+			conds:  cond(metav1.ConditionFalse, openaiv1alpha1.ReasonExpired, 1),
+			stored: cm("out"),
+			target: cm("out"),
+			gen:    3,
+			want:   true,
+		},
+		"too large": {
+			conds:  cond(metav1.ConditionFalse, openaiv1alpha1.ReasonTooLarge, 1),
+			stored: cm("out"),
+			target: cm("out"),
+			gen:    3,
+			want:   true,
+		},
+		"conflict, same generation": {
+			conds:  cond(metav1.ConditionFalse, openaiv1alpha1.ReasonTargetConflict, 2),
+			stored: cm("out"),
+			target: cm("out"),
+			gen:    2,
+			want:   true,
+		},
+		"conflict, spec edited: try again": {
+			conds:  cond(metav1.ConditionFalse, openaiv1alpha1.ReasonTargetConflict, 2),
+			stored: cm("out"),
+			target: cm("out"),
+			gen:    3,
+			want:   false,
+		},
+		"refused key: not done": {
+			conds:  cond(metav1.ConditionFalse, openaiv1alpha1.ReasonUnauthorized, 1),
+			stored: nil,
+			target: cm("out"),
+			gen:    1,
+			want:   false,
+		},
+		"written before storedResults": {
+			conds:  cond(metav1.ConditionTrue, openaiv1alpha1.ReasonStored, 4),
+			target: cm("out"),
+			gen:    4,
+			want:   true,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

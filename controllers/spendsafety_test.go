@@ -63,7 +63,10 @@ func (f *fixture) earlierAttempt(b *openaiv1alpha1.OpenAIBatch, withBatch bool) 
 	b = f.getBatch(b.Name)
 	jsonl, err := batchinput.FromRequests(string(b.Spec.Endpoint), b.Spec.Input.Requests)
 	f.g.Expect(err).NotTo(HaveOccurred())
-	file, err := f.sdk().Files.New(f.ctx, openai.FileNewParams{File: openai.File(bytes.NewReader(jsonl), inputFileName(b), "application/jsonl"), Purpose: openai.FilePurposeBatch})
+	file, err := f.sdk().Files.New(
+		f.ctx,
+		openai.FileNewParams{File: openai.File(bytes.NewReader(jsonl), inputFileName(b), "application/jsonl"), Purpose: openai.FilePurposeBatch},
+	)
 	f.g.Expect(err).NotTo(HaveOccurred())
 	if withBatch {
 		created, err := f.sdk().Batches.New(f.ctx, openai.BatchNewParams{
@@ -113,7 +116,8 @@ func (f *fixture) inject(in emulator.Injection) {
 
 func (f *fixture) waitPhase(name string, phase openaiv1alpha1.BatchPhase) *openaiv1alpha1.OpenAIBatch {
 	f.t.Helper()
-	f.g.Eventually(func() openaiv1alpha1.BatchPhase { return f.getBatch(name).Status.Phase }, 20*time.Second, 20*time.Millisecond).Should(Equal(phase))
+	f.g.Eventually(func() openaiv1alpha1.BatchPhase { return f.getBatch(name).Status.Phase }, 20*time.Second, 20*time.Millisecond).
+		Should(Equal(phase))
 	return f.getBatch(name)
 }
 
@@ -133,7 +137,8 @@ func TestBatchKeyRevokedWhileRunningKeepsItsPhaseAndContinues(t *testing.T) {
 	// The batch runs on at OpenAI: the resource neither fails nor deletes its input.
 	f.g.Consistently(f.failedCondition(b), 1500*time.Millisecond, 50*time.Millisecond).Should(BeNil())
 	got := f.getBatch("revoked")
-	f.g.Expect(got.Status.Phase).To(BeElementOf(openaiv1alpha1.BatchPhaseValidating, openaiv1alpha1.BatchPhaseInProgress, openaiv1alpha1.BatchPhaseFinalizing))
+	f.g.Expect(got.Status.Phase).
+		To(BeElementOf(openaiv1alpha1.BatchPhaseValidating, openaiv1alpha1.BatchPhaseInProgress, openaiv1alpha1.BatchPhaseFinalizing))
 	f.g.Expect(f.fileExists(got.Status.InputFileID)).To(BeTrue(), "the input of a running batch must stay")
 	f.g.Expect(eventReasons(f.events("revoked"))).To(ContainElement(openaiv1alpha1.ReasonUnauthorized))
 
@@ -164,9 +169,11 @@ func TestBatchRefusalsAfterSubmissionNeverEndIt(t *testing.T) {
 			f.create(b)
 			f.waitPhase("refused", openaiv1alpha1.BatchPhaseInProgress)
 			f.inject(emulator.Injection{Op: emulator.OpBatchesRetrieve, Fault: tc.fault, Count: 3})
-			f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionFalse, tc.reason))
+			f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 20*time.Millisecond).
+				Should(haveStatus(metav1.ConditionFalse, tc.reason))
 			f.g.Eventually(f.emu.Injections, 10*time.Second, 50*time.Millisecond).Should(BeEmpty())
-			f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+			f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 20*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue))
 			f.g.Expect(f.getBatch("refused").Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseInProgress))
 			f.g.Expect(f.failedCondition(b)()).To(BeNil())
 		})
@@ -182,12 +189,14 @@ func TestCompletedBatchRefusedWhileDownloadingResultsStaysCompleted(t *testing.T
 	b := f.batch("download", 2, "text-embedding-3-small")
 	b.Spec.Results = &openaiv1alpha1.ResultsTarget{Name: "download-out"}
 	f.create(b)
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 10*time.Millisecond).Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonUnauthorized))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 10*time.Millisecond).
+		Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonUnauthorized))
 	got := f.getBatch("download")
 	f.g.Expect(got.Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseCompleted))
 	f.g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, openaiv1alpha1.ConditionComplete)).To(BeTrue())
 	f.g.Expect(f.failedCondition(b)()).To(BeNil(), "Complete and Failed must never both be True")
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue))
 	got = f.getBatch("download")
 	f.g.Expect(got.Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseCompleted))
 	f.g.Expect(f.failedCondition(b)()).To(BeNil())
@@ -209,7 +218,8 @@ func TestBatchNotFoundAfterCreationIsReportedNotFailed(t *testing.T) {
 	f.g.Expect(f.getBatch("vanished").Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseInProgress))
 	f.g.Expect(f.failedCondition(b)()).To(BeNil())
 	f.g.Expect(eventReasons(f.events("vanished"))).To(ContainElement(openaiv1alpha1.ReasonNotFound))
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionObjectFound), 20*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonFound))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionObjectFound), 20*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonFound))
 	f.g.Expect(f.getBatch("vanished").Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseInProgress))
 }
 
@@ -238,23 +248,27 @@ func TestBatchCreateAnswers(t *testing.T) {
 			b := f.batch("create", 1, "text-embedding-3-small")
 			f.create(b)
 			if tc.rejected {
-				f.g.Eventually(f.failedCondition(b), 20*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonRejected))
+				f.g.Eventually(f.failedCondition(b), 20*time.Second, 20*time.Millisecond).
+					Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonRejected))
 				got := f.getBatch("create")
 				f.g.Expect(got.Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseFailed))
 				f.g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 				if got.Status.InputFileID != "" {
-					f.g.Eventually(func() bool { return f.fileExists(got.Status.InputFileID) }, 10*time.Second).Should(BeFalse(), "the upload of a refused batch is deleted")
+					f.g.Eventually(func() bool { return f.fileExists(got.Status.InputFileID) }, 10*time.Second).
+						Should(BeFalse(), "the upload of a refused batch is deleted")
 				}
 				return
 			}
-			f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+			f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue))
 			f.g.Expect(f.failedCondition(b)()).To(BeNil())
 			page, err := f.sdk().Batches.List(f.ctx, openai.BatchListParams{})
 			f.g.Expect(err).NotTo(HaveOccurred())
 			f.g.Expect(page.Data).To(HaveLen(1), "one batch on OpenAI")
 			f.g.Expect(f.filesNamed(inputFileName(b))).To(BeEmpty(), "one upload, used and then deleted")
-			f.g.Expect(f.emu.Calls("files.create")).To(Equal(int64(1)+int64(max(tc.in.Count, 1))*boolInt64(tc.in.Op == emulator.OpFilesCreate && tc.in.Fault != emulator.FaultLostAnswer)),
-				"no upload is made again after one that landed")
+			f.g.Expect(f.emu.Calls("files.create")).
+				To(Equal(int64(1)+int64(max(tc.in.Count, 1))*boolInt64(tc.in.Op == emulator.OpFilesCreate && tc.in.Fault != emulator.FaultLostAnswer)),
+					"no upload is made again after one that landed")
 		})
 	}
 }
@@ -279,7 +293,8 @@ func TestFailedBatchStillRunningIsCancelledOnDelete(t *testing.T) {
 		Reason: openaiv1alpha1.ReasonRejected, Message: "reading the batch: OpenAI answered 401", ObservedGeneration: b.Generation})
 	f.g.Expect(f.c.Status().Update(f.ctx, b)).To(Succeed())
 	f.g.Expect(f.c.Delete(f.ctx, b)).To(Succeed())
-	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 20*time.Second).ShouldNot(Succeed())
+	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 20*time.Second).
+		ShouldNot(Succeed())
 	f.g.Expect(f.remoteBatch(b.Status.BatchID).Status).To(BeElementOf(openai.BatchStatusCancelling, openai.BatchStatusCancelled))
 }
 
@@ -293,8 +308,10 @@ func TestSubmittingSurvivesAMissingCredentialsSecret(t *testing.T) {
 	// Delete-and-recreate rotation: the Secret is briefly gone when the manager starts.
 	f.g.Expect(f.c.Delete(f.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "openai-credentials"}})).To(Succeed())
 	f.startManager(testOptions(), nil)
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonSecretNotFound))
-	f.g.Consistently(func() openaiv1alpha1.BatchPhase { return f.getBatch("rotated").Status.Phase }, time.Second, 20*time.Millisecond).Should(Equal(openaiv1alpha1.BatchPhaseSubmitting))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonSecretNotFound))
+	f.g.Consistently(func() openaiv1alpha1.BatchPhase { return f.getBatch("rotated").Status.Phase }, time.Second, 20*time.Millisecond).
+		Should(Equal(openaiv1alpha1.BatchPhaseSubmitting))
 
 	f.createSecret("openai-credentials", map[string]string{"apiKey": emulator.DefaultAPIKey})
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
@@ -310,13 +327,15 @@ func TestSubmittingSurvivesAnEditedOrMissingInput(t *testing.T) {
 		change    func(f *fixture)
 	}{
 		"input edited to something invalid, batch created": {withBatch: true, change: func(f *fixture) {
-			f.g.Expect(f.c.Update(f.ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "input"}, Data: map[string]string{"in.jsonl": "not json"}})).To(Succeed())
+			invalid := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "input"}, Data: map[string]string{"in.jsonl": "not json"}}
+			f.g.Expect(f.c.Update(f.ctx, invalid)).To(Succeed())
 		}},
 		"input deleted, batch created": {withBatch: true, change: func(f *fixture) {
 			f.g.Expect(f.c.Delete(f.ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "input"}})).To(Succeed())
 		}},
 		"input edited to something invalid, only uploaded": {withBatch: false, change: func(f *fixture) {
-			f.g.Expect(f.c.Update(f.ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "input"}, Data: map[string]string{"in.jsonl": "not json"}})).To(Succeed())
+			invalid := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "input"}, Data: map[string]string{"in.jsonl": "not json"}}
+			f.g.Expect(f.c.Update(f.ctx, invalid)).To(Succeed())
 		}},
 	}
 	for name, tc := range cases {
@@ -330,7 +349,13 @@ func TestSubmittingSurvivesAnEditedOrMissingInput(t *testing.T) {
 			// The earlier attempt uploaded the good input (earlierAttempt reads inline
 			// requests, so upload it here).
 			b = f.getBatch("edited")
-			file, err := f.sdk().Files.New(f.ctx, openai.FileNewParams{File: openai.File(strings.NewReader(good), inputFileName(b), "application/jsonl"), Purpose: openai.FilePurposeBatch})
+			file, err := f.sdk().Files.New(
+				f.ctx,
+				openai.FileNewParams{
+					File:    openai.File(strings.NewReader(good), inputFileName(b), "application/jsonl"),
+					Purpose: openai.FilePurposeBatch,
+				},
+			)
 			f.g.Expect(err).NotTo(HaveOccurred())
 			creates := int64(0)
 			if tc.withBatch {
@@ -345,7 +370,8 @@ func TestSubmittingSurvivesAnEditedOrMissingInput(t *testing.T) {
 			tc.change(f)
 
 			f.startManager(testOptions(), nil)
-			f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+			f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue))
 			f.g.Expect(f.failedCondition(b)()).To(BeNil())
 			f.g.Expect(f.emu.Calls("batches.create")).To(Equal(creates+boolInt64(!tc.withBatch)), "exactly one batch in all")
 			f.g.Expect(f.emu.Calls("files.create")).To(Equal(int64(1)), "the earlier upload is used as it is")
@@ -372,12 +398,14 @@ func TestCancelDuringSubmittingFindsWhatTheEarlierAttemptCreated(t *testing.T) {
 			b.Spec.Cancel = true
 			f.g.Expect(f.c.Update(f.ctx, b)).To(Succeed())
 			f.startManager(testOptions(), nil)
-			f.g.Eventually(f.failedCondition(b), 20*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
+			f.g.Eventually(f.failedCondition(b), 20*time.Second, 20*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 			if tc.withBatch {
 				f.g.Expect(f.remoteBatch(batchID).Status).To(BeElementOf(openai.BatchStatusCancelling, openai.BatchStatusCancelled))
 				f.g.Expect(f.getBatch("stop").Status.BatchID).To(Equal(batchID))
 			}
-			f.g.Eventually(func() bool { return f.fileExists(fileID) }, 10*time.Second, 50*time.Millisecond).Should(BeFalse(), "the uploaded input is not orphaned")
+			f.g.Eventually(func() bool { return f.fileExists(fileID) }, 10*time.Second, 50*time.Millisecond).
+				Should(BeFalse(), "the uploaded input is not orphaned")
 			f.g.Expect(f.emu.Calls("batches.create")).To(Equal(boolInt64(tc.withBatch)))
 		})
 	}
@@ -393,7 +421,8 @@ func TestResponseCancelDuringSubmittingWarnsThatTheOutcomeIsUnknown(t *testing.T
 	r.Status.Phase = openaiv1alpha1.ResponsePhaseSubmitting
 	f.g.Expect(f.c.Status().Update(f.ctx, r)).To(Succeed())
 	f.startManager(testOptions(), nil)
-	f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionFailed), 20*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
+	f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionFailed), 20*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
 	f.g.Eventually(func() []string { return eventReasons(f.events("unknown")) }, 5*time.Second).Should(ContainElement("OutcomeUnknown"))
 	// Events may be lost with the process that sends them: the status says it too, in
 	// its message and in a condition.
@@ -447,7 +476,17 @@ func TestAdoptionSearchThatFailsCreatesNothingAndSaysWhy(t *testing.T) {
 // createOtherBatches creates n batches of other resources (or none) on the project.
 func (f *fixture) createOtherBatches(n int) {
 	f.t.Helper()
-	other, err := f.sdk().Files.New(f.ctx, openai.FileNewParams{File: openai.File(strings.NewReader(`{"custom_id":"x","method":"POST","url":"/v1/embeddings","body":{"model":"m","input":"x"}}`+"\n"), "other.jsonl", "application/jsonl"), Purpose: openai.FilePurposeBatch})
+	other, err := f.sdk().Files.New(
+		f.ctx,
+		openai.FileNewParams{
+			File: openai.File(
+				strings.NewReader(`{"custom_id":"x","method":"POST","url":"/v1/embeddings","body":{"model":"m","input":"x"}}`+"\n"),
+				"other.jsonl",
+				"application/jsonl",
+			),
+			Purpose: openai.FilePurposeBatch,
+		},
+	)
 	f.g.Expect(err).NotTo(HaveOccurred())
 	var wg sync.WaitGroup
 	var failed atomic.Int64
@@ -478,12 +517,14 @@ func TestRateLimitHoldsEveryResourceOfTheProject(t *testing.T) {
 		f.waitPhase(fmt.Sprintf("busy-%02d", i), openaiv1alpha1.BatchPhaseInProgress)
 	}
 	f.inject(emulator.Injection{Op: emulator.OpBatchesRetrieve, Fault: emulator.FaultRateLimitRequests, RetryAfter: 3 * time.Second})
-	f.g.Eventually(func() int64 { return f.emu.Stats().Faults.Injected[string(emulator.FaultRateLimitRequests)] }, 10*time.Second, time.Millisecond).Should(Equal(int64(1)))
+	f.g.Eventually(func() int64 { return f.emu.Stats().Faults.Injected[string(emulator.FaultRateLimitRequests)] }, 10*time.Second, time.Millisecond).
+		Should(Equal(int64(1)))
 	before := totalCalls(f.emu.Stats().Calls)
 	time.Sleep(2 * time.Second)
 	// Calls already in flight when the 429 came may land; nothing after.
 	t.Logf("API calls during the 2 s after the 429: %d", totalCalls(f.emu.Stats().Calls)-before)
-	f.g.Expect(totalCalls(f.emu.Stats().Calls)-before).To(BeNumerically("<=", 4), "10 resources polling every 250 ms made calls during a 3 s Retry-After")
+	f.g.Expect(totalCalls(f.emu.Stats().Calls)-before).
+		To(BeNumerically("<=", 4), "10 resources polling every 250 ms made calls during a 3 s Retry-After")
 }
 
 func TestInsufficientQuotaSaysSoAndRetriesSlowly(t *testing.T) {
@@ -518,7 +559,8 @@ func TestBatchLeftRunningOnDeleteKeepsItsInput(t *testing.T) {
 	f.create(b)
 	b = f.waitPhase("keep", openaiv1alpha1.BatchPhaseInProgress)
 	f.g.Expect(f.c.Delete(f.ctx, b)).To(Succeed())
-	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 20*time.Second).ShouldNot(Succeed())
+	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 20*time.Second).
+		ShouldNot(Succeed())
 	f.g.Expect(f.remoteBatch(b.Status.BatchID).Status).To(Equal(openai.BatchStatusInProgress))
 	f.g.Expect(f.fileExists(b.Status.InputFileID)).To(BeTrue(), "the running batch's input must stay")
 }
@@ -547,7 +589,8 @@ func TestExpiredOutputFileIsReportedNotRetried(t *testing.T) {
 	b := f.batch("expired", 1, "text-embedding-3-small")
 	b.Spec.Results = &openaiv1alpha1.ResultsTarget{Name: "expired-out"}
 	f.create(b)
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonExpired))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonExpired))
 	f.g.Consistently(func() int64 { return f.emu.Calls("files.content") }, 1500*time.Millisecond, 50*time.Millisecond).Should(Equal(int64(1)))
 	f.g.Expect(f.getBatch("expired").Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseCompleted))
 	f.emu.ClearInjections()
@@ -559,7 +602,8 @@ func TestResultsAreNotStoredAgainAfterAnUnrelatedSpecEdit(t *testing.T) {
 	b := f.batch("once", 2, "text-embedding-3-small")
 	b.Spec.Results = &openaiv1alpha1.ResultsTarget{Name: "once-out"}
 	f.create(b)
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 30*time.Second, 50*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue))
 	cm := &corev1.ConfigMap{}
 	f.g.Expect(f.c.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "once-out"}, cm)).To(Succeed())
 	downloads := f.emu.Calls("files.content")
@@ -582,8 +626,10 @@ func TestObservedGenerationFollowsTerminalErrors(t *testing.T) {
 	r := f.response("bad-params", "gpt-5-mini", "hi")
 	r.Spec.Parameters = &runtime.RawExtension{Raw: []byte(`{"model":"other"}`)}
 	f.create(r)
-	f.g.Eventually(f.failedCondition(b), 10*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonInvalidInput))
-	f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionFailed), 10*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonInvalidInput))
+	f.g.Eventually(f.failedCondition(b), 10*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonInvalidInput))
+	f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionFailed), 10*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonInvalidInput))
 	f.g.Eventually(func() int64 { return f.getBatch("bad-input").Status.ObservedGeneration }, 5*time.Second).Should(Equal(int64(1)))
 	f.g.Eventually(func() int64 { return f.getResponse("bad-params").Status.ObservedGeneration }, 5*time.Second).Should(Equal(int64(1)))
 }
@@ -618,7 +664,8 @@ func TestCredentialsSecretChangeWakesItsResources(t *testing.T) {
 	b := f.batch("woken", 1, "text-embedding-3-small")
 	b.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "later"}
 	f.create(b)
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonSecretNotFound))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonSecretNotFound))
 	f.createSecret("later", map[string]string{"apiKey": emulator.DefaultAPIKey})
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 15*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 }
@@ -652,7 +699,8 @@ func TestWaitingResourcesDoNotEachReadTheirMissingSecret(t *testing.T) {
 		f.g.Expect(f.c.List(f.ctx, list, client.InNamespace(f.ns))).To(Succeed())
 		n := 0
 		for _, b := range list.Items {
-			if c := meta.FindStatusCondition(b.Status.Conditions, openaiv1alpha1.ConditionCredentialsReady); c != nil && c.Reason == openaiv1alpha1.ReasonSecretNotFound {
+			if c := meta.FindStatusCondition(b.Status.Conditions, openaiv1alpha1.ConditionCredentialsReady); c != nil &&
+				c.Reason == openaiv1alpha1.ReasonSecretNotFound {
 				n++
 			}
 		}
@@ -711,7 +759,8 @@ func TestReceiverWritesDoNotRepeatSideEffects(t *testing.T) {
 	b = f.getBatch("busy")
 	b.Spec.Cancel = true
 	f.g.Expect(f.c.Update(f.ctx, b)).To(Succeed())
-	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 20*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionResultsStored), 20*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue))
 	f.g.Eventually(func() bool { return f.getBatch("busy").Status.InputFileDeleted }, 10*time.Second).Should(BeTrue())
 	mu.Lock()
 	f.g.Expect(fired).To(HaveLen(2), "the receiver wrote during both side effects")
@@ -789,7 +838,8 @@ func TestResponseRefusalsAfterSubmissionNeverEndIt(t *testing.T) {
 			f.create(r)
 			f.g.Eventually(f.condition(r, tc.condition), 10*time.Second, 10*time.Millisecond).Should(haveStatus(metav1.ConditionFalse, tc.reason))
 			f.g.Expect(f.condition(r, openaiv1alpha1.ConditionFailed)()).To(BeNil())
-			f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+			f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).
+				Should(haveStatus(metav1.ConditionTrue))
 			f.g.Expect(f.condition(r, openaiv1alpha1.ConditionFailed)()).To(BeNil())
 			f.g.Expect(f.condition(r, tc.condition)()).To(haveStatus(metav1.ConditionTrue))
 			remote, err := f.sdk().Responses.Get(f.ctx, f.getResponse("patient").Status.ResponseID, responses.ResponseGetParams{})
@@ -818,7 +868,8 @@ func TestAdoptionSurvivesALostStatusWrite(t *testing.T) {
 			once.Do(func() {
 				// Someone labels the resource meanwhile: a change the pass must not write over.
 				target := &openaiv1alpha1.OpenAIBatch{ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: obj.GetName()}}
-				f.g.Expect(f.c.Patch(f.ctx, target, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"team":"search"}}}`)))).To(Succeed())
+				f.g.Expect(f.c.Patch(f.ctx, target, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"team":"search"}}}`)))).
+					To(Succeed())
 			})
 		}}
 	})
@@ -862,8 +913,9 @@ func TestUploadForgottenAfterA404OnCreateIsDeleted(t *testing.T) {
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 20*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 	f.g.Eventually(func() bool { return f.getBatch("reupload").Status.InputFileDeleted }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
 	f.g.Expect(f.emu.Calls("files.create")).To(Equal(int64(2)), "the input was uploaded again after the 404")
-	f.g.Eventually(func() []string { return f.filesNamed(inputFileName(f.getBatch("reupload"))) }, 10*time.Second, 50*time.Millisecond).Should(BeEmpty(),
-		"no upload of the resource is left on OpenAI")
+	f.g.Eventually(func() []string { return f.filesNamed(inputFileName(f.getBatch("reupload"))) }, 10*time.Second, 50*time.Millisecond).
+		Should(BeEmpty(),
+			"no upload of the resource is left on OpenAI")
 }
 
 // A response deleted while an earlier create call's outcome is unknown cannot be found
