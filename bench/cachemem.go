@@ -135,7 +135,14 @@ func heapAfterGC() uint64 {
 
 // MeasureCacheMem fills a namespace with n submitted batches of size-byte requests and
 // measures the cache's heap with requests kept and dropped, alternating, rounds times each.
-func MeasureCacheMem(ctx context.Context, cfg *rest.Config, c client.Client, scheme *kruntime.Scheme, ns string, n, size, rounds int) (CacheMemPoint, error) {
+func MeasureCacheMem(
+	ctx context.Context,
+	cfg *rest.Config,
+	c client.Client,
+	scheme *kruntime.Scheme,
+	ns string,
+	n, size, rounds int,
+) (CacheMemPoint, error) {
 	if err := FillSubmittedBatches(ctx, c, ns, n, size); err != nil {
 		return CacheMemPoint{}, fmt.Errorf("creating %d batches: %w", n, err)
 	}

@@ -94,7 +94,9 @@ type EndToEndRow struct {
 // RunEndToEnd measures scenario 3b: batches completing at a fixed rate, from the event
 // to Complete through the receiver, the controllers and the emulator (all in-process).
 func RunEndToEnd(ctx context.Context, l *Lab, opts EndToEndOptions) (*EndToEndResults, error) {
-	sc, done := track("in-process emulator (webhooks to the in-process receiver), controllers (controllers.SetupWithManager, default options; injected runs first poll after 10 min) and receiver; envtest API server; one-request batches")
+	sc, done := track(
+		"in-process emulator (webhooks to the in-process receiver), controllers (controllers.SetupWithManager, default options; injected runs first poll after 10 min) and receiver; envtest API server; one-request batches",
+	)
 	res := &EndToEndResults{}
 	for _, run := range opts.Runs {
 		row, err := endToEndRun(ctx, l, run, opts.Timeout)

@@ -72,11 +72,20 @@ func findings(res *Results) string {
 			}
 			w("At %d\nevents/s that is about %.0f API server requests a second", r.Rate, float64(r.Rate)*total)
 			if ceiling := bareCeiling(res.Throughput); ceiling > 0 {
-				w(" (%s the %.0f status patches a second of\nsection 2's bare loop, its fastest median)", map[bool]string{true: "more than", false: "no more than"}[float64(r.Rate)*total > ceiling], ceiling)
+				w(
+					" (%s the %.0f status patches a second of\nsection 2's bare loop, its fastest median)",
+					map[bool]string{true: "more than", false: "no more than"}[float64(r.Rate)*total > ceiling],
+					ceiling,
+				)
 			}
 			w("; the p99 is %.0f ms (%d of %d complete within the run's\ntimeout). ", r.FromPost.P99, r.Completed, r.Batches)
 			if low := lowestRate(e.Rows); low.Rate < r.Rate {
-				w("At %d events/s (%s run) the p99 is %.0f ms", low.Rate, map[bool]string{true: "an injected", false: "an emulator"}[low.Injected], low.FromPost.P99)
+				w(
+					"At %d events/s (%s run) the p99 is %.0f ms",
+					low.Rate,
+					map[bool]string{true: "an injected", false: "an emulator"}[low.Injected],
+					low.FromPost.P99,
+				)
 				w(". ")
 			}
 			writeCompletionCost(w, r.KubeRequestsPerBatch)
@@ -90,10 +99,32 @@ func findings(res *Results) string {
 	if s := res.Scale; s != nil && len(s.Steps) > 0 {
 		first, last := s.Steps[0], s.Steps[len(s.Steps)-1]
 		mgr := max(last.ManagerPeakMiB, last.ResyncPeakMiB)
-		w("**Scale.** From %d to %d in-flight batches (plus %d to %d completed) the manager's peak\n", first.InFlight, last.InFlight, first.Completed, last.Completed)
-		w("grows from %.0f to %.0f MiB while submitting, and a restarted manager peaks at %.0f to\n", first.ManagerPeakMiB, last.ManagerPeakMiB, first.ResyncPeakMiB)
-		w("%.0f MiB; the receiver's from %.0f to %.0f MiB.\n", last.ResyncPeakMiB, first.ReceiverPeakMiB, max(last.ReceiverPeakMiB, last.ReceiverRestartPeakMiB))
-		w("A restarted manager resynced %d objects in %.1f s (%d objects: %.1f s).\n", last.InFlight+last.Completed, last.ResyncSeconds, first.InFlight+first.Completed, first.ResyncSeconds)
+		w(
+			"**Scale.** From %d to %d in-flight batches (plus %d to %d completed) the manager's peak\n",
+			first.InFlight,
+			last.InFlight,
+			first.Completed,
+			last.Completed,
+		)
+		w(
+			"grows from %.0f to %.0f MiB while submitting, and a restarted manager peaks at %.0f to\n",
+			first.ManagerPeakMiB,
+			last.ManagerPeakMiB,
+			first.ResyncPeakMiB,
+		)
+		w(
+			"%.0f MiB; the receiver's from %.0f to %.0f MiB.\n",
+			last.ResyncPeakMiB,
+			first.ReceiverPeakMiB,
+			max(last.ReceiverPeakMiB, last.ReceiverRestartPeakMiB),
+		)
+		w(
+			"A restarted manager resynced %d objects in %.1f s (%d objects: %.1f s).\n",
+			last.InFlight+last.Completed,
+			last.ResyncSeconds,
+			first.InFlight+first.Completed,
+			first.ResyncSeconds,
+		)
 		w("During the resync it read %d terminal batches from OpenAI", last.ResyncTerminalReads)
 		if last.ResyncTerminalReads == 0 {
 			w(" (terminal resources cost nothing)")
@@ -109,7 +140,10 @@ func findings(res *Results) string {
 			case calls <= int64(last.ResyncDuePollsWebhook):
 				w("It made %d OpenAI calls:\nno more than those polls, not a re-read of everything.", calls)
 			case calls <= int64(last.ResyncDuePolls):
-				w("It made %d OpenAI calls, more\nthan the webhook schedule had due but no more than the short one: as batches reconciled\nbefore the manager had seen one of the project's events do (they poll on the short\nschedule).", calls)
+				w(
+					"It made %d OpenAI calls, more\nthan the webhook schedule had due but no more than the short one: as batches reconciled\nbefore the manager had seen one of the project's events do (they poll on the short\nschedule).",
+					calls,
+				)
 			default:
 				w("It made %d OpenAI calls, more\nthan either schedule had due: a restart costs reads beyond the schedule.", calls)
 			}
@@ -122,7 +156,10 @@ func findings(res *Results) string {
 			}
 		}
 		if calls > 0 {
-			w(" The credentials Secret was\nread %d times from the API server for them (a read is reused for 30 s).", last.ResyncKubeRequests["GET secrets"])
+			w(
+				" The credentials Secret was\nread %d times from the API server for them (a read is reused for 30 s).",
+				last.ResyncKubeRequests["GET secrets"],
+			)
 		}
 		w("\n")
 		if last.InFlight >= scaleTargetInFlightSize {
@@ -166,7 +203,17 @@ func writePollingFindings(w func(string, ...any), p *PollingResults) {
 			continue
 		}
 		if math.Abs(r.CallsPerBatch-float64(r.PredictedCalls)) > 0.05 {
-			mismatched = append(mismatched, fmt.Sprintf("%s %s %d requests: %.1f against %d", r.Mode, map[bool]string{true: "first", false: "later"}[r.First], r.Requests, r.CallsPerBatch, r.PredictedCalls))
+			mismatched = append(
+				mismatched,
+				fmt.Sprintf(
+					"%s %s %d requests: %.1f against %d",
+					r.Mode,
+					map[bool]string{true: "first", false: "later"}[r.First],
+					r.Requests,
+					r.CallsPerBatch,
+					r.PredictedCalls,
+				),
+			)
 		}
 		switch {
 		case r.Mode == ModeWebhooks && r.First:
@@ -185,7 +232,12 @@ func writePollingFindings(w func(string, ...any), p *PollingResults) {
 		}
 	}
 	w("**Webhooks versus polling.** With webhooks `Complete` followed OpenAI's completion within\n")
-	w("%.0f ms at most; polling only, within %.1f s at most (the short schedule reads up to %s apart).\n", hookMax, pollMax/1000, prettyDuration(short.hi))
+	w(
+		"%.0f ms at most; polling only, within %.1f s at most (the short schedule reads up to %s apart).\n",
+		hookMax,
+		pollMax/1000,
+		prettyDuration(short.hi),
+	)
 	if len(hookLater) > 0 && len(pollLater) > 0 {
 		lo, hi := callsRange(hookLater)
 		rlo, rhi := readsRange(hookLater)
@@ -232,7 +284,12 @@ func writePollingFindings(w func(string, ...any), p *PollingResults) {
 		w("Measured, later batches cost up to %.1f calls: the target (at most %d) is missed.\n", worst, target)
 	case day.WebhookCalls > target:
 		w("Measured, the target is met (at most %.1f calls). By the schedule it holds for batches\n", worst)
-		w("that end within %s; a batch that uses its 24 h window costs %d (%d safety-net polls):\n", prettyDuration(within), day.WebhookCalls, day.WebhookPolls)
+		w(
+			"that end within %s; a batch that uses its 24 h window costs %d (%d safety-net polls):\n",
+			prettyDuration(within),
+			day.WebhookCalls,
+			day.WebhookPolls,
+		)
 		w("**the target is missed there.** Those polls are the safety net against a lost event:\n")
 		w("the webhook schedule notices one within %s at most. ", prettyDuration(hook.hi))
 		if m, ok := dayMinimum(opts, target); ok {
@@ -243,7 +300,11 @@ func writePollingFindings(w func(string, ...any), p *PollingResults) {
 			w("No safety-net schedule meets\n%d calls for a 24 h batch.\n", target)
 		}
 	default:
-		w("The target is met, measured (at most %.1f calls) and for a batch that uses its 24 h\nwindow (%d calls by the schedule).\n", worst, day.WebhookCalls)
+		w(
+			"The target is met, measured (at most %.1f calls) and for a batch that uses its 24 h\nwindow (%d calls by the schedule).\n",
+			worst,
+			day.WebhookCalls,
+		)
 	}
 	w("A project's first resources, until one of them ends, and any project whose events stop\n")
 	w("for more than %s, pay the short schedule: %d calls for a 24 h batch.\n\n", prettyDuration(opts.WebhookTrustWindow), day.PollingCalls)
@@ -283,7 +344,9 @@ func maxLengthWithin(s schedule, target int) time.Duration {
 // dayMinimum is the shortest first webhook polling interval (among round values, the cap
 // rising with it) at which a 24 h batch costs at most target calls.
 func dayMinimum(o controllers.Options, target int) (time.Duration, bool) {
-	for _, m := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 8 * time.Hour, 12 * time.Hour, 24 * time.Hour} {
+	for _, m := range []time.Duration{
+		30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 8 * time.Hour, 12 * time.Hour, 24 * time.Hour,
+	} {
 		if _, calls, _ := (schedule{m, max(o.WebhookPollIntervalMax, m)}).calls(24 * time.Hour); calls <= target {
 			return m, true
 		}
@@ -407,7 +470,8 @@ func writeVerifyFindings(w func(string, ...any), v *VerifyResults, t *Throughput
 	if small.BytesPerOp == large.BytesPerOp && small.AllocsPerOp == large.AllocsPerOp {
 		w("Its memory does not grow with the body: %.0f B in %.0f allocations at both sizes", large.BytesPerOp, large.AllocsPerOp)
 	} else {
-		w("It allocates %.0f B in %.0f allocations at 1 KiB and %.0f B in %.0f at 64 KiB", small.BytesPerOp, small.AllocsPerOp, large.BytesPerOp, large.AllocsPerOp)
+		w("It allocates %.0f B in %.0f allocations at 1 KiB and %.0f B in %.0f at 64 KiB",
+			small.BytesPerOp, small.AllocsPerOp, large.BytesPerOp, large.AllocsPerOp)
 	}
 	if oa, ok := rows["64KiB/openai-go"]; ok {
 		w("; openai-go\nallocates %.0f B in %.0f allocations per 64 KiB event", oa.BytesPerOp, oa.AllocsPerOp)
@@ -419,7 +483,12 @@ func writeVerifyFindings(w func(string, ...any), v *VerifyResults, t *Throughput
 			self = append(self, c.ReceiverCPUms.Self)
 		}
 		if perEvent := Median(self); perEvent > 0 {
-			w("A 1 KiB verification is %.1f%% and a 64 KiB one %.1f%% of the %.2f ms of CPU the receiver's process\n", 100*small.NsPerOp/1e6/perEvent, 100*large.NsPerOp/1e6/perEvent, perEvent)
+			w(
+				"A 1 KiB verification is %.1f%% and a 64 KiB one %.1f%% of the %.2f ms of CPU the receiver's process\n",
+				100*small.NsPerOp/1e6/perEvent,
+				100*large.NsPerOp/1e6/perEvent,
+				perEvent,
+			)
 			w("spent per event in section 2 (the median of its cells).\n")
 		}
 	}
@@ -436,7 +505,12 @@ func writeThroughputFindings(w func(string, ...any), t *ThroughputResults, nproc
 	}
 	w("**Receiver throughput.** The receiver sustains %s the bare loop's rate on a machine\n", ratioSpan(minRatio(t.Cells), maxRatio(t.Cells)))
 	w("with %d CPUs (`nproc`) shared by the API server, etcd and both sides. In the slowest cell\n", nproc)
-	w("(%d resources, %d in flight) the API server and etcd spent %.1f ms of CPU per event with the\n", worst.Resources, worst.Concurrency, worst.ReceiverCPUms.Server)
+	w(
+		"(%d resources, %d in flight) the API server and etcd spent %.1f ms of CPU per event with the\n",
+		worst.Resources,
+		worst.Concurrency,
+		worst.ReceiverCPUms.Server,
+	)
 	w("receiver and %.1f ms with the bare loop; the receiver's process spent %.1f ms, the bare\n", worst.BareCPUms.Server, worst.ReceiverCPUms.Self)
 	w("client %.1f ms", worst.BareCPUms.Self)
 	if d := worst.ReceiverCPUms.Self - worst.BareCPUms.Self; d > 0 {
@@ -465,11 +539,23 @@ func writeThroughputFindings(w func(string, ...any), t *ThroughputResults, nproc
 		if lo.Resources == hi.Resources {
 			continue
 		}
-		w("With %d in flight: %.2fx and %.2f ms of the receiver's CPU per event at %d resources,\n", conc, lo.Ratio, lo.ReceiverCPUms.Self, lo.Resources)
+		w(
+			"With %d in flight: %.2fx and %.2f ms of the receiver's CPU per event at %d resources,\n",
+			conc,
+			lo.Ratio,
+			lo.ReceiverCPUms.Self,
+			lo.Resources,
+		)
 		w("%.2fx and %.2f ms at %d.\n", hi.Ratio, hi.ReceiverCPUms.Self, hi.Resources)
 	}
 	if worst.Ratio < TargetThroughputRatio {
-		w("The target (%.1fx) is missed (%.2fx with %d resources and %d in flight)", TargetThroughputRatio, worst.Ratio, worst.Resources, worst.Concurrency)
+		w(
+			"The target (%.1fx) is missed (%.2fx with %d resources and %d in flight)",
+			TargetThroughputRatio,
+			worst.Ratio,
+			worst.Resources,
+			worst.Concurrency,
+		)
 		if len(worst.ReceiverPerSec) > 0 && len(worst.BarePerSec) > 0 && slices.Max(worst.ReceiverPerSec) >= slices.Min(worst.BarePerSec) {
 			w(", within the noise of\nthis machine: the rounds of the two sides overlap.\n")
 		} else {
@@ -509,7 +595,13 @@ func writeLatencyFindings(w func(string, ...any), l *LatencyResults) {
 	}
 	if best >= 0 && l.Rows[best].Rate != TargetLatencyRate {
 		r := l.Rows[best]
-		w("The highest rate measured with the p99 under %d ms is %d events/s (%.1f ms; bare patch %.1f ms).\n", TargetLatencyP99Ms, r.Rate, r.Receiver.P99, r.Bare.P99)
+		w(
+			"The highest rate measured with the p99 under %d ms is %d events/s (%.1f ms; bare patch %.1f ms).\n",
+			TargetLatencyP99Ms,
+			r.Rate,
+			r.Receiver.P99,
+			r.Bare.P99,
+		)
 	} else if best < 0 && len(l.Rows) > 0 {
 		w("No measured rate kept the p99 under %d ms.\n", TargetLatencyP99Ms)
 	}

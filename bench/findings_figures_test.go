@@ -178,7 +178,10 @@ func TestReportFollowsEveryFigure(t *testing.T) {
 		t.Fatal("restoring every figure did not restore the report")
 	}
 	if len(unchanged) > 0 {
-		t.Errorf("altering these figures leaves the report unchanged (print them, or list them in notInReport with a reason):\n%s", strings.Join(unchanged, "\n"))
+		t.Errorf(
+			"altering these figures leaves the report unchanged (print them, or list them in notInReport with a reason):\n%s",
+			strings.Join(unchanged, "\n"),
+		)
 	}
 }
 
@@ -220,8 +223,16 @@ func TestFindingsClaimOnlyWhatTheFiguresSay(t *testing.T) {
 			notWant: []string{"puts it out of reach"},
 		},
 		"no pre-written conclusions": {
-			alter:   func(*Results) {},
-			notWant: []string{"36 MB", "two cores", "almost all of them", "a few percent", "would fix", "What would", "Every figure is measured next to a baseline"},
+			alter: func(*Results) {},
+			notWant: []string{
+				"36 MB",
+				"two cores",
+				"almost all of them",
+				"a few percent",
+				"would fix",
+				"What would",
+				"Every figure is measured next to a baseline",
+			},
 		},
 	}
 	for name, tc := range tests {

@@ -33,10 +33,52 @@ func pollingRun(later float64) *PollingResults {
 		WebhookPollIntervalMin: o.WebhookPollIntervalMin.String(), WebhookPollIntervalMax: o.WebhookPollIntervalMax.String(),
 		WebhookTrustWindow: o.WebhookTrustWindow.String(), FirstRequests: 100,
 		Rows: []PollingRow{
-			{Mode: ModeWebhooks, First: true, Requests: 100, Batches: 1, Completed: 1, BatchSeconds: 23, RetrievesPerBatch: 2, CallsPerBatch: 5, PredictedCalls: 5, ToComplete: Latency{Max: 700}},
-			{Mode: ModeWebhooks, Requests: 300, Batches: 5, Completed: 5, BatchSeconds: 65, RetrievesPerBatch: later - 3, CallsPerBatch: later, PredictedCalls: 4, ToComplete: Latency{Max: 900}},
-			{Mode: ModePolling, First: true, Requests: 100, Batches: 1, Completed: 1, BatchSeconds: 23, RetrievesPerBatch: 2, CallsPerBatch: 5, PredictedCalls: 5, ToComplete: Latency{Max: 7000}},
-			{Mode: ModePolling, Requests: 300, Batches: 5, Completed: 5, BatchSeconds: 65, RetrievesPerBatch: 4, CallsPerBatch: 7, PredictedCalls: 7, ToComplete: Latency{Max: 60000}},
+			{
+				Mode:              ModeWebhooks,
+				First:             true,
+				Requests:          100,
+				Batches:           1,
+				Completed:         1,
+				BatchSeconds:      23,
+				RetrievesPerBatch: 2,
+				CallsPerBatch:     5,
+				PredictedCalls:    5,
+				ToComplete:        Latency{Max: 700},
+			},
+			{
+				Mode:              ModeWebhooks,
+				Requests:          300,
+				Batches:           5,
+				Completed:         5,
+				BatchSeconds:      65,
+				RetrievesPerBatch: later - 3,
+				CallsPerBatch:     later,
+				PredictedCalls:    4,
+				ToComplete:        Latency{Max: 900},
+			},
+			{
+				Mode:              ModePolling,
+				First:             true,
+				Requests:          100,
+				Batches:           1,
+				Completed:         1,
+				BatchSeconds:      23,
+				RetrievesPerBatch: 2,
+				CallsPerBatch:     5,
+				PredictedCalls:    5,
+				ToComplete:        Latency{Max: 7000},
+			},
+			{
+				Mode:              ModePolling,
+				Requests:          300,
+				Batches:           5,
+				Completed:         5,
+				BatchSeconds:      65,
+				RetrievesPerBatch: 4,
+				CallsPerBatch:     7,
+				PredictedCalls:    7,
+				ToComplete:        Latency{Max: 60000},
+			},
 		},
 	}
 	for _, l := range projectedLengths {
@@ -52,14 +94,24 @@ func TestPollingFindingsFollowTheFigures(t *testing.T) {
 	}{
 		"later batches read once, a day beyond the target": {
 			polling: pollingRun(4),
-			want: []string{"they cost 4.0 calls (1.0 reads: the webhook's\nonly) where the same batches cost 7.0 polling only", "The project's first batch (100 requests, 23 s) cost 5.0 calls (polling only: 5.0)",
-				"Every measured row matches", "that end within 20m", "costs 13 (9 safety-net polls)", "**the target is missed there.**",
-				"`--webhook-poll-interval-min=12h`", "153 calls for a 24 h batch"},
+			want: []string{
+				"they cost 4.0 calls (1.0 reads: the webhook's\nonly) where the same batches cost 7.0 polling only",
+				"The project's first batch (100 requests, 23 s) cost 5.0 calls (polling only: 5.0)",
+				"Every measured row matches",
+				"that end within 20m",
+				"costs 13 (9 safety-net polls)",
+				"**the target is missed there.**",
+				"`--webhook-poll-interval-min=12h`",
+				"153 calls for a 24 h batch",
+			},
 			notWant: []string{"whether or not events arrive", "missed by\ndesign"},
 		},
 		"later batches above the prediction": {
 			polling: pollingRun(6),
-			want:    []string{"1 rows differ from their schedule's prediction (webhooks later 300 requests: 6.0 against 4)", "later batches cost up to 6.0 calls: the target (at most 5) is missed"},
+			want: []string{
+				"1 rows differ from their schedule's prediction (webhooks later 300 requests: 6.0 against 4)",
+				"later batches cost up to 6.0 calls: the target (at most 5) is missed",
+			},
 			notWant: []string{"webhook's\nonly", "Every measured row matches"},
 		},
 	}
@@ -75,11 +127,22 @@ func TestPollingFindingsFollowTheFigures(t *testing.T) {
 func TestScaleFindingsFollowTheFigures(t *testing.T) {
 	step := func(calls int64, dueHook, dueShort, events int, peak float64) *Results {
 		first := ScaleRow{ScaleStep: ScaleStep{InFlight: 1000, Completed: 100}, ManagerPeakMiB: 80, ResyncPeakMiB: 70}
-		last := ScaleRow{ScaleStep: ScaleStep{InFlight: 5000, Completed: 500}, ManagerPeakMiB: peak, ResyncPeakMiB: 100, ManagerRSSMiB: peak, ManagerHeapMiB: 60,
-			ManagerAnonMiB: peak - 70, ManagerFileMiB: 70,
-			ObjectBytes: 2700, ManagedFieldsBytes: 1400, ResyncCalls: map[string]int64{"batches.retrieve": calls},
-			ResyncDuePolls: dueShort, ResyncDuePollsWebhook: dueHook, ResyncWebhookEvents: events,
-			ResyncKubeRequests: map[string]int64{"GET secrets": 3}}
+		last := ScaleRow{
+			ScaleStep:             ScaleStep{InFlight: 5000, Completed: 500},
+			ManagerPeakMiB:        peak,
+			ResyncPeakMiB:         100,
+			ManagerRSSMiB:         peak,
+			ManagerHeapMiB:        60,
+			ManagerAnonMiB:        peak - 70,
+			ManagerFileMiB:        70,
+			ObjectBytes:           2700,
+			ManagedFieldsBytes:    1400,
+			ResyncCalls:           map[string]int64{"batches.retrieve": calls},
+			ResyncDuePolls:        dueShort,
+			ResyncDuePollsWebhook: dueHook,
+			ResyncWebhookEvents:   events,
+			ResyncKubeRequests:    map[string]int64{"GET secrets": 3},
+		}
 		return &Results{Scale: &ScaleResults{Steps: []ScaleRow{first, last}}}
 	}
 	tests := map[string]struct {
@@ -87,13 +150,24 @@ func TestScaleFindingsFollowTheFigures(t *testing.T) {
 		want, notWant []string
 	}{
 		"webhook schedule, memory met": {
-			res:     step(0, 0, 900, 500, 120),
-			want:    []string{"500 batches recorded a webhook event", "It made 0 OpenAI calls:\nno more than those polls", "target (< 150 MiB) is met: its peak is 120 MiB, reached while submitting"},
+			res: step(0, 0, 900, 500, 120),
+			want: []string{
+				"500 batches recorded a webhook event",
+				"It made 0 OpenAI calls:\nno more than those polls",
+				"target (< 150 MiB) is met: its peak is 120 MiB, reached while submitting",
+			},
 			notWant: []string{"credentials Secret was", "would fix", "strip"},
 		},
 		"some batches polled before the manager saw an event": {
-			res:     step(40, 10, 900, 500, 160),
-			want:    []string{"It made 40 OpenAI calls, more\nthan the webhook schedule had due but no more than the short one", "read 3 times from the API server", "is missed: its peak is 160 MiB", "70 MiB are file-backed pages", "and 90 MiB anonymous memory, of which the Go heap in use is 60 MiB", "holds every OpenAIBatch without managedFields"},
+			res: step(40, 10, 900, 500, 160),
+			want: []string{
+				"It made 40 OpenAI calls, more\nthan the webhook schedule had due but no more than the short one",
+				"read 3 times from the API server",
+				"is missed: its peak is 160 MiB",
+				"70 MiB are file-backed pages",
+				"and 90 MiB anonymous memory, of which the Go heap in use is 60 MiB",
+				"holds every OpenAIBatch without managedFields",
+			},
 			notWant: []string{"36 MB", "almost all of them", "would fix"},
 		},
 		"no events: the short schedule": {
@@ -110,14 +184,22 @@ func TestScaleFindingsFollowTheFigures(t *testing.T) {
 
 func TestCompletionCostFollowsTheFigures(t *testing.T) {
 	row := func(secrets, patches float64) *Results {
-		return &Results{EndToEnd: &EndToEndResults{Rows: []EndToEndRow{{EndToEndRun: EndToEndRun{Rate: 200, Batches: 10, Injected: true}, Completed: 10,
-			FromPost: Latency{P99: 5000}, KubeRequestsPerBatch: map[string]float64{"GET secrets": secrets, "PATCH openaibatches/status": patches, "POST events": 1}}}}}
+		return &Results{
+			EndToEnd: &EndToEndResults{Rows: []EndToEndRow{{EndToEndRun: EndToEndRun{Rate: 200, Batches: 10, Injected: true}, Completed: 10,
+				FromPost: Latency{
+					P99: 5000,
+				}, KubeRequestsPerBatch: map[string]float64{"GET secrets": secrets, "PATCH openaibatches/status": patches, "POST events": 1}}}},
+		}
 	}
 	tests := map[string]struct {
 		res           *Results
 		want, notWant []string
 	}{
-		"secret reused, two patches": {res: row(0.01, 2), want: []string{"costs 0.01 reads per completion"}, notWant: []string{"every reconcile", "retries after a conflict"}},
+		"secret reused, two patches": {
+			res:     row(0.01, 2),
+			want:    []string{"costs 0.01 reads per completion"},
+			notWant: []string{"every reconcile", "retries after a conflict"},
+		},
 		"conflicts":                  {res: row(0.01, 2.5), want: []string{"The 2.5 status patches per completion"}, notWant: []string{"would fix"}},
 		"secret read per completion": {res: row(1, 2), want: []string{"costs 1.0 reads per completion although a read is reused"}},
 	}

@@ -304,7 +304,13 @@ func (s *Sender) Send(ctx context.Context, e Event) (int, string, error) {
 		return 0, "", err
 	}
 	now := time.Now()
-	standardwebhooks.Headers{ID: e.WebhookID, Timestamp: strconv.FormatInt(now.Unix(), 10), Signature: s.secret.Sign(e.WebhookID, now, body)}.Set(req.Header)
+	standardwebhooks.Headers{
+		ID:        e.WebhookID,
+		Timestamp: strconv.FormatInt(now.Unix(), 10),
+		Signature: s.secret.Sign(e.WebhookID, now, body),
+	}.Set(
+		req.Header,
+	)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -78,7 +78,13 @@ type LatencyRow struct {
 // RunLatency measures scenario 3a: at fixed rates, the time from an event's POST to a
 // watcher seeing the recorded status, next to a bare patch at the same rate.
 func RunLatency(ctx context.Context, l *Lab, opts LatencyOptions) (*LatencyResults, error) {
-	sc, done := track(fmt.Sprintf("in-process receiver over loopback HTTP, envtest API server, a separate watch connection; open-loop sends at each rate for %s per side, %d resources", opts.Duration, opts.Resources))
+	sc, done := track(
+		fmt.Sprintf(
+			"in-process receiver over loopback HTTP, envtest API server, a separate watch connection; open-loop sends at each rate for %s per side, %d resources",
+			opts.Duration,
+			opts.Resources,
+		),
+	)
 	ns, err := l.NewNamespace(ctx, "bench-latency")
 	if err != nil {
 		return nil, err
@@ -127,7 +133,15 @@ func RunLatency(ctx context.Context, l *Lab, opts LatencyOptions) (*LatencyResul
 // latencyRun sends n events (or baseline patches) at rate per second, open loop, and
 // returns the latencies to the watcher, the receiver's answer latencies, and how many
 // were never seen.
-func latencyRun(ctx context.Context, l *Lab, seen *timeSet, targets []Target, side string, rate, n int, wait time.Duration) (Latency, Latency, int, error) {
+func latencyRun(
+	ctx context.Context,
+	l *Lab,
+	seen *timeSet,
+	targets []Target,
+	side string,
+	rate, n int,
+	wait time.Duration,
+) (Latency, Latency, int, error) {
 	rvs, err := l.ResourceVersions(ctx, targets)
 	if err != nil {
 		return Latency{}, Latency{}, 0, err

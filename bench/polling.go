@@ -215,8 +215,17 @@ func RunPolling(ctx context.Context, l *Lab, opts PollingOptions) (*PollingResul
 		defaults, which = *opts.Controllers, "options"
 	}
 	short, hook := shortSchedule(defaults), webhookSchedule(defaults)
-	sc, done := track(fmt.Sprintf("two in-process controller sets at %s (poll %s; %s once a project's webhook events arrive, trust window %s), each with its own in-process emulator at time scale 1: one sends webhooks to the in-process receiver, the other only to a sink that records the completion time (the operator never sees those); per mode a first batch of %d requests alone, then %d batches per size, both modes at once",
-		which, short, hook, prettyDuration(defaults.WebhookTrustWindow), opts.FirstRequests, opts.PerClass))
+	sc, done := track(
+		fmt.Sprintf(
+			"two in-process controller sets at %s (poll %s; %s once a project's webhook events arrive, trust window %s), each with its own in-process emulator at time scale 1: one sends webhooks to the in-process receiver, the other only to a sink that records the completion time (the operator never sees those); per mode a first batch of %d requests alone, then %d batches per size, both modes at once",
+			which,
+			short,
+			hook,
+			prettyDuration(defaults.WebhookTrustWindow),
+			opts.FirstRequests,
+			opts.PerClass,
+		),
+	)
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	res := &PollingResults{
@@ -251,7 +260,15 @@ func RunPolling(ctx context.Context, l *Lab, opts PollingOptions) (*PollingResul
 		if err := l.CreateCredentials(ctx, ns, emulator.DefaultAPIKey); err != nil {
 			return nil, err
 		}
-		md := &mode{name: m.name, emu: emu, ns: ns, counter: newRetrieveCounter(defaults), created: map[string]time.Time{}, ids: map[string]string{}, done: newTimeSet()}
+		md := &mode{
+			name:    m.name,
+			emu:     emu,
+			ns:      ns,
+			counter: newRetrieveCounter(defaults),
+			created: map[string]time.Time{},
+			ids:     map[string]string{},
+			done:    newTimeSet(),
+		}
 		stopWatch, err := l.WatchBatches(ctx, ns, func(b *openaiv1alpha1.OpenAIBatch, at time.Time) {
 			if b.Status.BatchID != "" {
 				mu.Lock()

@@ -81,7 +81,14 @@ func TestProject(t *testing.T) {
 				t.Errorf("short schedule: Project(%s) = %+v, want %d polls, %d calls, %vs delay", tc.d, p, tc.polls, tc.calls, tc.delaySecs)
 			}
 			if p.WebhookPolls != tc.hookPolls || p.WebhookCalls != tc.hookCall || p.LostEventDelaySeconds != tc.lostSecs {
-				t.Errorf("webhook schedule: Project(%s) = %+v, want %d polls, %d calls, %vs to notice a lost event", tc.d, p, tc.hookPolls, tc.hookCall, tc.lostSecs)
+				t.Errorf(
+					"webhook schedule: Project(%s) = %+v, want %d polls, %d calls, %vs to notice a lost event",
+					tc.d,
+					p,
+					tc.hookPolls,
+					tc.hookCall,
+					tc.lostSecs,
+				)
 			}
 		})
 	}

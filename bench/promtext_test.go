@@ -25,7 +25,8 @@ controller_runtime_reconcile_total{controller="openaibatch",result="success"} 12
 controller_runtime_reconcile_total{controller="openaibatch",result="requeue_after"} 30
 controller_runtime_reconcile_total{controller="openairesponse",result="success"} 7
 workqueue_depth{controller="openaibatch",name="openaibatch"} 0
-apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="secrets",scope="resource",subresource="",verb="GET",version="v1"} 5
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="secrets",scope="resource",` +
+		`subresource="",verb="GET",version="v1"} 5
 process_resident_memory_bytes 2.5e+07
 odd_label{msg="a \"quoted\", value"} 1
 `

@@ -112,8 +112,16 @@ func Checks(res *Results) []Check {
 		for _, r := range l.Rows {
 			if r.Rate == TargetLatencyRate {
 				found = true
-				add(fmt.Sprintf("3a. POST to watcher p99 < %d ms at %d events/s", TargetLatencyP99Ms, TargetLatencyRate),
-					fmt.Sprintf("p99 %.1f ms (p50 %.1f ms; bare patch p99 %.1f ms)", r.Receiver.P99, r.Receiver.P50, r.Bare.P99), bp(r.Receiver.P99 < TargetLatencyP99Ms && r.ReceiverLost == 0))
+				add(
+					fmt.Sprintf("3a. POST to watcher p99 < %d ms at %d events/s", TargetLatencyP99Ms, TargetLatencyRate),
+					fmt.Sprintf(
+						"p99 %.1f ms (p50 %.1f ms; bare patch p99 %.1f ms)",
+						r.Receiver.P99,
+						r.Receiver.P50,
+						r.Bare.P99,
+					),
+					bp(r.Receiver.P99 < TargetLatencyP99Ms && r.ReceiverLost == 0),
+				)
 			}
 		}
 		if !found {
@@ -127,9 +135,18 @@ func Checks(res *Results) []Check {
 		for _, r := range e.Rows {
 			if r.Rate == TargetLatencyRate {
 				found = true
-				add(fmt.Sprintf("3b. Event to Complete p99 < %d ms at %d events/s", TargetEndToEndP99Ms, TargetLatencyRate),
-					fmt.Sprintf("p99 %.0f ms (p50 %.0f ms), %d of %d complete, %.0f events/s achieved", r.FromPost.P99, r.FromPost.P50, r.Completed, r.Batches, r.EventRate),
-					bp(r.FromPost.P99 < TargetEndToEndP99Ms && r.Completed == r.Batches))
+				add(
+					fmt.Sprintf("3b. Event to Complete p99 < %d ms at %d events/s", TargetEndToEndP99Ms, TargetLatencyRate),
+					fmt.Sprintf(
+						"p99 %.0f ms (p50 %.0f ms), %d of %d complete, %.0f events/s achieved",
+						r.FromPost.P99,
+						r.FromPost.P50,
+						r.Completed,
+						r.Batches,
+						r.EventRate,
+					),
+					bp(r.FromPost.P99 < TargetEndToEndP99Ms && r.Completed == r.Batches),
+				)
 			}
 		}
 		if !found {
@@ -162,10 +179,19 @@ func Checks(res *Results) []Check {
 			text = "later batches of a project: none completed"
 		}
 		if dayFound {
-			text += fmt.Sprintf("; %d for a 24 h batch (computed from the webhook schedule, %s..%s)", day, pretty(p.WebhookPollIntervalMin), pretty(p.WebhookPollIntervalMax))
+			text += fmt.Sprintf(
+				"; %d for a 24 h batch (computed from the webhook schedule, %s..%s)",
+				day,
+				pretty(p.WebhookPollIntervalMin),
+				pretty(p.WebhookPollIntervalMax),
+			)
 		}
 		if first != nil {
-			text += fmt.Sprintf("; a project's first batch, before any event: %.1f (batch of %.0f s, short schedule)", first.CallsPerBatch, first.BatchSeconds)
+			text += fmt.Sprintf(
+				"; a project's first batch, before any event: %.1f (batch of %.0f s, short schedule)",
+				first.CallsPerBatch,
+				first.BatchSeconds,
+			)
 		}
 		add(fmt.Sprintf("4. At most %d OpenAI calls per batch with webhooks", TargetCallsPerBatch), text,
 			bp(measured && dayFound && worst <= TargetCallsPerBatch && day <= TargetCallsPerBatch))
@@ -182,10 +208,30 @@ func Checks(res *Results) []Check {
 			}
 			return bp(ok)
 		}
-		add(fmt.Sprintf("5. Manager peak RSS < %d MiB with %d in-flight batches", TargetManagerMiB, scaleTargetInFlightSize),
-			fmt.Sprintf("%.0f MiB with %d in flight + %d completed (%.0f while submitting, %.0f after a restart)", mgr, last.InFlight, last.Completed, last.ManagerPeakMiB, last.ResyncPeakMiB), reached(mgr < TargetManagerMiB))
-		add(fmt.Sprintf("5. Receiver peak RSS < %d MiB with %d in-flight batches", TargetReceiverMiB, scaleTargetInFlightSize),
-			fmt.Sprintf("%.0f MiB with %d in flight + %d completed (%.0f running, %.0f after a restart)", rcv, last.InFlight, last.Completed, last.ReceiverPeakMiB, last.ReceiverRestartPeakMiB), reached(rcv < TargetReceiverMiB))
+		add(
+			fmt.Sprintf("5. Manager peak RSS < %d MiB with %d in-flight batches", TargetManagerMiB, scaleTargetInFlightSize),
+			fmt.Sprintf(
+				"%.0f MiB with %d in flight + %d completed (%.0f while submitting, %.0f after a restart)",
+				mgr,
+				last.InFlight,
+				last.Completed,
+				last.ManagerPeakMiB,
+				last.ResyncPeakMiB,
+			),
+			reached(mgr < TargetManagerMiB),
+		)
+		add(
+			fmt.Sprintf("5. Receiver peak RSS < %d MiB with %d in-flight batches", TargetReceiverMiB, scaleTargetInFlightSize),
+			fmt.Sprintf(
+				"%.0f MiB with %d in flight + %d completed (%.0f running, %.0f after a restart)",
+				rcv,
+				last.InFlight,
+				last.Completed,
+				last.ReceiverPeakMiB,
+				last.ReceiverRestartPeakMiB,
+			),
+			reached(rcv < TargetReceiverMiB),
+		)
 	} else {
 		add("5. Manager < 150 MiB, receiver < 80 MiB with 5,000 in-flight batches", "not measured", nil)
 	}
@@ -202,7 +248,11 @@ func Report(res *Results) string {
 	if res.Commit != "" {
 		commit = "commit `" + res.Commit + "`"
 	}
-	w("Measured by `make bench` (hack/bench.sh, bench/cmd/benchrun) on %s at %s; the figures below\n", res.StartedAt.UTC().Format("2006-01-02 15:04 MST"), commit)
+	w(
+		"Measured by `make bench` (hack/bench.sh, bench/cmd/benchrun) on %s at %s; the figures below\n",
+		res.StartedAt.UTC().Format("2006-01-02 15:04 MST"),
+		commit,
+	)
 	w("are generated from `bench/results.json` (re-render with `go run ./bench/cmd/benchrun -report-only`).\n")
 	w("Scenarios 1, 2, 3a and 4 measure each figure next to a baseline in the same run; read\n")
 	w("their ratios rather than the absolute times, which depend on this small, shared machine.\n")
@@ -233,7 +283,12 @@ func Report(res *Results) string {
 	if m.LoadWaited != "" {
 		w("| before the run | %s |\n", m.LoadWaited)
 	}
-	w("| run | %s to %s (%s) |\n\n", res.StartedAt.UTC().Format("15:04:05"), res.FinishedAt.UTC().Format("15:04:05 MST"), res.FinishedAt.Sub(res.StartedAt).Round(time.Second))
+	w(
+		"| run | %s to %s (%s) |\n\n",
+		res.StartedAt.UTC().Format("15:04:05"),
+		res.FinishedAt.UTC().Format("15:04:05 MST"),
+		res.FinishedAt.Sub(res.StartedAt).Round(time.Second),
+	)
 	w("%s\n", methodText)
 	w("| scenario | wall time | 1-min load before, after | how it ran |\n| --- | --- | --- | --- |\n")
 	for _, s := range []struct {
@@ -318,7 +373,17 @@ func reportVerify(b *strings.Builder, v *VerifyResults) {
 	w("`TestVerifiersAgree` checks that all three accept and refuse the same requests.\n\n")
 	w("| body | library | ns/op (median) | min .. max | B/op | allocs/op | vs openai-go |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range v.Rows {
-		w("| %s | %s | %.0f | %.0f .. %.0f | %.0f | %.0f | %.2fx |\n", r.Body, r.Library, r.NsPerOp, r.NsPerOpMin, r.NsPerOpMax, r.BytesPerOp, r.AllocsPerOp, r.VsOpenAIGo)
+		w(
+			"| %s | %s | %.0f | %.0f .. %.0f | %.0f | %.0f | %.2fx |\n",
+			r.Body,
+			r.Library,
+			r.NsPerOp,
+			r.NsPerOpMin,
+			r.NsPerOpMax,
+			r.BytesPerOp,
+			r.AllocsPerOp,
+			r.VsOpenAIGo,
+		)
 	}
 	w("\nCost curve, 64 KiB over 1 KiB (64x the bytes):")
 	byLib := map[string][]VerifyRow{}
@@ -353,15 +418,29 @@ func reportThroughput(b *strings.Builder, t *ThroughputResults) {
 	w("loopback. Baseline: a bare client loop sending the very same merge patches (resource\n")
 	w("version precondition included) with the same number in flight. %d events per round,\n", t.Events)
 	w("%d rounds per side, alternating; every event targets a different resource.\n\n", t.Rounds)
-	w("| resources | in flight | receiver events/s (median) | bare patches/s (median) | ratio | receiver rounds | bare rounds | failures (receiver, bare) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	w(
+		"| resources | in flight | receiver events/s (median) | bare patches/s (median) | ratio | receiver rounds | bare rounds | failures (receiver, bare) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+	)
 	for _, c := range t.Cells {
 		w("| %d | %d | %.0f | %.0f | %.2fx | %s | %s | %d, %d |\n", c.Resources, c.Concurrency, c.ReceiverMedian, c.BareMedian, c.Ratio,
 			floats(c.ReceiverPerSec), floats(c.BarePerSec), c.ReceiverFailures, c.BareFailures)
 	}
-	w("\nCPU per event (milliseconds, medians of the rounds): *this process* is, for the\nreceiver, the sender, the receiver and its client, and for the baseline its client;\n*API server* is kube-apiserver plus etcd.\n\n")
-	w("| resources | in flight | receiver: this process | receiver: API server | bare: this process | bare: API server |\n| --- | --- | --- | --- | --- | --- |\n")
+	w(
+		"\nCPU per event (milliseconds, medians of the rounds): *this process* is, for the\nreceiver, the sender, the receiver and its client, and for the baseline its client;\n*API server* is kube-apiserver plus etcd.\n\n",
+	)
+	w(
+		"| resources | in flight | receiver: this process | receiver: API server | bare: this process | bare: API server |\n| --- | --- | --- | --- | --- | --- |\n",
+	)
 	for _, c := range t.Cells {
-		w("| %d | %d | %.2f | %.2f | %.2f | %.2f |\n", c.Resources, c.Concurrency, c.ReceiverCPUms.Self, c.ReceiverCPUms.Server, c.BareCPUms.Self, c.BareCPUms.Server)
+		w(
+			"| %d | %d | %.2f | %.2f | %.2f | %.2f |\n",
+			c.Resources,
+			c.Concurrency,
+			c.ReceiverCPUms.Self,
+			c.ReceiverCPUms.Server,
+			c.BareCPUms.Self,
+			c.BareCPUms.Server,
+		)
 	}
 	w("\n")
 }
@@ -412,16 +491,35 @@ func reportEndToEnd(b *strings.Builder, e *EndToEndResults) {
 	w("batch (finished at once on the emulator, events dropped, polling pushed to 10 min), then\n")
 	w("send the completion events from the benchmark at the rate, so the rate does not depend\n")
 	w("on how fast the controller submits. Milliseconds.\n\n")
-	w("| run | offered events/s | achieved events/s | batches | complete | submissions/s | event to Complete p50 / p90 / p99 / max | POST to Complete p50 / p99 | receiver answer p50 / p99 | OpenAI calls per batch |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	w(
+		"| run | offered events/s | achieved events/s | batches | complete | submissions/s | event to Complete p50 / p90 / p99 / max | POST to Complete p50 / p99 | receiver answer p50 / p99 | OpenAI calls per batch |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+	)
 	for _, r := range e.Rows {
 		kind, answer := "emulator", "n/a"
 		if r.Injected {
 			kind, answer = "injected", fmt.Sprintf("%.0f / %.0f", r.Answer.P50, r.Answer.P99)
 		}
-		w("| %s | %d | %.0f | %d | %d | %.0f | %.0f / %.0f / %.0f / %.0f | %.0f / %.0f | %s | %.1f |\n", kind, r.Rate, r.EventRate, r.Batches, r.Completed, r.SubmitRate,
-			r.FromEvent.P50, r.FromEvent.P90, r.FromEvent.P99, r.FromEvent.Max, r.FromPost.P50, r.FromPost.P99, answer, r.CallsPerBatch)
+		w(
+			"| %s | %d | %.0f | %d | %d | %.0f | %.0f / %.0f / %.0f / %.0f | %.0f / %.0f | %s | %.1f |\n",
+			kind,
+			r.Rate,
+			r.EventRate,
+			r.Batches,
+			r.Completed,
+			r.SubmitRate,
+			r.FromEvent.P50,
+			r.FromEvent.P90,
+			r.FromEvent.P99,
+			r.FromEvent.Max,
+			r.FromPost.P50,
+			r.FromPost.P99,
+			answer,
+			r.CallsPerBatch,
+		)
 	}
-	w("\nAPI server requests per completed batch (all clients; watches excluded; for injected\nruns from the first event on, otherwise over the batch's whole life):\n\n| run | offered events/s | total | by request |\n| --- | --- | --- | --- |\n")
+	w(
+		"\nAPI server requests per completed batch (all clients; watches excluded; for injected\nruns from the first event on, otherwise over the batch's whole life):\n\n| run | offered events/s | total | by request |\n| --- | --- | --- | --- |\n",
+	)
 	for _, r := range e.Rows {
 		kind := "emulator"
 		if r.Injected {
@@ -460,13 +558,29 @@ func reportPolling(b *strings.Builder, p *PollingResults) {
 	w("batches are Complete. Batches of n requests last 3 s + 0.2 s x n on the emulator.\n")
 	w("Calls per batch: batches.retrieve attributed per batch, plus the mode's other calls\n")
 	w("(upload, create, input delete) per batch.\n\n")
-	w("| mode | batch | requests | batches complete | batch lasted (s, median) | completion to Complete p50 / max (ms) | reads per batch | calls per batch | schedule | schedule predicts |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	w(
+		"| mode | batch | requests | batches complete | batch lasted (s, median) | completion to Complete p50 / max (ms) | reads per batch | calls per batch | schedule | schedule predicts |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+	)
 	for _, r := range p.Rows {
 		kind := "later"
 		if r.First {
 			kind = "first"
 		}
-		w("| %s | %s | %d | %d of %d | %.1f | %.0f / %.0f | %.1f | %.1f | %s | %d |\n", r.Mode, kind, r.Requests, r.Completed, r.Batches, r.BatchSeconds, r.ToComplete.P50, r.ToComplete.Max, r.RetrievesPerBatch, r.CallsPerBatch, r.Schedule, r.PredictedCalls)
+		w(
+			"| %s | %s | %d | %d of %d | %.1f | %.0f / %.0f | %.1f | %.1f | %s | %d |\n",
+			r.Mode,
+			kind,
+			r.Requests,
+			r.Completed,
+			r.Batches,
+			r.BatchSeconds,
+			r.ToComplete.P50,
+			r.ToComplete.Max,
+			r.RetrievesPerBatch,
+			r.CallsPerBatch,
+			r.Schedule,
+			r.PredictedCalls,
+		)
 	}
 	w("\nTotals by operation (first batch included):\n\n| mode | calls | completed | calls per batch |\n| --- | --- | --- | --- |\n")
 	for _, md := range p.Modes {
@@ -478,7 +592,9 @@ func reportPolling(b *strings.Builder, p *PollingResults) {
 	w("poll would notice the end. The short schedule's columns are polling only, and also a\n")
 	w("webhook project's first batch and any batch of a project whose last event is more than\n")
 	w("%s old.\n\n", pretty(p.WebhookTrustWindow))
-	w("| batch lasts | webhooks: polls before the end | calls, webhooks | a lost event noticed after | short schedule: polls before the end | calls, short schedule | polling notices the end after |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	w(
+		"| batch lasts | webhooks: polls before the end | calls, webhooks | a lost event noticed after | short schedule: polls before the end | calls, short schedule | polling notices the end after |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+	)
 	for _, pr := range p.Projection {
 		w("| %s | %d | %d | %s | %d | %d | %s |\n", pr.Batch, pr.WebhookPolls, pr.WebhookCalls, prettySeconds(pr.LostEventDelaySeconds),
 			pr.Polls, pr.PollingCalls, prettySeconds(pr.PollingDelaySeconds))
@@ -524,23 +640,60 @@ func ScaleTables(s *ScaleResults) string {
 	w("Totals grow step by step; at each step the receiver and then the manager are restarted\n")
 	w("(SIGTERM, then a new process). Resync: from starting the new manager to every object\n")
 	w("reconciled once and its work queue empty (its metrics), leader election included.\n\n")
-	w("| in flight | completed | new batches | submitted in (s) | manager peak / now (anonymous + file) / heap in use (MiB) | receiver peak / heap in use (MiB) | new receiver: ready (s), peak (MiB) | manager resync (s) | new manager peak (MiB) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	w(
+		"| in flight | completed | new batches | submitted in (s) | manager peak / now (anonymous + file) / heap in use (MiB) | receiver peak / heap in use (MiB) | new receiver: ready (s), peak (MiB) | manager resync (s) | new manager peak (MiB) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+	)
 	for _, r := range s.Steps {
-		w("| %d | %d | %s | %.1f (%.0f/s) | %.0f / %.0f (%.0f + %.0f) / %.0f | %.0f / %.0f | %.1f, %.0f | %.1f | %.0f |\n", r.InFlight, r.Completed, newBatches(r), r.SubmitSeconds, ratio(float64(r.NewBatches-r.Seeded), r.SubmitSeconds),
-			r.ManagerPeakMiB, r.ManagerRSSMiB, r.ManagerAnonMiB, r.ManagerFileMiB, r.ManagerHeapMiB, r.ReceiverPeakMiB, r.ReceiverHeapMiB, r.ReceiverReadySeconds, r.ReceiverRestartPeakMiB, r.ResyncSeconds, r.ResyncPeakMiB)
+		w(
+			"| %d | %d | %s | %.1f (%.0f/s) | %.0f / %.0f (%.0f + %.0f) / %.0f | %.0f / %.0f | %.1f, %.0f | %.1f | %.0f |\n",
+			r.InFlight,
+			r.Completed,
+			newBatches(r),
+			r.SubmitSeconds,
+			ratio(float64(r.NewBatches-r.Seeded), r.SubmitSeconds),
+			r.ManagerPeakMiB,
+			r.ManagerRSSMiB,
+			r.ManagerAnonMiB,
+			r.ManagerFileMiB,
+			r.ManagerHeapMiB,
+			r.ReceiverPeakMiB,
+			r.ReceiverHeapMiB,
+			r.ReceiverReadySeconds,
+			r.ReceiverRestartPeakMiB,
+			r.ResyncSeconds,
+			r.ResyncPeakMiB,
+		)
 	}
 	if len(s.Steps) > 0 {
 		r := s.Steps[len(s.Steps)-1]
-		w("\nA one-request OpenAIBatch is %.0f bytes of JSON as the API serves it, %.0f of them (%.0f%%)\nin `metadata.managedFields`, which the manager's and the receiver's caches drop.\n", r.ObjectBytes, r.ManagedFieldsBytes, 100*ratio(r.ManagedFieldsBytes, r.ObjectBytes))
+		w(
+			"\nA one-request OpenAIBatch is %.0f bytes of JSON as the API serves it, %.0f of them (%.0f%%)\nin `metadata.managedFields`, which the manager's and the receiver's caches drop.\n",
+			r.ObjectBytes,
+			r.ManagedFieldsBytes,
+			100*ratio(r.ManagedFieldsBytes, r.ObjectBytes),
+		)
 	}
 	w("\nCalls during the resync. Polls due: in-flight batches whose next read, by their last\n")
 	w("read and the schedule, was due by the end of the resync (the reads they would get\n")
 	w("without a restart); recent events: batches recording a webhook event received within\n")
 	w("the trust window, from which the new manager learns, as it reconciles them, that the\n")
 	w("project's events arrive.\n\n")
-	w("| in flight + completed | reconciles | OpenAI calls | reads of terminal batches | polls due, short / webhook schedule | recent events | API server requests (all clients) |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	w(
+		"| in flight + completed | reconciles | OpenAI calls | reads of terminal batches | polls due, short / webhook schedule | recent events | API server requests (all clients) |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+	)
 	for _, r := range s.Steps {
-		w("| %d + %d | %.0f | %s | %d | %d / %d | %d | %s |\n", r.InFlight, r.Completed, r.ResyncReconciles, opList(r.ResyncCalls), r.ResyncTerminalReads, r.ResyncDuePolls, r.ResyncDuePollsWebhook, r.ResyncWebhookEvents, opList(r.ResyncKubeRequests))
+		w(
+			"| %d + %d | %.0f | %s | %d | %d / %d | %d | %s |\n",
+			r.InFlight,
+			r.Completed,
+			r.ResyncReconciles,
+			opList(r.ResyncCalls),
+			r.ResyncTerminalReads,
+			r.ResyncDuePolls,
+			r.ResyncDuePollsWebhook,
+			r.ResyncWebhookEvents,
+			opList(r.ResyncKubeRequests),
+		)
 	}
 	w("\n")
 	return b.String()

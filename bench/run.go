@@ -57,21 +57,31 @@ func FullPlan() Plan {
 			Cells:  []ThroughputCellSpec{{Resources: 1000, Concurrency: 1}, {Resources: 1000, Concurrency: 8}, {Resources: 5000, Concurrency: 8}},
 			Events: 500, Rounds: 5,
 		},
-		Latency:  LatencyOptions{Rates: []int{50, 100, 200}, Duration: 10 * time.Second, Resources: 1000, Wait: 30 * time.Second},
-		EndToEnd: EndToEndOptions{Runs: []EndToEndRun{{Rate: 20, Batches: 100}, {Rate: 50, Batches: 250, Injected: true}, {Rate: 200, Batches: 600, Injected: true}}, Timeout: 2 * time.Minute},
-		Polling:  PollingOptions{FirstRequests: 100, Requests: []int{10, 100, 200, 300}, PerClass: 5, Timeout: 6 * time.Minute},
-		Scale:    ScaleOptions{Steps: []ScaleStep{{InFlight: 1000, Completed: 100}, {InFlight: 5000, Completed: 500}}, Timeout: 8 * time.Minute},
+		Latency: LatencyOptions{Rates: []int{50, 100, 200}, Duration: 10 * time.Second, Resources: 1000, Wait: 30 * time.Second},
+		EndToEnd: EndToEndOptions{
+			Runs:    []EndToEndRun{{Rate: 20, Batches: 100}, {Rate: 50, Batches: 250, Injected: true}, {Rate: 200, Batches: 600, Injected: true}},
+			Timeout: 2 * time.Minute,
+		},
+		Polling: PollingOptions{FirstRequests: 100, Requests: []int{10, 100, 200, 300}, PerClass: 5, Timeout: 6 * time.Minute},
+		Scale:   ScaleOptions{Steps: []ScaleStep{{InFlight: 1000, Completed: 100}, {InFlight: 5000, Completed: 500}}, Timeout: 8 * time.Minute},
 	}
 }
 
 // SmallPlan is a quick run of everything, for developing the benchmarks.
 func SmallPlan() Plan {
 	return Plan{
-		Throughput: ThroughputOptions{Cells: []ThroughputCellSpec{{Resources: 100, Concurrency: 1}, {Resources: 200, Concurrency: 8}}, Events: 100, Rounds: 2},
-		Latency:    LatencyOptions{Rates: []int{50, 200}, Duration: 2 * time.Second, Resources: 100, Wait: 10 * time.Second},
-		EndToEnd:   EndToEndOptions{Runs: []EndToEndRun{{Rate: 20, Batches: 40}, {Rate: 50, Batches: 100, Injected: true}, {Rate: 200, Batches: 200, Injected: true}}, Timeout: time.Minute},
-		Polling:    PollingOptions{FirstRequests: 100, Requests: []int{10, 60}, PerClass: 2, Timeout: 2 * time.Minute},
-		Scale:      ScaleOptions{Steps: []ScaleStep{{InFlight: 100, Completed: 20}, {InFlight: 300, Completed: 60}}, Timeout: 2 * time.Minute},
+		Throughput: ThroughputOptions{
+			Cells:  []ThroughputCellSpec{{Resources: 100, Concurrency: 1}, {Resources: 200, Concurrency: 8}},
+			Events: 100,
+			Rounds: 2,
+		},
+		Latency: LatencyOptions{Rates: []int{50, 200}, Duration: 2 * time.Second, Resources: 100, Wait: 10 * time.Second},
+		EndToEnd: EndToEndOptions{
+			Runs:    []EndToEndRun{{Rate: 20, Batches: 40}, {Rate: 50, Batches: 100, Injected: true}, {Rate: 200, Batches: 200, Injected: true}},
+			Timeout: time.Minute,
+		},
+		Polling: PollingOptions{FirstRequests: 100, Requests: []int{10, 60}, PerClass: 2, Timeout: 2 * time.Minute},
+		Scale:   ScaleOptions{Steps: []ScaleStep{{InFlight: 100, Completed: 20}, {InFlight: 300, Completed: 60}}, Timeout: 2 * time.Minute},
 	}
 }
 
@@ -207,7 +217,9 @@ func VerifyFromFile(path string, count int) (*VerifyResults, error) {
 		return nil, fmt.Errorf("%s holds no benchmark results", path)
 	}
 	v := &VerifyResults{Count: count, Benchmarks: benches,
-		Scenario: Scenario{Setup: "go test -bench BenchmarkVerify -benchmem in this package: each library configured once with the secret, then called per request with the body and the http.Header (the receiver's path includes standardwebhooks.HeadersFrom)"}}
+		Scenario: Scenario{
+			Setup: "go test -bench BenchmarkVerify -benchmem in this package: each library configured once with the secret, then called per request with the body and the http.Header (the receiver's path includes standardwebhooks.HeadersFrom)",
+		}}
 	byKey := map[string]GoBenchmark{}
 	for _, b := range benches {
 		byKey[b.Name] = b

@@ -81,7 +81,9 @@ ok  	github.com/openai-operator/openai-operator/bench	1.505s
 		t.Fatalf("got %d benchmarks, want 2: %+v", len(got), got)
 	}
 	r := got[0]
-	if r.Name != "BenchmarkVerify/body=1KiB/lib=receiver" || r.Runs != 3 || r.NsPerOp != 1700 || r.BytesPerOp != 192 || r.AllocsPerOp != 8 || r.NsPerOpMin != 1600 || r.NsPerOpMax != 1900 {
+	if r.Name != "BenchmarkVerify/body=1KiB/lib=receiver" || r.Runs != 3 || r.NsPerOp != 1700 || r.BytesPerOp != 192 || r.AllocsPerOp != 8 ||
+		r.NsPerOpMin != 1600 ||
+		r.NsPerOpMax != 1900 {
 		t.Errorf("receiver = %+v", r)
 	}
 	if got[1].Name != "BenchmarkVerify/body=1KiB/lib=openai-go" || got[1].Runs != 1 {

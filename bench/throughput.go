@@ -82,7 +82,13 @@ type CPUms struct {
 // RunThroughput measures scenario 2: the receiver (in-process, over loopback HTTP)
 // against a bare client loop sending the same status patches, in alternating rounds.
 func RunThroughput(ctx context.Context, l *Lab, opts ThroughputOptions) (*ThroughputResults, error) {
-	sc, done := track(fmt.Sprintf("in-process receiver (receiver.NewManager) behind its HTTP server on loopback; envtest API server; %d events per round, %d rounds per side, alternating ABBA", opts.Events, opts.Rounds))
+	sc, done := track(
+		fmt.Sprintf(
+			"in-process receiver (receiver.NewManager) behind its HTTP server on loopback; envtest API server; %d events per round, %d rounds per side, alternating ABBA",
+			opts.Events,
+			opts.Rounds,
+		),
+	)
 	res := &ThroughputResults{Events: opts.Events, Rounds: opts.Rounds}
 	ns, err := l.NewNamespace(ctx, "bench-throughput")
 	if err != nil {

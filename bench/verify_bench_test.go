@@ -144,9 +144,17 @@ func TestVerifiersAgree(t *testing.T) {
 		})
 	}
 	// The OpenAI SDK's own test vector, at its own time, through the receiver's verifier.
-	vector := []byte(`{"id": "evt_685c059ae3a481909bdc86819b066fb6", "object": "event", "created_at": 1750861210, "type": "response.completed", "data": {"id": "resp_123"}}`)
+	vector := []byte(
+		`{"id": "evt_685c059ae3a481909bdc86819b066fb6", "object": "event", "created_at": 1750861210, "type": "response.completed", "data": {"id": "resp_123"}}`,
+	)
 	h := http.Header{}
-	standardwebhooks.Headers{ID: "wh_685c059ae39c8190af8c71ed1022a24d", Timestamp: "1750861210", Signature: "v1,gUAg4R2hWouRZqRQG4uJypNS8YK885G838+EHb4nKBY="}.Set(h)
+	standardwebhooks.Headers{
+		ID:        "wh_685c059ae39c8190af8c71ed1022a24d",
+		Timestamp: "1750861210",
+		Signature: "v1,gUAg4R2hWouRZqRQG4uJypNS8YK885G838+EHb4nKBY=",
+	}.Set(
+		h,
+	)
 	for _, lib := range []string{"receiver", "openai-go"} {
 		if err := verifiers(t, now)[lib](vector, h); err != nil {
 			t.Errorf("%s refuses the SDK's test vector: %v", lib, err)

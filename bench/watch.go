@@ -150,7 +150,12 @@ func (l *Lab) CreateCredentials(ctx context.Context, ns, apiKey string) error {
 // wires them (Secrets and ConfigMaps uncached, managedFields stripped from the cache,
 // the OpenAI transport's idle connections sized by managerTransport), against the
 // OpenAI API at baseURL. transport, when set, carries the OpenAI calls (to count them).
-func (l *Lab) StartControllers(ctx context.Context, ns, baseURL string, transport http.RoundTripper, opts controllers.Options) (stop func(), err error) {
+func (l *Lab) StartControllers(
+	ctx context.Context,
+	ns, baseURL string,
+	transport http.RoundTripper,
+	opts controllers.Options,
+) (stop func(), err error) {
 	mgr, err := ctrl.NewManager(l.Config, ctrl.Options{
 		Scheme:                 testenv.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},

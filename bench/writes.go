@@ -99,7 +99,12 @@ const CompletionRequests = 300
 //
 //nolint:gocyclo // one scenario's three phases in the order they run, sharing one environment
 func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) {
-	sc, done := track(fmt.Sprintf("internal/devenv: envtest API server with the kustomize install; emulator (time scale 1), webhook-receiver and manager as processes under their ServiceAccounts (manager defaults); %d batches per phase; API server writes from its apiserver_request_total, leader election and the bench's own writes excluded", opts.Items))
+	sc, done := track(
+		fmt.Sprintf(
+			"internal/devenv: envtest API server with the kustomize install; emulator (time scale 1), webhook-receiver and manager as processes under their ServiceAccounts (manager defaults); %d batches per phase; API server writes from its apiserver_request_total, leader election and the bench's own writes excluded",
+			opts.Items,
+		),
+	)
 	progress := func(format string, args ...any) {
 		if opts.Progress != nil {
 			_, _ = fmt.Fprintf(opts.Progress, "writes: "+format+"\n", args...)
@@ -188,7 +193,12 @@ func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) 
 	// Writes are counted from just before the first batch can complete (the emulator:
 	// 1 s validating, 1 s before the first request, 200 ms a request capped at 60 s, 1 s
 	// finalizing), so that polls of the seeded batches before then are left out.
-	firstDone := firstCreated.Add(emulator.BatchValidatingFor + emulator.BatchStartDelay + min(CompletionRequests*emulator.BatchPerRequest, emulator.BatchMaxProcessing) + emulator.BatchFinalizingFor)
+	firstDone := firstCreated.Add(
+		emulator.BatchValidatingFor + emulator.BatchStartDelay + min(
+			CompletionRequests*emulator.BatchPerRequest,
+			emulator.BatchMaxProcessing,
+		) + emulator.BatchFinalizingFor,
+	)
 	if d := time.Until(firstDone.Add(-2 * time.Second)); d > 0 {
 		progress("manager resynced; waiting %.0fs for the first completion", d.Seconds())
 		if err := sleep(ctx, d); err != nil {
@@ -212,7 +222,13 @@ func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) 
 	first, last := spanOf(complete, names)
 	res.CompletionSeconds = last.Sub(first).Seconds()
 	res.CompletionsPerSecond = ratio(float64(opts.Items), res.CompletionSeconds)
-	progress("%d completions in %.1fs (%.0f/s), %.2f writes each", opts.Items, res.CompletionSeconds, res.CompletionsPerSecond, res.WritesPerCompletion)
+	progress(
+		"%d completions in %.1fs (%.0f/s), %.2f writes each",
+		opts.Items,
+		res.CompletionSeconds,
+		res.CompletionsPerSecond,
+		res.WritesPerCompletion,
+	)
 
 	// 2. Submissions.
 	hang := make([]string, opts.Items)
@@ -248,7 +264,13 @@ func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) 
 	_, last = spanOf(submitted, hang)
 	res.SubmissionSeconds = last.Sub(begin).Seconds()
 	res.SubmissionsPerSecond = ratio(float64(opts.Items), res.SubmissionSeconds)
-	progress("%d submissions in %.1fs (%.0f/s), %.2f writes each", opts.Items, res.SubmissionSeconds, res.SubmissionsPerSecond, res.WritesPerSubmission)
+	progress(
+		"%d submissions in %.1fs (%.0f/s), %.2f writes each",
+		opts.Items,
+		res.SubmissionSeconds,
+		res.SubmissionsPerSecond,
+		res.WritesPerSubmission,
+	)
 
 	// 3. The bare ceiling.
 	env.Processes()["manager"].Stop()
@@ -328,7 +350,12 @@ func waitUntil(ctx context.Context, cond func() bool, timeout time.Duration) err
 func emulatorUploadBatchFile(ctx context.Context, openaiURL string, n int) (string, error) {
 	var content bytes.Buffer
 	for i := range n {
-		fmt.Fprintf(&content, `{"custom_id":"r%d","method":"POST","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":"document %d"}}`+"\n", i, i)
+		fmt.Fprintf(
+			&content,
+			`{"custom_id":"r%d","method":"POST","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":"document %d"}}`+"\n",
+			i,
+			i,
+		)
 	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)

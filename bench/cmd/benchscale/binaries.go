@@ -62,7 +62,9 @@ func renderBinaries(b *strings.Builder, res Results) {
 	last := s.Steps[len(s.Steps)-1]
 	w("### The real binaries at %d in flight + %d completed\n\n", last.InFlight, last.Completed)
 	if res.Seeded {
-		w("The in-flight batches were **seeded**, not submitted by the manager (it submits about 50 a second on this machine, fewer while it polls tens of thousands): at each step the manager first submitted the step's completed batches and saw them complete (webhook events through the receiver), and at the first step `hang-00000`; then, with the manager stopped, every other in-flight batch was created in the emulator (batches.create on `hang-00000`'s input file) and written as an OpenAIBatch carrying `hang-00000`'s finalizers and InProgress status (its own batch id, createdAt and lastSyncTime at seeding) by a bare client; then a new manager was started and left to reconcile every object before memory was read. So the manager's \"running\" peak is that new manager's: its start with every object (initial list, one reconcile each, the polls that fall due), not a long submission.\n\n")
+		w(
+			"The in-flight batches were **seeded**, not submitted by the manager (it submits about 50 a second on this machine, fewer while it polls tens of thousands): at each step the manager first submitted the step's completed batches and saw them complete (webhook events through the receiver), and at the first step `hang-00000`; then, with the manager stopped, every other in-flight batch was created in the emulator (batches.create on `hang-00000`'s input file) and written as an OpenAIBatch carrying `hang-00000`'s finalizers and InProgress status (its own batch id, createdAt and lastSyncTime at seeding) by a bare client; then a new manager was started and left to reconcile every object before memory was read. So the manager's \"running\" peak is that new manager's: its start with every object (initial list, one reconcile each, the polls that fall due), not a long submission.\n\n",
+		)
 	}
 	w("Load average %.2f before and %.2f after this run (1 minute, 2 shared CPUs); it took %.0f s.\n\n", s.LoadBefore, s.LoadAfter, s.Seconds)
 	full := last.InFlight >= targetInFlight && last.Completed >= targetCompleted
@@ -76,7 +78,12 @@ func renderBinaries(b *strings.Builder, res Results) {
 		return "**not met**"
 	}
 	if last.Unfinished != "" {
-		w("**The last step did not finish**: %s (%d of %d batches had their batch id or were Complete). Its memory figures are from that moment; a peak already over a target is over it at the full size too (peaks only grow), one under it says nothing. Its restarts were not measured.\n\n", last.Unfinished, last.Reached, last.InFlight+last.Completed)
+		w(
+			"**The last step did not finish**: %s (%d of %d batches had their batch id or were Complete). Its memory figures are from that moment; a peak already over a target is over it at the full size too (peaks only grow), one under it says nothing. Its restarts were not measured.\n\n",
+			last.Unfinished,
+			last.Reached,
+			last.InFlight+last.Completed,
+		)
 	}
 	// A peak is a lower bound in an unfinished step: only a miss counts.
 	peak := func(ok bool) string {
@@ -94,20 +101,60 @@ func renderBinaries(b *strings.Builder, res Results) {
 	mgr := max(last.ManagerPeakMiB, last.ResyncPeakMiB)
 	rcv := max(last.ReceiverPeakMiB, last.ReceiverRestartPeakMiB)
 	w("| target (issue 17, at %d + %d) | measured at %d + %d | |\n|---|---|---|\n", targetInFlight, targetCompleted, last.InFlight, last.Completed)
-	w("| manager peak RSS < %d MiB | %.0f MiB (%.0f running, %.0f after a restart) | %s |\n", targetManagerMiB, mgr, last.ManagerPeakMiB, last.ResyncPeakMiB, peak(mgr < targetManagerMiB))
-	w("| receiver peak RSS < %d MiB | %.0f MiB (%.0f running, %.0f after a restart) | %s |\n", targetReceiverMiB, rcv, last.ReceiverPeakMiB, last.ReceiverRestartPeakMiB, peak(rcv < targetReceiverMiB))
-	w("| restarted manager resyncs every object in < %d s | %.1f s for %d objects | %s |\n", targetResyncSecs, last.ResyncSeconds, last.InFlight+last.Completed, restart(last.ResyncSeconds < targetResyncSecs))
-	w("| no terminal object read from OpenAI during the resync | %d reads of terminal batches | %s |\n", last.ResyncTerminalReads, restart(last.ResyncTerminalReads == 0))
-	w("| no burst of polls during the resync | %d batches.retrieve calls; polls due by the schedule %d (short) / %d (webhook) | figures, no threshold |\n\n",
-		last.ResyncCalls["batches.retrieve"], last.ResyncDuePolls, last.ResyncDuePollsWebhook)
+	w(
+		"| manager peak RSS < %d MiB | %.0f MiB (%.0f running, %.0f after a restart) | %s |\n",
+		targetManagerMiB,
+		mgr,
+		last.ManagerPeakMiB,
+		last.ResyncPeakMiB,
+		peak(mgr < targetManagerMiB),
+	)
+	w(
+		"| receiver peak RSS < %d MiB | %.0f MiB (%.0f running, %.0f after a restart) | %s |\n",
+		targetReceiverMiB,
+		rcv,
+		last.ReceiverPeakMiB,
+		last.ReceiverRestartPeakMiB,
+		peak(rcv < targetReceiverMiB),
+	)
+	w(
+		"| restarted manager resyncs every object in < %d s | %.1f s for %d objects | %s |\n",
+		targetResyncSecs,
+		last.ResyncSeconds,
+		last.InFlight+last.Completed,
+		restart(last.ResyncSeconds < targetResyncSecs),
+	)
+	w(
+		"| no terminal object read from OpenAI during the resync | %d reads of terminal batches | %s |\n",
+		last.ResyncTerminalReads,
+		restart(last.ResyncTerminalReads == 0),
+	)
+	w(
+		"| no burst of polls during the resync | %d batches.retrieve calls; polls due by the schedule %d (short) / %d (webhook) | figures, no threshold |\n\n",
+		last.ResyncCalls["batches.retrieve"],
+		last.ResyncDuePolls,
+		last.ResyncDuePollsWebhook,
+	)
 	if len(s.Steps) >= 2 && last.Unfinished == "" {
 		a := s.Steps[len(s.Steps)-2]
 		per := float64(last.InFlight+last.Completed-a.InFlight-a.Completed) / 1000
 		slope := func(x, y float64) float64 { return (y - x) / per }
-		w("Slopes per 1,000 objects between %d + %d and %d + %d (same run): manager peak %.2f MiB, manager heap in use %.2f MiB, restarted manager peak %.2f MiB, receiver peak %.2f MiB, restarted receiver peak %.2f MiB, resync %.2f s.\n\n",
-			a.InFlight, a.Completed, last.InFlight, last.Completed,
-			slope(a.ManagerPeakMiB, last.ManagerPeakMiB), slope(a.ManagerHeapMiB, last.ManagerHeapMiB), slope(a.ResyncPeakMiB, last.ResyncPeakMiB),
-			slope(a.ReceiverPeakMiB, last.ReceiverPeakMiB), slope(a.ReceiverRestartPeakMiB, last.ReceiverRestartPeakMiB), slope(a.ResyncSeconds, last.ResyncSeconds))
+		w(
+			"Slopes per 1,000 objects between %d + %d and %d + %d (same run): manager peak %.2f MiB, manager heap in use %.2f MiB, restarted manager peak %.2f MiB, receiver peak %.2f MiB, restarted receiver peak %.2f MiB, resync %.2f s.\n\n",
+			a.InFlight,
+			a.Completed,
+			last.InFlight,
+			last.Completed,
+			slope(a.ManagerPeakMiB, last.ManagerPeakMiB),
+			slope(a.ManagerHeapMiB, last.ManagerHeapMiB),
+			slope(a.ResyncPeakMiB, last.ResyncPeakMiB),
+			slope(
+				a.ReceiverPeakMiB,
+				last.ReceiverPeakMiB,
+			),
+			slope(a.ReceiverRestartPeakMiB, last.ReceiverRestartPeakMiB),
+			slope(a.ResyncSeconds, last.ResyncSeconds),
+		)
 	}
 	b.WriteString(bench.ScaleTables(s))
 }
@@ -150,8 +197,14 @@ func renderWrites(b *strings.Builder, r *bench.WritesResults, commit string) {
 		w("Measured at commit %s, in a later run than the figures above.\n\n", commit)
 	}
 	w("%s. Load average %.2f before and %.2f after (1 minute); it took %.0f s.\n\n", r.Setup, r.LoadBefore, r.LoadAfter, r.Seconds)
-	w("Completions: %d batches of %d requests were created in the emulator and seeded as InProgress objects (the manager stopped), a new manager resynced them, and the emulator completed them about a minute after creation (created within %.0f s of each other, whole seconds); each completion event went to the receiver. Writes are counted from just before the first completion to the last batch Complete. Submissions: %d in-flight batches created at once, writes counted to the last batch id recorded, the bench's own creates left out. Ceiling: %d status merge patches of those OpenAIBatch objects by a bare client, 16 at once, the manager stopped.\n\n",
-		r.Items, bench.CompletionRequests, r.ArrivalSeconds, r.Items, r.CeilingWrites)
+	w(
+		"Completions: %d batches of %d requests were created in the emulator and seeded as InProgress objects (the manager stopped), a new manager resynced them, and the emulator completed them about a minute after creation (created within %.0f s of each other, whole seconds); each completion event went to the receiver. Writes are counted from just before the first completion to the last batch Complete. Submissions: %d in-flight batches created at once, writes counted to the last batch id recorded, the bench's own creates left out. Ceiling: %d status merge patches of those OpenAIBatch objects by a bare client, 16 at once, the manager stopped.\n\n",
+		r.Items,
+		bench.CompletionRequests,
+		r.ArrivalSeconds,
+		r.Items,
+		r.CeilingWrites,
+	)
 	bar := func(writes float64) float64 { return targetWritesRatio * r.CeilingWritesPerSecond / writes }
 	verdict := func(rate, writes float64) string {
 		if writes == 0 {
@@ -162,13 +215,43 @@ func renderWrites(b *strings.Builder, r *bench.WritesResults, commit string) {
 		}
 		return "**not met**"
 	}
-	w("| per item | API server writes (by verb and resource) | writes per item | sustained rate | bar: %.1f × ceiling %.0f/s ÷ writes per item | |\n|---|---|---:|---:|---:|---|\n", targetWritesRatio, r.CeilingWritesPerSecond)
-	w("| submission | %s | %.2f | %.1f/s (%d in %.1f s) | %.1f/s | %s |\n", writeList(r.SubmissionWrites), r.WritesPerSubmission, r.SubmissionsPerSecond, r.Items, r.SubmissionSeconds, bar(r.WritesPerSubmission), verdict(r.SubmissionsPerSecond, r.WritesPerSubmission))
-	w("| completion | %s | %.2f | %.1f/s (%d in %.1f s) | %.1f/s | %s |\n\n", writeList(r.CompletionWrites), r.WritesPerCompletion, r.CompletionsPerSecond, r.Items, r.CompletionSeconds, bar(r.WritesPerCompletion), verdict(r.CompletionsPerSecond, r.WritesPerCompletion))
+	w(
+		"| per item | API server writes (by verb and resource) | writes per item | sustained rate | bar: %.1f × ceiling %.0f/s ÷ writes per item | |\n|---|---|---:|---:|---:|---|\n",
+		targetWritesRatio,
+		r.CeilingWritesPerSecond,
+	)
+	w(
+		"| submission | %s | %.2f | %.1f/s (%d in %.1f s) | %.1f/s | %s |\n",
+		writeList(r.SubmissionWrites),
+		r.WritesPerSubmission,
+		r.SubmissionsPerSecond,
+		r.Items,
+		r.SubmissionSeconds,
+		bar(r.WritesPerSubmission),
+		verdict(r.SubmissionsPerSecond, r.WritesPerSubmission),
+	)
+	w(
+		"| completion | %s | %.2f | %.1f/s (%d in %.1f s) | %.1f/s | %s |\n\n",
+		writeList(r.CompletionWrites),
+		r.WritesPerCompletion,
+		r.CompletionsPerSecond,
+		r.Items,
+		r.CompletionSeconds,
+		bar(r.WritesPerCompletion),
+		verdict(r.CompletionsPerSecond, r.WritesPerCompletion),
+	)
 	// The operator's own write rate can exceed the bare client's: then that figure is not
 	// the API server's ceiling, and the bar under-states it.
-	if sub, done := r.SubmissionsPerSecond*r.WritesPerSubmission, r.CompletionsPerSecond*r.WritesPerCompletion; max(sub, done) > r.CeilingWritesPerSecond {
-		w("**The bare client's %.0f writes/s is not the API server's ceiling**: the operator itself wrote %.0f/s while submitting and %.0f/s while completing in the same run, so the bars above are too low and their verdicts say only that the rates beat this bare client.\n\n", r.CeilingWritesPerSecond, sub, done)
+	if sub, done := r.SubmissionsPerSecond*r.WritesPerSubmission, r.CompletionsPerSecond*r.WritesPerCompletion; max(
+		sub,
+		done,
+	) > r.CeilingWritesPerSecond {
+		w(
+			"**The bare client's %.0f writes/s is not the API server's ceiling**: the operator itself wrote %.0f/s while submitting and %.0f/s while completing in the same run, so the bars above are too low and their verdicts say only that the rates beat this bare client.\n\n",
+			r.CeilingWritesPerSecond,
+			sub,
+			done,
+		)
 	}
 }
 

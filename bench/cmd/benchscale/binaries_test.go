@@ -84,12 +84,25 @@ func TestRenderWritesComparesRatesWithTheCeilingOverWritesPerItem(t *testing.T) 
 	}, "abc123")
 	doc := b.String()
 	g.Expect(doc).To(ContainSubstring("Measured at commit abc123"))
-	g.Expect(doc).To(ContainSubstring("| submission | PATCH openaibatches/status 300, POST events 100 | 4.00 | 79.0/s (100 in 0.0 s) | 80.0/s | **not met** |"))
+	g.Expect(doc).
+		To(ContainSubstring("| submission | PATCH openaibatches/status 300, POST events 100 | 4.00 | 79.0/s (100 in 0.0 s) | 80.0/s | **not met** |"))
 	g.Expect(doc).To(ContainSubstring("| completion | PATCH openaibatches/status 200 | 2.00 | 160.0/s (100 in 0.0 s) | 160.0/s | met |"))
 	// 160/s × 2 writes = 320 writes/s, under the 400/s ceiling.
 	g.Expect(doc).NotTo(ContainSubstring("is not the API server's ceiling"))
 
 	b.Reset()
-	renderWrites(&b, &bench.WritesResults{Items: 100, CeilingWritesPerSecond: 100, WritesPerSubmission: 6, SubmissionsPerSecond: 35, WritesPerCompletion: 3, CompletionsPerSecond: 40}, "")
-	g.Expect(b.String()).To(ContainSubstring("**The bare client's 100 writes/s is not the API server's ceiling**: the operator itself wrote 210/s while submitting and 120/s while completing"))
+	renderWrites(
+		&b,
+		&bench.WritesResults{
+			Items:                  100,
+			CeilingWritesPerSecond: 100,
+			WritesPerSubmission:    6,
+			SubmissionsPerSecond:   35,
+			WritesPerCompletion:    3,
+			CompletionsPerSecond:   40,
+		},
+		"",
+	)
+	g.Expect(b.String()).
+		To(ContainSubstring("**The bare client's 100 writes/s is not the API server's ceiling**: the operator itself wrote 210/s while submitting and 120/s while completing"))
 }

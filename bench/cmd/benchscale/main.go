@@ -60,7 +60,11 @@ func run() error {
 	commit := flag.String("commit", "", "The tree measured (git describe).")
 	inFlight := flag.Int("inflight", 0, "In-flight batches of the real binaries' run (its last step; a first step at a tenth); 0 skips it.")
 	completed := flag.Int("done", 0, "Completed batches of the real binaries' run (its last step; a first step at a tenth).")
-	seed := flag.Bool("seed", true, "Seed the in-flight batches (status written by a bare client, batches created in the emulator) instead of having the manager submit them.")
+	seed := flag.Bool(
+		"seed",
+		true,
+		"Seed the in-flight batches (status written by a bare client, batches created in the emulator) instead of having the manager submit them.",
+	)
 	binDir := flag.String("bin", "bin", "Directory of the manager, webhook-receiver and openai-emulator binaries.")
 	workDir := flag.String("work", "", "Directory for the real binaries' environment and logs (default: a temporary one).")
 	timeout := flag.Duration("timeout", 20*time.Minute, "Bound of each step's submissions and each resync.")
@@ -168,21 +172,50 @@ func writeReport(path string, res Results) error {
 func render(res Results) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Scale: the manager's cache per 1,000 submitted batches (make bench-scale)\n\n")
-	fmt.Fprintf(&b, "Commit %s, %s; %d CPUs, load average %.2f at the start and %.2f at the end (1 minute; the machine is shared); the run took %.0f s.\n\n",
-		res.Commit, res.Started.Format("2006-01-02 15:04 UTC"), res.Machine.NProc, res.Machine.LoadStart[0], res.Machine.LoadEnd[0], res.Seconds)
-	fmt.Fprintf(&b, "Heap of an informer cache (in process, after GC) holding submitted OpenAIBatch objects, each with one inline request, against a real API server; the two caches are measured alternately in one run (median of the rounds). \"Before\" strips managedFields only; \"after\" is the manager's CacheOptions, which also drops the inline requests of submitted batches.\n\n")
-	fmt.Fprintf(&b, "| inline request | objects | rounds | before (MiB / 1,000) | after (MiB / 1,000) | after / before |\n|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(
+		&b,
+		"Commit %s, %s; %d CPUs, load average %.2f at the start and %.2f at the end (1 minute; the machine is shared); the run took %.0f s.\n\n",
+		res.Commit,
+		res.Started.Format("2006-01-02 15:04 UTC"),
+		res.Machine.NProc,
+		res.Machine.LoadStart[0],
+		res.Machine.LoadEnd[0],
+		res.Seconds,
+	)
+	fmt.Fprintf(
+		&b,
+		"Heap of an informer cache (in process, after GC) holding submitted OpenAIBatch objects, each with one inline request, against a real API server; the two caches are measured alternately in one run (median of the rounds). \"Before\" strips managedFields only; \"after\" is the manager's CacheOptions, which also drops the inline requests of submitted batches.\n\n",
+	)
+	fmt.Fprintf(
+		&b,
+		"| inline request | objects | rounds | before (MiB / 1,000) | after (MiB / 1,000) | after / before |\n|---|---:|---:|---:|---:|---:|\n",
+	)
 	for _, p := range res.CacheMemory {
 		ratio := 0.0
 		if p.KeepMiBPer1000 > 0 {
 			ratio = p.DropMiBPer1000 / p.KeepMiBPer1000
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.2f | %.2f |\n", sizeName(p.RequestBytes), p.Objects, p.Rounds, p.KeepMiBPer1000, p.DropMiBPer1000, ratio)
+		fmt.Fprintf(
+			&b,
+			"| %s | %d | %d | %.2f | %.2f | %.2f |\n",
+			sizeName(p.RequestBytes),
+			p.Objects,
+			p.Rounds,
+			p.KeepMiBPer1000,
+			p.DropMiBPer1000,
+			ratio,
+		)
 	}
 	b.WriteString("\n")
 	for _, p := range res.CacheMemory {
-		fmt.Fprintf(&b, "- %s requests: 50,000 submitted batches would hold about %.0f MiB in the cache before and %.0f MiB after (slope × 50; a linear extrapolation from %d objects, not a measurement at 50,000).\n",
-			sizeName(p.RequestBytes), p.KeepMiBPer1000*50, p.DropMiBPer1000*50, p.Objects)
+		fmt.Fprintf(
+			&b,
+			"- %s requests: 50,000 submitted batches would hold about %.0f MiB in the cache before and %.0f MiB after (slope × 50; a linear extrapolation from %d objects, not a measurement at 50,000).\n",
+			sizeName(p.RequestBytes),
+			p.KeepMiBPer1000*50,
+			p.DropMiBPer1000*50,
+			p.Objects,
+		)
 	}
 	b.WriteString("\n")
 	if res.Binaries == nil {
