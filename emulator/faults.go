@@ -155,7 +155,9 @@ func (f *Faults) clamp() {
 	if f.RateLimitType != "tokens" {
 		f.RateLimitType = ""
 	}
-	for _, r := range []*float64{&f.RateLimitRate, &f.InsufficientQuotaRate, &f.ServerErrorRate, &f.WebhookDropRate, &f.WebhookDuplicateRate, &f.WebhookDelayRate} {
+	for _, r := range []*float64{
+		&f.RateLimitRate, &f.InsufficientQuotaRate, &f.ServerErrorRate, &f.WebhookDropRate, &f.WebhookDuplicateRate, &f.WebhookDelayRate,
+	} {
 		switch {
 		case *r != *r || *r < 0:
 			*r = 0

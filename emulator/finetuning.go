@@ -472,7 +472,8 @@ func parseHyper(raw json.RawMessage, method, prefix string) (ftHyper, *apiError)
 	if aerr != nil {
 		return h, aerr
 	}
-	if h.lrMultiplier, aerr = autoOr(m, "learning_rate_multiplier", prefix+".learning_rate_multiplier", false, math.SmallestNonzeroFloat64, 10); aerr != nil {
+	h.lrMultiplier, aerr = autoOr(m, "learning_rate_multiplier", prefix+".learning_rate_multiplier", false, math.SmallestNonzeroFloat64, 10)
+	if aerr != nil {
 		return h, aerr
 	}
 	if _, has := m["beta"]; has && method != "dpo" {

@@ -217,7 +217,9 @@ func (s *statsBook) reset() {
 	for _, c := range s.byFault {
 		c.Store(0)
 	}
-	for _, c := range []*atomic.Int64{&s.rateLimited, &s.quota, &s.serverErrors, &s.unauthorized, &s.dropped, &s.duplicated, &s.delayed, &s.reorderedCount} {
+	for _, c := range []*atomic.Int64{
+		&s.rateLimited, &s.quota, &s.serverErrors, &s.unauthorized, &s.dropped, &s.duplicated, &s.delayed, &s.reorderedCount,
+	} {
 		c.Store(0)
 	}
 }

@@ -420,7 +420,8 @@ func TestWriteFailureAnswers503(t *testing.T) {
 			g := NewWithT(t)
 			failing := true
 			funcs := &interceptor.Funcs{
-				SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+				SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch,
+					opts ...client.SubResourcePatchOption) error {
 					if failing {
 						return failure
 					}

@@ -83,7 +83,8 @@ func run() error {
 	flag.Var(
 		&keys,
 		"api-key",
-		"API key to accept for the default project "+emulator.DefaultProject+" (repeatable). Default: "+emulator.DefaultAPIKey+" (unless --project-api-key gives keys).",
+		"API key to accept for the default project "+emulator.DefaultProject+" (repeatable). "+
+			"Default: "+emulator.DefaultAPIKey+" (unless --project-api-key gives keys).",
 	)
 	flag.Var(projects, "project-api-key",
 		"PROJECT=KEY: an API key acting for another project (repeatable). Each project has its own webhook endpoints (/v1/webhook_endpoints).")

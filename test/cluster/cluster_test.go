@@ -621,7 +621,9 @@ func (s *suite) uninstall(t *testing.T) {
 	out = s.kubectl(t, "get", "all", "-A", "-l", installLabel, "-o", "name")
 	g.Expect(strings.TrimSpace(out)).To(BeEmpty())
 	// ... the results the batches owned went with them (garbage collection) ...
-	for name, obj := range map[string]client.Object{"embeddings-results": &corev1.ConfigMap{}, "release-notes-summary-output": &corev1.ConfigMap{}, "support-triage-results": &corev1.Secret{}} {
+	for name, obj := range map[string]client.Object{
+		"embeddings-results": &corev1.ConfigMap{}, "release-notes-summary-output": &corev1.ConfigMap{}, "support-triage-results": &corev1.Secret{},
+	} {
 		g.Eventually(func() bool {
 			return apierrors.IsNotFound(s.c.Get(ctx(t), types.NamespacedName{Namespace: workNamespace, Name: name}, obj))
 		}).WithTimeout(time.Minute).Should(BeTrue(), "%s is still there", name)

@@ -93,7 +93,10 @@ func loadCluster(t *testing.T) *cluster {
 		hostIP: env["CLUSTER_HOST_IP"], node: env["CLUSTER_NODE_NAME"], image: env["CLUSTER_IMAGE"],
 		containerd: env["CLUSTER_CONTAINERD_SOCKET"],
 	}
-	for k, v := range map[string]string{"KUBECONFIG": cl.kubeconfig, "KUBECTL": cl.kubectlPath, "CLUSTER_HOST_IP": cl.hostIP, "CLUSTER_NODE_NAME": cl.node, "CLUSTER_CONTAINERD_SOCKET": cl.containerd} {
+	for k, v := range map[string]string{
+		"KUBECONFIG": cl.kubeconfig, "KUBECTL": cl.kubectlPath, "CLUSTER_HOST_IP": cl.hostIP,
+		"CLUSTER_NODE_NAME": cl.node, "CLUSTER_CONTAINERD_SOCKET": cl.containerd,
+	} {
 		if v == "" {
 			t.Fatalf("%s lacks %s", path, k)
 		}

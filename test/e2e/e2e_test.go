@@ -167,7 +167,9 @@ func TestSamplesCompleteEndToEnd(t *testing.T) {
 	g.Expect(text).To(HavePrefix("echo: Summarise"))
 
 	// The receiver, running under its own ServiceAccount, recorded the signed events.
-	for _, obj := range []string{"openaibatch/nightly-embeddings", "openaibatch/support-triage", "openairesponse/release-notes-summary", "openaifinetuningjob/support-assistant"} {
+	for _, obj := range []string{
+		"openaibatch/nightly-embeddings", "openaibatch/support-triage", "openairesponse/release-notes-summary", "openaifinetuningjob/support-assistant",
+	} {
 		ev := kubectl(t, "get", obj, "-n", "default", "-o", "jsonpath={.status.lastWebhookEvent.type}")
 		g.Expect(ev).To(BeElementOf("batch.completed", "response.completed", "fine_tuning.job.succeeded"), obj)
 	}

@@ -242,7 +242,9 @@ func TestKstatusOfRealObjectsInEachPhase(t *testing.T) {
 		final := failed != nil && failed.Status == metav1.ConditionTrue && failed.Reason != openaiv1alpha1.ReasonCancelled
 		g.Expect(meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionStalled)).To(Equal(final), o.GetName())
 		g.Expect(meta.IsStatusConditionTrue(conds, openaiv1alpha1.ConditionReady)).To(Equal(!final), o.GetName())
-		for _, typ := range []string{openaiv1alpha1.ConditionStalled, openaiv1alpha1.ConditionReady, openaiv1alpha1.ConditionComplete, openaiv1alpha1.ConditionFailed} {
+		for _, typ := range []string{
+			openaiv1alpha1.ConditionStalled, openaiv1alpha1.ConditionReady, openaiv1alpha1.ConditionComplete, openaiv1alpha1.ConditionFailed,
+		} {
 			if cd := meta.FindStatusCondition(conds, typ); cd != nil {
 				g.Expect(cd.ObservedGeneration).To(Equal(o.GetGeneration()), "%s %s", o.GetName(), typ)
 			}

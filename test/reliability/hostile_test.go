@@ -263,7 +263,9 @@ func TestHostileLoadOnTheReceiver(t *testing.T) {
 	slices.Sort(latencies)
 	held.report(rec)
 	rec.setup("requests", len(plan))
-	for _, cat := range []string{catValid, catDuplicate, catBadSig, catStale, catOversize, catLarge, catSlow, catGarbage, catUnmanaged, catUnknownID, catMethod, catPath} {
+	for _, cat := range []string{
+		catValid, catDuplicate, catBadSig, catStale, catOversize, catLarge, catSlow, catGarbage, catUnmanaged, catUnknownID, catMethod, catPath,
+	} {
 		rec.setup(cat, perCategory[cat])
 	}
 	rec.setup("targets (OpenAIBatch and OpenAIResponse)", k)
