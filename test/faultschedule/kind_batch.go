@@ -26,7 +26,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
@@ -118,21 +117,17 @@ func (batchKind) NewList() client.ObjectList { return &openaiv1alpha1.OpenAIBatc
 func (batchKind) Observe(obj client.Object) Observed {
 	b := obj.(*openaiv1alpha1.OpenAIBatch)
 	st := b.Status
-	o := Observed{
-		Kind: "OpenAIBatch", Name: b.Name, UID: b.UID, ResourceVersion: b.ResourceVersion,
-		Generation: b.Generation, ObservedGeneration: st.ObservedGeneration,
-		Deleting: !b.DeletionTimestamp.IsZero(), Phase: string(st.Phase), Message: st.Message,
-		RemoteID: st.BatchID, Cancel: b.Spec.Cancel, CancelOnDelete: ptr.Deref(b.Spec.CancelOnDelete, true),
-		ResultsWanted: b.Spec.Results != nil,
+	ws := workStatus{
+		phase: string(st.Phase), message: st.Message, remoteID: st.BatchID, observedGeneration: st.ObservedGeneration,
+		conditions: st.Conditions, cancel: b.Spec.Cancel, cancelOnDelete: b.Spec.CancelOnDelete, resultsWanted: b.Spec.Results != nil,
 	}
 	switch st.Phase {
 	case openaiv1alpha1.BatchPhaseCompleted:
-		o.Terminal, o.Successful = true, true
+		ws.terminal, ws.successful = true, true
 	case openaiv1alpha1.BatchPhaseFailed, openaiv1alpha1.BatchPhaseExpired, openaiv1alpha1.BatchPhaseCancelled:
-		o.Terminal = true
+		ws.terminal = true
 	}
-	observeConditions(&o, st.Conditions)
-	return o
+	return observeCommon("OpenAIBatch", b, ws)
 }
 
 // batchPhases maps OpenAI's batch statuses to the phases that mirror them.

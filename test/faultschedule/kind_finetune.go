@@ -27,7 +27,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
@@ -132,21 +131,17 @@ func (fineTuneKind) NewList() client.ObjectList { return &openaiv1alpha1.OpenAIF
 func (fineTuneKind) Observe(obj client.Object) Observed {
 	j := obj.(*openaiv1alpha1.OpenAIFineTuningJob)
 	st := j.Status
-	o := Observed{
-		Kind: "OpenAIFineTuningJob", Name: j.Name, UID: j.UID, ResourceVersion: j.ResourceVersion,
-		Generation: j.Generation, ObservedGeneration: st.ObservedGeneration,
-		Deleting: !j.DeletionTimestamp.IsZero(), Phase: string(st.Phase), Message: st.Message,
-		RemoteID: st.JobID, Cancel: j.Spec.Cancel, CancelOnDelete: ptr.Deref(j.Spec.CancelOnDelete, true),
-		ResultsWanted: j.Spec.Results != nil,
+	ws := workStatus{
+		phase: string(st.Phase), message: st.Message, remoteID: st.JobID, observedGeneration: st.ObservedGeneration,
+		conditions: st.Conditions, cancel: j.Spec.Cancel, cancelOnDelete: j.Spec.CancelOnDelete, resultsWanted: j.Spec.Results != nil,
 	}
 	switch st.Phase {
 	case openaiv1alpha1.FineTuningPhaseSucceeded:
-		o.Terminal, o.Successful = true, true
+		ws.terminal, ws.successful = true, true
 	case openaiv1alpha1.FineTuningPhaseFailed, openaiv1alpha1.FineTuningPhaseCancelled:
-		o.Terminal = true
+		ws.terminal = true
 	}
-	observeConditions(&o, st.Conditions)
-	return o
+	return observeCommon("OpenAIFineTuningJob", j, ws)
 }
 
 // fineTunePhases maps OpenAI's fine-tuning job statuses to the phases that mirror them.

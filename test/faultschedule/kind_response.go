@@ -22,7 +22,6 @@ import (
 
 	"github.com/openai/openai-go/v3/responses"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
@@ -64,20 +63,18 @@ func (responseKind) NewList() client.ObjectList { return &openaiv1alpha1.OpenAIR
 func (responseKind) Observe(obj client.Object) Observed {
 	r := obj.(*openaiv1alpha1.OpenAIResponse)
 	st := r.Status
-	o := Observed{
-		Kind: "OpenAIResponse", Name: r.Name, UID: r.UID, ResourceVersion: r.ResourceVersion,
-		Generation: r.Generation, ObservedGeneration: st.ObservedGeneration,
-		Deleting: !r.DeletionTimestamp.IsZero(), Phase: string(st.Phase), Message: st.Message,
-		RemoteID: st.ResponseID, Cancel: r.Spec.Cancel, CancelOnDelete: ptr.Deref(r.Spec.CancelOnDelete, true),
-		ResultsWanted: r.Spec.Results != nil, CreateAttempts: int(st.CreateAttempts),
+	ws := workStatus{
+		phase: string(st.Phase), message: st.Message, remoteID: st.ResponseID, observedGeneration: st.ObservedGeneration,
+		conditions: st.Conditions, cancel: r.Spec.Cancel, cancelOnDelete: r.Spec.CancelOnDelete, resultsWanted: r.Spec.Results != nil,
 	}
 	switch st.Phase {
 	case openaiv1alpha1.ResponsePhaseCompleted:
-		o.Terminal, o.Successful = true, true
+		ws.terminal, ws.successful = true, true
 	case openaiv1alpha1.ResponsePhaseFailed, openaiv1alpha1.ResponsePhaseCancelled, openaiv1alpha1.ResponsePhaseIncomplete:
-		o.Terminal = true
+		ws.terminal = true
 	}
-	observeConditions(&o, st.Conditions)
+	o := observeCommon("OpenAIResponse", r, ws)
+	o.CreateAttempts = int(st.CreateAttempts)
 	return o
 }
 

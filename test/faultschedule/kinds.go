@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
@@ -107,6 +108,33 @@ type Observed struct {
 	// status's durable announcement that OpenAI may hold an object the operator cannot
 	// find (the Warning of the same name may be lost with the process).
 	OutcomeUnknown bool
+}
+
+// workStatus is what the status of a work kind (a batch, a response, a fine-tuning job)
+// says, in the same terms for every kind.
+type workStatus struct {
+	phase, message, remoteID string
+	observedGeneration       int64
+	conditions               []metav1.Condition
+	// cancel is spec.cancel; cancelOnDelete spec.cancelOnDelete; resultsWanted: spec.results is set.
+	cancel         bool
+	cancelOnDelete *bool
+	resultsWanted  bool
+	// terminal: the phase ends the resource; successful: it is the phase of success.
+	terminal, successful bool
+}
+
+// observeCommon reads what the invariants compare from a resource of a work kind.
+func observeCommon(kind string, obj client.Object, st workStatus) Observed {
+	o := Observed{
+		Kind: kind, Name: obj.GetName(), UID: obj.GetUID(), ResourceVersion: obj.GetResourceVersion(),
+		Generation: obj.GetGeneration(), ObservedGeneration: st.observedGeneration,
+		Deleting: !obj.GetDeletionTimestamp().IsZero(), Phase: st.phase, Message: st.message,
+		RemoteID: st.remoteID, Cancel: st.cancel, CancelOnDelete: ptr.Deref(st.cancelOnDelete, true),
+		ResultsWanted: st.resultsWanted, Terminal: st.terminal, Successful: st.successful,
+	}
+	observeConditions(&o, st.conditions)
+	return o
 }
 
 // observeConditions fills in the condition fields of o.
