@@ -22,7 +22,9 @@ limitations under the License.
 //
 // TestFaultSchedules runs many seeds at once against one real API server
 // (internal/testenv). Each seed has its own namespace, its own in-process OpenAI
-// emulator, its own webhook receiver (in process, as in a cluster) and its own manager:
+// emulator, its own webhook receiver (in process, as in a cluster: the emulator's
+// signing secret from a file, the webhook endpoints' secrets from the Secret the
+// manager writes, watched through the API server) and its own manager:
 // the real reconcilers (controllers.SetupWithManager) with ManagerOptions. From the seed
 // alone, Draw makes a Schedule: which resources to create and when (each kind plugs in
 // through a Kind, below), and during a phase of a few seconds:
@@ -41,8 +43,9 @@ limitations under the License.
 //   - refusal windows: every call answered 429 (with or without Retry-After, or
 //     insufficient_quota) for a few seconds;
 //   - manager crashes at a random moment, or right after OpenAI answered an armed call
-//     (files.create, batches.create, responses.create, fine_tuning.jobs.create, a
-//     search, a cancel, a delete, a read) and
+//     (files.create, batches.create, responses.create, fine_tuning.jobs.create,
+//     webhook_endpoints.create and rotate_secret, a search, a cancel, a delete, a
+//     read, a test delivery) and
 //     before the manager saw the answer. A crash cuts the process off from the API server
 //     and from OpenAI at once (nothing it had in flight lands afterwards) and a fresh
 //     manager, which remembers nothing, starts after a drawn delay;
@@ -52,7 +55,11 @@ limitations under the License.
 //     or of a fine-tuning job's training data edited, emptied of its key, or made
 //     invalid;
 //   - webhook loss, duplication, delay and reordering (the emulator's knobs), or no
-//     receiver at all, so that both the webhook and the polling paths run.
+//     receiver at all, so that both the webhook and the polling paths run (webhook
+//     endpoints then deliver to a closed port on 127.0.0.1);
+//   - for a webhook endpoint, spec.cancel and spec.cancelOnDelete do not exist: the
+//     user's actions are a requested rotation (the rotate-requested-at annotation) and
+//     an edit of spec.eventTypes instead.
 //
 // When the phase ends the faults stop (windows and triggers too; the Secret and inputs
 // are restored; revoked keys stay revoked), and the seed waits for everything to settle.
@@ -106,6 +113,12 @@ limitations under the License.
 //     deletions finished; status.observedGeneration current; the phase that of the
 //     OpenAI object the status names (the only one); that object terminal unless it
 //     hangs by design and nobody cancelled it; results stored when OpenAI has them.
+//     A webhook endpoint, which has no phase, settles as kind_endpoint.go states: one
+//     endpoint, Ready, its current secret in the receiver's Secret, Verified (or
+//     Verified=False, Unreachable, without a receiver), a lost secret rotated; once
+//     deleted, no endpoint and no key left.
+//   - I8: no webhook signing secret OpenAI returned (the Wire sees each) appears in a
+//     status, an Event or a log line of the managers.
 //
 // I1 for batches and fine-tuning jobs, I3 and I5 are definitive (waiting cannot undo them): a seed stops
 // checking at the first. The others must hold by the settle bound.
@@ -118,8 +131,11 @@ limitations under the License.
 //
 // FAULT_SEED_BASE fixes the first seed of a run (by default it comes from the clock and
 // is printed; make test pins it, FAULT_SEED_BASE=1000 in the Makefile, so that CI runs
-// the same 50 seeds every time, while make test-reliability draws fresh ones), FAULT_PARALLEL the seeds at a time, FAULT_VERBOSE=1 prints the
-// components' logs. A failing seed prints one command that replays it, the schedule it
+// the same 50 seeds every time, while make test-reliability draws fresh ones),
+// FAULT_PARALLEL the seeds at a time, FAULT_VERBOSE=1 prints the components' logs, and
+// FAULT_KINDS (kinds or prefixes, comma-separated, e.g. OpenAIWebhookEndpoint) draws the
+// resources from those kinds only (all of them by default; a replay names them, as the
+// schedule depends on them). A failing seed prints one command that replays it, the schedule it
 // drew, the violations and the tail of its log (the managers' and the Wire's lines). A
 // replay draws the same schedule and the same faults for the same calls; timing on a
 // loaded machine still varies, so a break that depends on a race may need a few replays.
@@ -132,9 +148,11 @@ limitations under the License.
 // a ResourcePlan, what its status says as an Observed, what OpenAI holds for it as
 // Remote objects, its input edits, its base calls and lifetime), added to Kinds. The
 // schedule, the faults, the crashes, the common user actions and the invariants then
-// apply to it unchanged. Three kinds run today: OpenAIBatch (kind_batch.go) and
+// apply to it unchanged. Four kinds run today: OpenAIBatch (kind_batch.go) and
 // OpenAIFineTuningJob (kind_finetune.go), whose objects OpenAI lists by the operator's
-// metadata tag (CanSearch), and OpenAIResponse (kind_response.go), whose objects are the
-// ones the Wire saw created. An OpenAIWebhookEndpoint adapter would read endpoints by
-// the ids the Wire saw created.
+// metadata tag (CanSearch), OpenAIResponse (kind_response.go), whose objects are the
+// ones the Wire saw created, and OpenAIWebhookEndpoint (kind_endpoint.go), whose
+// endpoints OpenAI lists and whose names carry the resource's UID (CanSearch); as
+// configuration rather than work, it states its own I5 and I7 (standing) and performs
+// the cancel and flip actions in its own terms (actor).
 package faultschedule

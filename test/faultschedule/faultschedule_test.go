@@ -75,7 +75,7 @@ func TestFaultSchedules(t *testing.T) {
 	for range cfg.parallel {
 		wg.Go(func() {
 			for i := range work {
-				r := RunSeed(ctx, env, cfg.seeds[i], cfg.size)
+				r := RunSeed(ctx, env, cfg.seeds[i], cfg.size, cfg.kinds)
 				results[i] = &r
 			}
 		})
@@ -104,7 +104,7 @@ func TestFaultSchedules(t *testing.T) {
 			continue
 		}
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			t.Error(failureReport(r))
+			t.Error(failureReport(r, cfg.kindsEnv))
 		})
 	}
 	if sum.notRun > 0 {
@@ -117,9 +117,9 @@ func TestFaultSchedules(t *testing.T) {
 }
 
 // failureReport is what a failing seed prints.
-func failureReport(r *SeedResult) string {
+func failureReport(r *SeedResult, kinds string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d failed\nreplay: %s\n", r.Schedule.Seed, replayCommand(r.Schedule.Seed, r.Schedule.Size))
+	fmt.Fprintf(&b, "seed %d failed\nreplay: %s\n", r.Schedule.Seed, replayCommand(r.Schedule.Seed, r.Schedule.Size, kinds))
 	if r.Err != nil {
 		fmt.Fprintf(&b, "harness error: %v\n", r.Err)
 	}

@@ -35,6 +35,7 @@ const (
 	I5 = "I5" // Complete and Failed never both True; phase and conditions agree
 	I6 = "I6" // OpenAI calls within the stated bound
 	I7 = "I7" // everything settles within the stated time, status matching OpenAI
+	I8 = "I8" // no signing secret in a status, an Event or a log line
 )
 
 // InvariantNames describe each invariant, for reports.
@@ -46,6 +47,7 @@ var InvariantNames = map[string]string{
 	I5: "Complete and Failed are never both True, phase and conditions agree (Reconciling, Stalled and Ready included), and a terminal phase never changes",
 	I6: "OpenAI calls per resource, and per project under refusals, within the stated bounds",
 	I7: "every resource settles within the stated time after faults stop, its status matching OpenAI",
+	I8: "no webhook signing secret OpenAI returned appears in a status, an Event or a log line",
 }
 
 // OrphanWarningReasons are the reasons of the Warning Events by which the operator
@@ -126,6 +128,15 @@ type ResourceState struct {
 	// actions on it.
 	InputInvalid bool
 	Actions      int
+	// ReceiverKeys are the hints of the secrets the receiver's Secret holds under the
+	// resource's keys (webhook endpoints; "" when a key is absent).
+	ReceiverKeys ReceiverKeys
+}
+
+// ReceiverKeys are the secrets the receiver's Secret holds for one webhook endpoint, as
+// hints (secretHint): under its key, and under its previous key during an overlap.
+type ReceiverKeys struct {
+	Current, Previous string
 }
 
 // RemoteFile is a file on OpenAI that the operator uploaded for a resource.
@@ -155,6 +166,11 @@ type Snapshot struct {
 	Refused                 map[string]refusals
 	Windows                 []Window
 	Bounds                  Bounds
+	// Receiver: the seed runs a webhook receiver (webhook endpoints deliver to it;
+	// without it, to a closed port).
+	Receiver bool
+	// Leaks describe each place a signing secret appeared (I8).
+	Leaks []string
 }
 
 // Per-event allowances of the call bound (I6), in calls and in reads of the resource's
@@ -291,7 +307,7 @@ func Check(s *Snapshot) []Violation {
 
 		// I5 (the final state; the monitor checks every write)
 		if live != nil {
-			if msg := conditionsDisagree(live); msg != "" {
+			if msg := disagree(r.Kind, live); msg != "" {
 				add(I5, id, "%s", msg)
 			}
 		}
@@ -302,11 +318,16 @@ func Check(s *Snapshot) []Violation {
 		}
 
 		// I7
+		st, isStanding := r.Kind.(standing)
 		switch {
 		case live == nil && r.Deleted == nil:
 			add(I7, id, "the resource is gone though the schedule never deleted it")
 		case live != nil && live.Deleting:
-			add(I7, id, "still being deleted (phase %s)", live.Phase)
+			add(I7, id, "still being deleted (phase %s)", orNone(live.Phase))
+		case isStanding:
+			if msg := st.Unsettled(s, r); msg != "" {
+				add(I7, id, "%s", msg)
+			}
 		case live != nil:
 			if msg := unsettled(r, live); msg != "" {
 				add(I7, id, "%s", msg)
@@ -353,6 +374,10 @@ func Check(s *Snapshot) []Violation {
 			add(I6, "", "%d calls refused by %s over %s, above the bound of %d (per lane and gate: each of %d workers once, then one backoff for the project; %d gate restarts)",
 				ref.Calls, kind, span.Round(time.Millisecond), bound, s.Bounds.Workers, restarts)
 		}
+	}
+	// I8
+	for _, l := range s.Leaks {
+		out = append(out, Violation{Invariant: I8, Message: l, Definitive: true})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Invariant < out[j].Invariant })
 	return out

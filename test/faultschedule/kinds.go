@@ -70,13 +70,40 @@ type Kind interface {
 	Lifetime(p ResourcePlan) float64
 }
 
-// Kinds are the kinds every run exercises.
+// Kinds are the kinds a run can exercise (FAULT_KINDS selects among them; all by
+// default). Every run's managers run all of their controllers, and the harness watches
+// and checks every kind.
 //
-// To add a kind (OpenAIWebhookEndpoint): write one file with a type implementing Kind,
-// and add it here. Its remote truth comes from the emulator's API
-// (list by the operator's metadata tag where OpenAI can list, or the ids the wire saw
-// created where it cannot, as for responses).
-var Kinds = []Kind{batchKind{}, responseKind{}, fineTuneKind{}}
+// To add a kind: write one file with a type implementing Kind, and add it here. Its
+// remote truth comes from the emulator's API (list by the operator's metadata tag where
+// OpenAI can list, or the ids the wire saw created where it cannot, as for responses).
+var Kinds = []Kind{batchKind{}, responseKind{}, fineTuneKind{}, endpointKind{}}
+
+// standing is a kind whose OpenAI object is configuration that lives as long as its
+// resource (a webhook endpoint), not work that ends: it has no phase, so it states its
+// own I5 and I7 in place of the phase-based ones (I1 and I2 apply as to work that never
+// ends on its own).
+type standing interface {
+	// Disagree describes how the conditions of o disagree (I5), or returns "".
+	Disagree(o *Observed) string
+	// Unsettled describes how r, live or deleted, has not settled (I7), or returns "".
+	Unsettled(s *Snapshot, r *ResourceState) string
+}
+
+// actor is a kind that performs some of the schedule's per-resource actions in its own
+// terms (stamp is a value unique to the action); it reports false for the actions it
+// leaves to the common code.
+type actor interface {
+	UserAction(ctx context.Context, c client.Client, obj client.Object, action, stamp string) (bool, error)
+}
+
+// disagree describes how the conditions of o, of kind k, disagree (I5), or returns "".
+func disagree(k Kind, o *Observed) string {
+	if st, ok := k.(standing); ok {
+		return st.Disagree(o)
+	}
+	return conditionsDisagree(o)
+}
 
 // Observed is a resource's status, as the invariants compare it.
 type Observed struct {
@@ -108,6 +135,8 @@ type Observed struct {
 	// status's durable announcement that OpenAI may hold an object the operator cannot
 	// find (the Warning of the same name may be lost with the process).
 	OutcomeUnknown bool
+	// Endpoint is what an OpenAIWebhookEndpoint says beyond these (nil for other kinds).
+	Endpoint *EndpointObserved
 }
 
 // workStatus is what the status of a work kind (a batch, a response, a fine-tuning job)
@@ -166,6 +195,10 @@ type Remote struct {
 	// HasOutput: OpenAI holds results to store (an output or error file, or a response's
 	// output).
 	HasOutput bool
+	// SecretHint and EventTypes are a webhook endpoint's signing_secret_hint (of the
+	// secret it signs with now) and event types.
+	SecretHint string
+	EventTypes []string
 }
 
 // Truth reads what OpenAI holds, straight from the emulator.

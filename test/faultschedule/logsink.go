@@ -19,6 +19,7 @@ package faultschedule
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,11 +35,18 @@ import (
 // HTTP request. A logger built on this sink can be recognised in that context and asked
 // for its values, so each call is attributed to the resource whose reconcile made it,
 // lists and searches included, without parsing anything.
+//
+// It also watches for secrets (I8): once told a signing secret OpenAI returned, a line
+// that holds it (whole, or its key without the prefix) is recorded as a leak, and kept
+// with the secret masked.
 type logBook struct {
 	start time.Time
 	mu    sync.Mutex
 	lines []string
 	max   int
+	// secrets are the values watched for; leaks the lines that held one.
+	secrets []string
+	leaks   []string
 }
 
 func newLogBook(max int) *logBook { return &logBook{start: time.Now(), max: max} }
@@ -46,11 +54,40 @@ func newLogBook(max int) *logBook { return &logBook{start: time.Now(), max: max}
 func (b *logBook) add(line string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for _, sec := range b.secrets {
+		if strings.Contains(line, sec) {
+			line = strings.ReplaceAll(line, sec, "<secret>")
+			if len(b.leaks) < 10 {
+				b.leaks = append(b.leaks, line)
+			}
+		}
+	}
 	if len(b.lines) >= b.max {
 		copy(b.lines, b.lines[1:])
 		b.lines = b.lines[:len(b.lines)-1]
 	}
 	b.lines = append(b.lines, fmt.Sprintf("%7.3fs %s", time.Since(b.start).Seconds(), line))
+}
+
+// watchFor adds a signing secret ("whsec_<key>") to the values a line must never hold:
+// the secret and its key alone.
+func (b *logBook) watchFor(secret string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := strings.TrimPrefix(secret, "whsec_")
+	if !slices.Contains(b.secrets, secret) {
+		b.secrets = append(b.secrets, secret)
+	}
+	if len(key) >= 16 && !slices.Contains(b.secrets, key) {
+		b.secrets = append(b.secrets, key)
+	}
+}
+
+// watched returns the values watched for, and the lines that held one.
+func (b *logBook) watched() (secrets, leaks []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.secrets), slices.Clone(b.leaks)
 }
 
 // tail returns the last n lines.
@@ -100,7 +137,8 @@ func (s *bookSink) write(level, msg string, kv []any) {
 	for i := 0; i+1 < len(all); i += 2 {
 		k := fmt.Sprint(all[i])
 		switch k {
-		case "controller", "controllerGroup", "controllerKind", "namespace", "reconcileID", "OpenAIBatch", "OpenAIResponse", "OpenAIFineTuningJob":
+		case "controller", "controllerGroup", "controllerKind", "namespace", "reconcileID", "OpenAIBatch", "OpenAIResponse", "OpenAIFineTuningJob",
+			"OpenAIWebhookEndpoint":
 			continue // the resource's name is enough in a one-namespace run
 		}
 		fmt.Fprintf(&b, " %s=%v", k, all[i+1])

@@ -165,7 +165,7 @@ func (m *monitor) observe(k Kind, obj client.Object) {
 	}
 	m.mu.Unlock()
 
-	if msg := conditionsDisagree(&o); msg != "" {
+	if msg := disagree(k, &o); msg != "" {
 		m.violate(Violation{Invariant: I5, Resource: id, Message: "a status write with " + msg})
 	}
 	if phaseLeft != "" {

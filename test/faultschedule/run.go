@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,13 +30,26 @@ type runConfig struct {
 	seeds    []uint64
 	parallel int
 	replay   bool
+	// kinds are the kinds the seeds draw their resources from; kindsEnv is FAULT_KINDS
+	// as given ("" for all of Kinds).
+	kinds    []Kind
+	kindsEnv string
 }
 
 // configFromEnv reads FAULT_SIZE (ci or full), FAULT_SEED (replay one seed),
 // FAULT_SEEDS (how many), FAULT_SEED_BASE (the first; by default drawn from the clock)
-// and FAULT_PARALLEL (seeds at a time).
+// FAULT_PARALLEL (seeds at a time) and FAULT_KINDS (the kinds to draw from, by kind or
+// prefix, comma-separated, e.g. "OpenAIWebhookEndpoint" or "b,w"; all by default: a
+// seed's schedule depends on them, so a replay names them too).
 func configFromEnv() (runConfig, error) {
-	cfg := runConfig{}
+	cfg := runConfig{kinds: Kinds, kindsEnv: os.Getenv("FAULT_KINDS")}
+	if cfg.kindsEnv != "" {
+		kinds, err := selectKinds(cfg.kindsEnv)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.kinds = kinds
+	}
 	name := os.Getenv("FAULT_SIZE")
 	if name == "" {
 		name = "ci"
@@ -90,7 +104,38 @@ func configFromEnv() (runConfig, error) {
 	return cfg, nil
 }
 
-// replayCommand is the one command that replays seed exactly.
-func replayCommand(seed uint64, size Size) string {
-	return fmt.Sprintf("FAULT_SEED=%d FAULT_SIZE=%s go test ./test/faultschedule -run TestFaultSchedules -count=1 -v", seed, size.Name)
+// selectKinds returns the kinds of Kinds that list names, by kind or by prefix, in the
+// order of Kinds.
+func selectKinds(list string) ([]Kind, error) {
+	want := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			want[name] = true
+		}
+	}
+	var out []Kind
+	for _, k := range Kinds {
+		if want[k.Kind()] || want[k.Prefix()] {
+			out = append(out, k)
+			delete(want, k.Kind())
+			delete(want, k.Prefix())
+		}
+	}
+	if len(want) > 0 || len(out) == 0 {
+		names := make([]string, len(Kinds))
+		for i, k := range Kinds {
+			names[i] = k.Kind() + " (" + k.Prefix() + ")"
+		}
+		return nil, fmt.Errorf("FAULT_KINDS=%q: want a comma-separated list of %s", list, strings.Join(names, ", "))
+	}
+	return out, nil
+}
+
+// replayCommand is the one command that replays seed exactly (kinds is FAULT_KINDS).
+func replayCommand(seed uint64, size Size, kinds string) string {
+	env := ""
+	if kinds != "" {
+		env = fmt.Sprintf("FAULT_KINDS=%s ", kinds)
+	}
+	return fmt.Sprintf("%sFAULT_SEED=%d FAULT_SIZE=%s go test ./test/faultschedule -run TestFaultSchedules -count=1 -v", env, seed, size.Name)
 }

@@ -79,6 +79,8 @@ type ResourcePlan struct {
 	CancelOnDelete *bool
 	// Results asks for results in a ConfigMap.
 	Results bool
+	// CustomEvents: a webhook endpoint asks for event types of its own.
+	CustomEvents bool
 	// CreateAt is when, from the start of the phase, the resource is created.
 	CreateAt time.Duration
 }
@@ -340,6 +342,10 @@ func (s Schedule) String() string {
 		}
 		if p.Examples > 0 {
 			extra = fmt.Sprintf(", %d examples x %d epochs, validation data %v, input %s", p.Examples, p.Epochs, p.Validation, p.Input)
+		}
+		if p.Lifetime == "" {
+			fmt.Fprintf(&b, "  %6.2fs create %s %s: custom event types %v\n", p.CreateAt.Seconds(), p.Kind, p.Name, p.CustomEvents)
+			continue
 		}
 		fmt.Fprintf(&b, "  %6.2fs create %s %s: %s%s, cancelOnDelete %s, results %v\n",
 			p.CreateAt.Seconds(), p.Kind, p.Name, p.Lifetime, extra, cod, p.Results)

@@ -20,9 +20,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -49,7 +53,6 @@ import (
 	"github.com/openai-operator/openai-operator/controllers"
 	"github.com/openai-operator/openai-operator/emulator"
 	"github.com/openai-operator/openai-operator/internal/openaiclient"
-	"github.com/openai-operator/openai-operator/internal/standardwebhooks"
 	"github.com/openai-operator/openai-operator/internal/testenv"
 	receiver "github.com/openai-operator/openai-operator/webhook-receiver"
 )
@@ -73,6 +76,12 @@ func ManagerOptions() controllers.Options {
 	o.QuotaRetryInterval = 2 * time.Second
 	o.DeletionTimeout = 10 * time.Minute
 	o.MaxConcurrentReconciles = 2
+	// Webhook endpoints: the receiver loads a written secret through the API server in
+	// well under the propagation wait; a failing test is retried with the poll's
+	// backoff (so that I6 bounds the tests as it bounds polls). The receiver's URL and
+	// its Secret's namespace are the seed's (startManager).
+	o.Webhooks.SecretPropagation = 500 * time.Millisecond
+	o.Webhooks.TestRetryMin, o.Webhooks.TestRetryMax = o.PollIntervalMin, o.PollIntervalMax
 	return o
 }
 
@@ -119,12 +128,19 @@ func gateHold(o controllers.Options, retryAfter time.Duration) time.Duration {
 //     one or a refused key (BackoffMax), by insufficient_quota (QuotaRetryInterval);
 //     a pass that a refusal of access ended after submission waits BackoffMax too;
 //   - the credentials cache (30 s), when the schedule deleted or rotated the Secret;
-//   - the load allowance (10 s).
+//   - the load allowance (10 s);
+//   - with a webhook endpoint, the controller's own waits: the secret's propagation
+//     wait before the first test, and the longest wait between failing tests
+//     (TestRetryMax).
 func SettleBound(s *Schedule, o controllers.Options) time.Duration {
 	var work float64
+	var endpoints time.Duration
 	for _, p := range s.Resources {
 		if k := kindOf(p.Kind); k != nil {
 			work = math.Max(work, k.Lifetime(p))
+		}
+		if _, ok := kindOf(p.Kind).(standing); ok {
+			endpoints = o.Webhooks.SecretPropagation + o.Webhooks.TestRetryMax
 		}
 	}
 	retryAfter := faultRetryAfter
@@ -132,7 +148,7 @@ func SettleBound(s *Schedule, o controllers.Options) time.Duration {
 		retryAfter = max(retryAfter, w.RetryAfter)
 	}
 	d := time.Duration(work*TimeScale*float64(time.Second)) + max(o.PollIntervalMax, o.WebhookPollIntervalMax) +
-		o.RetryInterval + gateHold(o, retryAfter) + loadAllowance
+		o.RetryInterval + gateHold(o, retryAfter) + loadAllowance + endpoints
 	if s.Touches(ActSecretDelete, ActSecretRotate, ActRevokeOldKey) {
 		d += credentialsTTL
 	}
@@ -224,9 +240,9 @@ type process struct {
 }
 
 // RunSeed runs the schedule of seed at size against env and checks the invariants.
-func RunSeed(ctx context.Context, env *testenv.Env, seed uint64, size Size) SeedResult {
+func RunSeed(ctx context.Context, env *testenv.Env, seed uint64, size Size, kinds []Kind) SeedResult {
 	s := &seedRun{
-		sched: Draw(seed, size, Kinds), opts: ManagerOptions(), env: env, c: env.Client,
+		sched: Draw(seed, size, kinds), opts: ManagerOptions(), env: env, c: env.Client,
 		book: newLogBook(400), crashes: make(chan crashRequest, 8),
 		uids: map[string]types.UID{}, created: map[string]bool{}, deleted: map[string]*Deletion{},
 		inputInvalid: map[string]bool{}, actionsOn: map[string]int{}, actionsDone: map[string]int{},
@@ -275,6 +291,10 @@ func (s *seedRun) run(ctx context.Context, res *SeedResult) error {
 	api := openai.NewClient(option.WithBaseURL(em.URL()), option.WithAPIKey(admin), option.WithMaxRetries(0), option.WithRequestTimeout(30*time.Second))
 	s.truth = &Truth{API: api, Namespace: s.ns, Wire: s.wire}
 
+	// Webhook endpoints deliver to the receiver, whose Secret (in the seed's namespace,
+	// standing in for the operator's) the manager writes; without a receiver, to a port
+	// nothing listens on.
+	s.opts.Webhooks.SecretNamespace = s.ns
 	if s.sched.Webhooks.Receiver {
 		url, stop, err := s.startReceiver(ctx)
 		if err != nil {
@@ -282,6 +302,9 @@ func (s *seedRun) run(ctx context.Context, res *SeedResult) error {
 		}
 		defer stop()
 		em.AddWebhookURL(url)
+		s.opts.Webhooks.ReceiverURL = url
+	} else if s.opts.Webhooks.ReceiverURL, err = closedURL(); err != nil {
+		return err
 	}
 	if err := s.c.Create(ctx, s.secret()); err != nil {
 		return fmt.Errorf("creating the credentials Secret: %w", err)
@@ -381,23 +404,47 @@ func (s *seedRun) secret() *corev1.Secret {
 	}
 }
 
-// startReceiver runs the webhook receiver in process for the seed's namespace.
-func (s *seedRun) startReceiver(ctx context.Context) (string, func(), error) {
-	sec, err := standardwebhooks.ParseSecret(s.em.WebhookSecret())
+// closedURL returns a webhook URL on 127.0.0.1 where nothing listens.
+func closedURL() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", err
+	}
+	return "http://" + addr + receiver.DefaultPath, nil
+}
+
+// startReceiver runs the webhook receiver in process for the seed's namespace, as a
+// cluster runs it: the emulator's own signing secret from a file (a mounted Secret),
+// and the webhook endpoints' secrets from the Secret the manager writes, watched
+// through the API server.
+func (s *seedRun) startReceiver(ctx context.Context) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "faultschedule-receiver-")
+	if err != nil {
+		return "", nil, err
+	}
+	path := filepath.Join(dir, "signing-secret")
+	if err := os.WriteFile(path, []byte(s.em.WebhookSecret()), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
 		return "", nil, err
 	}
 	mgr, r, err := receiver.NewManager(s.env.Config, receiver.Options{
 		BindAddress: "127.0.0.1:0", MetricsBindAddress: "0", HealthProbeBindAddress: "0",
-		Namespace: s.ns, Secrets: receiver.StaticSecrets{sec}, Registerer: prometheus.NewRegistry(),
+		Namespace: s.ns, SecretsPath: path, SigningSecretNamespace: s.ns, SigningSecretName: s.opts.Webhooks.SecretName,
+		Registerer: prometheus.NewRegistry(),
 	})
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("creating the receiver: %w", err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(rctx) }()
 	stop := func() {
+		defer func() { _ = os.RemoveAll(dir) }()
 		cancel()
 		select {
 		case <-done:
@@ -652,20 +699,25 @@ func (s *seedRun) act(ctx context.Context, a Action) error {
 		count()
 		s.wire.arm(a.Op, a.Target, a.Delay)
 		return nil
-	case ActCancel:
+	case ActCancel, ActFlipCancelOnDelete:
+		if ak, ok := kindOf(p.Kind).(actor); ok {
+			if done, err := ak.UserAction(ctx, s.c, obj, a.Kind, fmt.Sprintf("%d-%s", s.sched.Seed, a.At)); done {
+				if err != nil {
+					return gone(err)
+				}
+				s.logf("  done as %s does it", p.Kind)
+				break
+			}
+		}
+		if a.Kind == ActFlipCancelOnDelete {
+			if err := s.flipCancelOnDelete(ctx, p, obj); err != nil {
+				return gone(err)
+			}
+			break
+		}
 		if err := s.c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`))); err != nil {
 			return gone(err)
 		}
-	case ActFlipCancelOnDelete:
-		if err := s.c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return gone(err)
-		}
-		next := !kindOf(p.Kind).Observe(obj).CancelOnDelete
-		patch := fmt.Sprintf(`{"spec":{"cancelOnDelete":%v}}`, next)
-		if err := s.c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-			return gone(err)
-		}
-		s.logf("  cancelOnDelete is now %v", next)
 	case ActDelete:
 		if err := s.c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			return gone(err)
@@ -736,6 +788,20 @@ func (s *seedRun) act(ctx context.Context, a Action) error {
 	return nil
 }
 
+// flipCancelOnDelete flips spec.cancelOnDelete of obj (plan p).
+func (s *seedRun) flipCancelOnDelete(ctx context.Context, p ResourcePlan, obj client.Object) error {
+	if err := s.c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		return err
+	}
+	next := !kindOf(p.Kind).Observe(obj).CancelOnDelete
+	patch := fmt.Sprintf(`{"spec":{"cancelOnDelete":%v}}`, next)
+	if err := s.c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		return err
+	}
+	s.logf("  cancelOnDelete is now %v", next)
+	return nil
+}
+
 // snapshot reads the state of the seed: the API server's, OpenAI's and the wire's.
 func (s *seedRun) snapshot(ctx context.Context) (*Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -743,6 +809,11 @@ func (s *seedRun) snapshot(ctx context.Context) (*Snapshot, error) {
 	snap := &Snapshot{Namespace: s.ns, Refused: s.wire.Refused(), Windows: s.sched.Windows,
 		Bounds: Bounds{PollMin: s.opts.PollIntervalMin, PollMax: s.opts.PollIntervalMax,
 			BackoffMin: s.opts.BackoffMin, BackoffMax: s.opts.BackoffMax, Workers: s.opts.MaxConcurrentReconciles * len(Kinds)}}
+	snap.Receiver = s.sched.Webhooks.Receiver
+	secrets, leaks := s.book.watched()
+	for _, l := range leaks {
+		snap.Leaks = append(snap.Leaks, "a log line holds a signing secret: "+l)
+	}
 	live := map[string]*Observed{}
 	remote := map[string][]Remote{}
 	for _, k := range Kinds {
@@ -753,6 +824,9 @@ func (s *seedRun) snapshot(ctx context.Context) (*Snapshot, error) {
 		for _, o := range itemsOf(list) {
 			ob := k.Observe(o)
 			live[ob.Name] = &ob
+			if raw, err := json.Marshal(o); err == nil && holdsSecret(string(raw), secrets) {
+				snap.Leaks = append(snap.Leaks, fmt.Sprintf("%s %s holds a signing secret", k.Kind(), o.GetName()))
+			}
 		}
 		r, err := k.Remote(ctx, s.truth)
 		if err != nil {
@@ -762,7 +836,12 @@ func (s *seedRun) snapshot(ctx context.Context) (*Snapshot, error) {
 			remote[name] = append(remote[name], rs...)
 		}
 	}
-	events, err := s.eventReasons(ctx)
+	events, eventLeaks, err := s.eventReasons(ctx, secrets)
+	if err != nil {
+		return nil, err
+	}
+	snap.Leaks = append(snap.Leaks, eventLeaks...)
+	receiverKeys, err := s.receiverKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -785,7 +864,8 @@ func (s *seedRun) snapshot(ctx context.Context) (*Snapshot, error) {
 	for _, p := range s.sched.Resources {
 		r := &ResourceState{Plan: p, Kind: kindOf(p.Kind), UID: s.uids[p.Name], Created: s.created[p.Name],
 			Live: live[p.Name], Remote: remote[p.Name], Events: events[s.uids[p.Name]], Calls: calls[p.Name],
-			Deliveries: deliveries[p.Name], InputInvalid: s.inputInvalid[p.Name], Actions: s.actionsOn[p.Name]}
+			Deliveries: deliveries[p.Name], InputInvalid: s.inputInvalid[p.Name], Actions: s.actionsOn[p.Name],
+			ReceiverKeys: receiverKeys[p.Name]}
 		if d := s.deleted[p.Name]; d != nil {
 			c := *d
 			r.Deleted = &c
@@ -816,14 +896,19 @@ func itemsOf(list client.ObjectList) []client.Object {
 	return out
 }
 
-// eventReasons counts the Events of the namespace by the UID they are about and reason.
-func (s *seedRun) eventReasons(ctx context.Context) (map[types.UID]map[string]int, error) {
+// eventReasons counts the Events of the namespace by the UID they are about and reason,
+// and describes those whose note holds one of secrets (I8).
+func (s *seedRun) eventReasons(ctx context.Context, secrets []string) (map[types.UID]map[string]int, []string, error) {
 	var list eventsv1.EventList
 	if err := s.c.List(ctx, &list, client.InNamespace(s.ns)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[types.UID]map[string]int{}
+	var leaks []string
 	for _, e := range list.Items {
+		if holdsSecret(e.Note, secrets) {
+			leaks = append(leaks, fmt.Sprintf("the %s Event about %s %s holds a signing secret", e.Reason, e.Regarding.Kind, e.Regarding.Name))
+		}
 		n := 1
 		if e.Series != nil {
 			n = int(e.Series.Count)
@@ -832,6 +917,40 @@ func (s *seedRun) eventReasons(ctx context.Context) (map[types.UID]map[string]in
 			out[e.Regarding.UID] = map[string]int{}
 		}
 		out[e.Regarding.UID][e.Reason] += n
+	}
+	return out, leaks, nil
+}
+
+func holdsSecret(text string, secrets []string) bool {
+	for _, sec := range secrets {
+		if strings.Contains(text, sec) {
+			return true
+		}
+	}
+	return false
+}
+
+// receiverKeys reads the receiver's Secret: the hints of the secrets it holds for each
+// webhook endpoint of the seed, by resource name.
+func (s *seedRun) receiverKeys(ctx context.Context) (map[string]ReceiverKeys, error) {
+	sec := &corev1.Secret{}
+	err := s.c.Get(ctx, types.NamespacedName{Namespace: s.opts.Webhooks.SecretNamespace, Name: s.opts.Webhooks.SecretName}, sec)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the receiver's Secret: %w", err)
+	}
+	out := map[string]ReceiverKeys{}
+	for _, p := range s.sched.Resources {
+		var k ReceiverKeys
+		if v, ok := sec.Data[controllers.ReceiverSecretKey(s.ns, p.Name)]; ok {
+			k.Current = secretHint(v)
+		}
+		if v, ok := sec.Data[controllers.PreviousReceiverSecretKey(s.ns, p.Name)]; ok {
+			k.Previous = secretHint(v)
+		}
+		out[p.Name] = k
 	}
 	return out, nil
 }

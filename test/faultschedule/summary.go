@@ -154,7 +154,7 @@ func total[K comparable](m map[K]int) int {
 
 // figures returns the summary as (name, value, setup) rows.
 func (s *summary) figures() [][3]any {
-	invs := []string{I1, I2, I3, I4, I5, I6, I7}
+	invs := []string{I1, I2, I3, I4, I5, I6, I7, I8}
 	rows := [][3]any{
 		{"size", s.cfg.size.Name, true},
 		{"seeds asked for (first seed)", fmt.Sprintf("%d (%d)", len(s.cfg.seeds), s.cfg.seeds[0]), true},

@@ -51,6 +51,9 @@ type CallStats struct {
 	CreateRefusals []int
 	// Refused counts the calls refused by a window or a revoked key (bounded per project).
 	Refused int
+	// LostCreates counts the create calls OpenAI carried out whose answer the manager
+	// never saw (a timeout after the work, or a crash after the answer).
+	LostCreates int
 }
 
 // refusals counts the calls refused by one stretch of refusals (a window, or a revoked
@@ -266,16 +269,19 @@ func (w *Wire) roundTrip(req *http.Request, alive *atomic.Bool) (*http.Response,
 	resp.Body = io.NopCloser(bytes.NewReader(data))
 	if resp.StatusCode < 300 {
 		w.learn(res, op, data)
+		w.learnSecret(data)
 	} else {
 		w.noteCreateRefusal(res, op, resp.StatusCode)
 	}
 	if fault == FaultTimeoutAfter {
+		w.noteLostCreate(res, op, resp.StatusCode)
 		w.book.add(fmt.Sprintf("wire: %s %s: OpenAI answered %d; %s", nameOr(res), op, resp.StatusCode, fault))
 		return nil, timeoutError{after: true}
 	}
 	if resp.StatusCode < 300 {
 		if delay, ok := w.fire(res, op); ok {
 			alive.Store(false)
+			w.noteLostCreate(res, op, resp.StatusCode)
 			w.book.add(fmt.Sprintf("wire: %s %s: OpenAI answered %d; the manager crashes before it sees the answer", nameOr(res), op, resp.StatusCode))
 			w.crash(alive, delay)
 			return nil, errProcessGone
@@ -318,7 +324,37 @@ func (w *Wire) fire(res, op string) (time.Duration, bool) {
 }
 
 func isCreate(op string) bool {
-	return op == "files.create" || op == "batches.create" || op == "responses.create" || op == "fine_tuning.jobs.create"
+	switch op {
+	case "files.create", "batches.create", "responses.create", "fine_tuning.jobs.create", "webhook_endpoints.create":
+		return true
+	}
+	return false
+}
+
+// noteLostCreate counts a create OpenAI carried out (status) whose answer is lost.
+func (w *Wire) noteLostCreate(res, op string, status int) {
+	if !isCreate(op) || status >= 300 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if st := w.stats[res]; st != nil {
+		st.LostCreates++
+	}
+}
+
+// learnSecret hands a signing secret in OpenAI's answer (a webhook endpoint's create
+// or rotation) to the log book, which from then on watches for it (I8).
+func (w *Wire) learnSecret(data []byte) {
+	if !bytes.Contains(data, []byte(`"signing_secret"`)) {
+		return
+	}
+	var obj struct {
+		SigningSecret string `json:"signing_secret"`
+	}
+	if json.Unmarshal(data, &obj) == nil && obj.SigningSecret != "" {
+		w.book.watchFor(obj.SigningSecret)
+	}
 }
 
 func (w *Wire) noteCreateRefusal(res, op string, status int) {
