@@ -369,6 +369,19 @@ func (r *WebhookEndpointReconciler) ensureEndpoint(ctx context.Context, s *endpo
 			s.remote = remote
 			return r.update(ctx, s, api, want)
 		case openaiclient.Classify(err).Class == openaiclient.NotFound:
+			// A 404 may pass; only the project's list says the endpoint is gone. Creating
+			// it again while it exists would deliver every event twice.
+			found, ferr := r.findEarlier(ctx, s, api)
+			if ferr != nil {
+				return r.apiError(s, aboutSubmitted, "searching OpenAI for the webhook endpoint", ferr)
+			}
+			if found != nil && found.ID == st.EndpointID {
+				s.remote = found
+				return r.update(ctx, s, api, want)
+			}
+			if found != nil {
+				return r.adopt(ctx, s, api, want, found)
+			}
 			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "EndpointVanished", "Reconcile",
 				"Webhook endpoint %s no longer exists on OpenAI; creating it again", st.EndpointID)
 			s.log.Info("Webhook endpoint vanished on OpenAI; creating it again", "endpointID", st.EndpointID)
@@ -381,15 +394,21 @@ func (r *WebhookEndpointReconciler) ensureEndpoint(ctx context.Context, s *endpo
 	if found, err := r.findEarlier(ctx, s, api); err != nil {
 		return r.apiError(s, aboutSubmitted, "searching OpenAI for an earlier endpoint", err)
 	} else if found != nil {
-		// Its secret was never stored (or cannot be trusted): ensureSecret rotates.
-		s.log.Info("Adopting the webhook endpoint an earlier attempt created", "endpointID", found.ID)
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Adopted", "Reconcile",
-			"Adopted webhook endpoint %s created by an earlier attempt; its signing secret is rotated, as it was not stored", found.ID)
-		r.mirror(s, found)
-		st.SecretWrittenAt = nil
-		return r.update(ctx, s, api, want)
+		return r.adopt(ctx, s, api, want, found)
 	}
 	return r.create(ctx, s, api, want)
+}
+
+// adopt takes over an endpoint an earlier attempt created. Its secret was never stored
+// (or cannot be trusted): ensureSecret rotates.
+func (r *WebhookEndpointReconciler) adopt(ctx context.Context, s *endpointScope, api openai.Client,
+	want webhooks.WebhookEndpoint, found *webhooks.WebhookEndpoint) (ctrl.Result, error) {
+	s.log.Info("Adopting the webhook endpoint an earlier attempt created", "endpointID", found.ID)
+	r.Recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "Adopted", "Reconcile",
+		"Adopted webhook endpoint %s created by an earlier attempt; its signing secret is rotated, as it was not stored", found.ID)
+	r.mirror(s, found)
+	s.obj.Status.SecretWrittenAt = nil
+	return r.update(ctx, s, api, want)
 }
 
 // maxEndpointPages bounds the adoption search (100 endpoints a page).

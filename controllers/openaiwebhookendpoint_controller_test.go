@@ -409,6 +409,36 @@ func TestWebhookEndpointFollowsTheSpec(t *testing.T) {
 	f.g.Expect(eventReasons(f.events("custom"))).To(ContainElements("EndpointVanished", "Updated"))
 }
 
+// A 404 to reading the endpoint that OpenAI's list of the project contradicts (a
+// passing error) creates nothing: the endpoint is still there, found by its name, and
+// a second one would deliver every event twice, signed with a secret nobody stored.
+func TestWebhookEndpointPassing404CreatesNoSecondEndpoint(t *testing.T) {
+	t.Parallel()
+	opts := endpointOptions()
+	f := newFixture(t, fixtureOptions{noManager: true})
+	mr := f.startSecretReceiver()
+	opts.Webhooks.ReceiverURL = mr.srv.URL
+	f.startManager(opts, nil)
+	f.create(f.endpoint("steady"))
+	f.g.Eventually(f.endpointCondition("steady", openaiv1alpha1.ConditionVerified), 30*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue))
+	id := f.getEndpoint("steady").Status.EndpointID
+	key := string(f.receiverKeys()[f.ns+"_steady"])
+
+	// The next pass (a spec change) reads the endpoint and gets a 404 once.
+	f.g.Expect(f.emu.Inject(emulator.Injection{Op: emulator.OpWebhookEndpointsRetrieve, Fault: emulator.FaultNotFound, Count: 1})).To(Succeed())
+	ep := f.getEndpoint("steady")
+	ep.Spec.EventTypes = []string{"batch.completed"}
+	f.g.Expect(f.c.Update(f.ctx, ep)).To(Succeed())
+	f.g.Eventually(func() []string { return f.getEndpoint("steady").Status.EventTypes }, 10*time.Second, 20*time.Millisecond).
+		Should(Equal([]string{"batch.completed"}))
+	f.g.Expect(f.emu.Injections()).To(BeEmpty(), "the 404 was answered")
+	f.g.Expect(f.emu.Calls(emulator.OpWebhookEndpointsCreate)).To(Equal(int64(1)), "no second endpoint may be created")
+	f.g.Expect(f.emu.WebhookEndpoints()).To(ConsistOf(HaveField("ID", id)))
+	f.g.Expect(f.getEndpoint("steady").Status.EndpointID).To(Equal(id))
+	f.g.Expect(string(f.receiverKeys()[f.ns+"_steady"])).To(Equal(key), "the stored secret is still the endpoint's")
+}
+
 // A rejected spec (an event type OpenAI does not know) fails terminally with OpenAI's
 // message and is not retried until the spec changes.
 func TestWebhookEndpointRejectedByOpenAI(t *testing.T) {
