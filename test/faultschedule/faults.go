@@ -93,7 +93,7 @@ func (s *Schedule) FaultFor(resource, op string, attempt int) Fault {
 // lie, so it is not injected there.
 func believed(op string, f Fault) bool {
 	switch op {
-	case "files.delete", "files.content", "responses.delete":
+	case opFilesDelete, opFilesContent, "responses.delete":
 		return f == Fault404
 	case "batches.cancel", "responses.cancel", "fine_tuning.jobs.cancel":
 		return f == Fault404 || f == Fault400 || f == Fault409

@@ -397,7 +397,7 @@ func (s *Snapshot) resource(name string) *ResourceState {
 // cancelled, or the schedule made its input invalid.
 func explained(r *ResourceState) bool {
 	l := r.Live
-	if l.Phase == "Cancelled" && l.Cancel {
+	if l.Phase == phaseCancelled && l.Cancel {
 		return true
 	}
 	if l.FailedReason == "InvalidInput" && r.InputInvalid {
@@ -428,10 +428,10 @@ func conditionsDisagree(o *Observed) string {
 	case o.Terminal == o.Reconciling:
 		// kstatus (Flux, Argo CD) reads Reconciling=True as InProgress.
 		return fmt.Sprintf("phase %s with Reconciling=%v", o.Phase, o.Reconciling)
-	case o.Stalled != (o.Failed && o.FailedReason != "Cancelled"):
+	case o.Stalled != (o.Failed && o.FailedReason != phaseCancelled):
 		// kstatus reads Stalled=True as Failed; work the user cancelled ended as asked.
 		return fmt.Sprintf("phase %s with Stalled=%v beside Failed=%v (reason %s)", o.Phase, o.Stalled, o.Failed, o.FailedReason)
-	case o.Ready != (o.Complete || o.Failed && o.FailedReason == "Cancelled"):
+	case o.Ready != (o.Complete || o.Failed && o.FailedReason == phaseCancelled):
 		// kstatus reads Ready=False (without Stalled) as InProgress.
 		return fmt.Sprintf("phase %s with Ready=%v beside Complete=%v, Failed=%v (reason %s)", o.Phase, o.Ready, o.Complete, o.Failed, o.FailedReason)
 	}

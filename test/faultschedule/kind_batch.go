@@ -58,7 +58,7 @@ func batchLines(p ResourcePlan, variant string) []string {
 	for i := range out {
 		model := "text-embedding-3-small"
 		if p.Lifetime == LifetimeHang && i == p.Requests-1 {
-			model = "emulator-hang"
+			model = modelHang
 		}
 		out[i] = fmt.Sprintf(`{"model":%q,"input":"%s%s document %d"}`, model, p.Name, variant, i)
 	}
@@ -133,13 +133,13 @@ func (batchKind) Observe(obj client.Object) Observed {
 // batchPhases maps OpenAI's batch statuses to the phases that mirror them.
 var batchPhases = map[string]string{
 	"validating": "Validating", "in_progress": "InProgress", "finalizing": "Finalizing",
-	"completed": "Completed", "failed": "Failed", "expired": "Expired",
-	"cancelling": "Cancelling", "cancelled": "Cancelled",
+	statusCompleted: phaseCompleted, statusFailed: phaseFailed, "expired": "Expired",
+	"cancelling": "Cancelling", statusCancelled: phaseCancelled,
 }
 
 func batchStatusTerminal(s string) bool {
 	switch s {
-	case "completed", "failed", "expired", "cancelled":
+	case statusCompleted, statusFailed, "expired", statusCancelled:
 		return true
 	}
 	return false
@@ -178,13 +178,13 @@ func (batchKind) EditInput(ctx context.Context, c client.Client, ns string, p Re
 	}
 	cm := inputConfigMap(ns, p)
 	switch edit {
-	case "content":
+	case editContent:
 		cm.Data[inputKey] = batchJSONL(p, " edited")
-	case "remove-key":
+	case editRemoveKey:
 		cm.Data = map[string]string{"other": "x"}
-	case "invalid":
+	case editInvalid:
 		cm.Data[inputKey] = "this is not a batch\n"
-	case "restore":
+	case editRestore:
 	default:
 		return fmt.Errorf("unknown input edit %q", edit)
 	}
@@ -193,8 +193,8 @@ func (batchKind) EditInput(ctx context.Context, c client.Client, ns string, p Re
 
 // ArmableOps: the creates most, as their answers are the ones a crash must not lose.
 func (batchKind) ArmableOps() []string {
-	return []string{"files.create", "files.create", "batches.create", "batches.create", "batches.create",
-		"batches.list", "batches.retrieve", "batches.cancel", "files.content", "files.delete"}
+	return []string{opFilesCreate, opFilesCreate, opBatchesCreate, opBatchesCreate, opBatchesCreate,
+		"batches.list", "batches.retrieve", "batches.cancel", opFilesContent, opFilesDelete}
 }
 
 // BaseCalls: upload, create, one search of batches and one of files, cancel, delete of

@@ -63,7 +63,9 @@ import (
 //     endpoint, as is status.signingSecretHint); a requested rotation answered
 //     (status.lastRotation.request); after a crash between OpenAI's create answer and
 //     the secret's write, the endpoint adopted and its secret rotated (reason
-//     SecretLost: the documented recovery); Verified=True (OpenAI's test delivery
+//     SecretLost: the documented recovery); or else, when OpenAI refused the create
+//     or an update as invalid (400, 422: the schedule injects those), Ready=False with
+//     reason Rejected (Stalled until the spec changes, as documented). Verified=True (OpenAI's test delivery
 //     reached the seed's receiver, which loads the key through the API server, and got
 //     a 2xx), or, in a seed without a receiver, Verified=False with reason Unreachable
 //     (the endpoint's URL is a closed port on 127.0.0.1: nothing answers, and the
@@ -145,16 +147,16 @@ type EndpointObserved struct {
 
 // endpointOwner returns the resource name of an endpoint the operator named for a
 // resource of ns ("<ns>/<name> (<uid>)", the default display name and the UID suffix).
-func endpointOwner(name, ns string) (string, types.UID, bool) {
+func endpointOwner(name, ns string) (string, bool) {
 	display, uid, ok := strings.Cut(name, " (")
-	if !ok || !strings.HasSuffix(uid, ")") {
-		return "", "", false
+	if !ok || !strings.HasSuffix(uid, ")") || len(uid) < 2 {
+		return "", false
 	}
 	owner, ok := strings.CutPrefix(display, ns+"/")
 	if !ok {
-		return "", "", false
+		return "", false
 	}
-	return owner, types.UID(strings.TrimSuffix(uid, ")")), true
+	return owner, true
 }
 
 func (endpointKind) Remote(ctx context.Context, t *Truth) (map[string][]Remote, error) {
@@ -162,7 +164,7 @@ func (endpointKind) Remote(ctx context.Context, t *Truth) (map[string][]Remote, 
 	pager := t.API.Webhooks.ListAutoPaging(ctx, webhooks.WebhookListParams{Limit: openai.Int(100)})
 	for n := 0; pager.Next() && n < 100_000; n++ {
 		ep := pager.Current()
-		name, _, ok := endpointOwner(ep.Name, t.Namespace)
+		name, ok := endpointOwner(ep.Name, t.Namespace)
 		if !ok {
 			continue
 		}
@@ -211,7 +213,7 @@ func quoteAll(ss []string) string {
 // ArmableOps: the create most (the answer that carries the only copy of the secret),
 // and the rotation (the same for a fresh secret).
 func (endpointKind) ArmableOps() []string {
-	return []string{"webhook_endpoints.create", "webhook_endpoints.create", "webhook_endpoints.create",
+	return []string{opEndpointsCreate, opEndpointsCreate, opEndpointsCreate,
 		"webhook_endpoints.rotate_secret", "webhook_endpoints.list", "webhook_endpoints.retrieve",
 		"webhook_endpoints.test", "webhook_endpoints.delete"}
 }
@@ -266,6 +268,9 @@ func (endpointKind) Unsettled(s *Snapshot, r *ResourceState) string {
 	if l.ObservedGeneration != l.Generation {
 		return fmt.Sprintf("status.observedGeneration %d behind metadata.generation %d", l.ObservedGeneration, l.Generation)
 	}
+	if ep.ReadyReason == openaiv1alpha1.ReasonRejected && refusedSubmission(r) {
+		return "" // OpenAI refused the spec: Stalled until the user changes it, as documented
+	}
 	if len(r.Remote) != 1 {
 		return fmt.Sprintf("OpenAI holds %d endpoints for it (%s), not one", len(r.Remote), remoteList(r.Remote))
 	}
@@ -293,6 +298,12 @@ func (endpointKind) Unsettled(s *Snapshot, r *ResourceState) string {
 		return fmt.Sprintf("Verified is %s (%s), though nothing listens at its URL (want False, Unreachable)", orNone(ep.Verified), ep.VerifiedReason)
 	}
 	return ""
+}
+
+// refusedSubmission reports whether OpenAI refused a create or an update of r's
+// endpoint as invalid (400 or 422).
+func refusedSubmission(r *ResourceState) bool {
+	return slices.Contains(r.Calls.CreateRefusals, 400) || slices.Contains(r.Calls.CreateRefusals, 422)
 }
 
 func sameStrings(a, b []string) bool {

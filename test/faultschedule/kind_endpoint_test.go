@@ -41,7 +41,8 @@ func settledEndpoints() *Snapshot {
 	types := controllers.DefaultWebhookEventTypes
 	return &Snapshot{
 		Namespace: "ns", Receiver: true, Refused: map[string]refusals{},
-		Bounds: Bounds{PollMin: 250 * time.Millisecond, PollMax: 2 * time.Second, BackoffMin: 250 * time.Millisecond, BackoffMax: 2 * time.Second, Workers: 8},
+		Bounds: Bounds{PollMin: 250 * time.Millisecond, PollMax: 2 * time.Second,
+			BackoffMin: 250 * time.Millisecond, BackoffMax: 2 * time.Second, Workers: 8},
 		Resources: []*ResourceState{
 			{
 				Plan: ResourcePlan{Name: "w0", Kind: "OpenAIWebhookEndpoint"}, Kind: endpointKind{}, Created: true,
@@ -144,6 +145,17 @@ func TestCheckFindsEachEndpointViolation(t *testing.T) {
 			s.Receiver = false
 			w0(s).Live.Endpoint.Verified, w0(s).Live.Endpoint.VerifiedReason = string(metav1.ConditionFalse), openaiv1alpha1.ReasonUnreachable
 		}, nil},
+		"OpenAI refused the create as invalid: Rejected": {func(s *Snapshot) {
+			w0(s).Remote, w0(s).ReceiverKeys = nil, ReceiverKeys{}
+			w0(s).Calls.CreateRefusals = []int{400}
+			w0(s).Live.Ready, w0(s).Live.Stalled, w0(s).Live.RemoteID = false, true, ""
+			w0(s).Live.Endpoint.ReadyReason, w0(s).Live.Endpoint.Verified = openaiv1alpha1.ReasonRejected, ""
+		}, nil},
+		"Rejected though OpenAI refused nothing": {func(s *Snapshot) {
+			w0(s).Remote, w0(s).ReceiverKeys = nil, ReceiverKeys{}
+			w0(s).Live.Ready, w0(s).Live.Stalled, w0(s).Live.RemoteID = false, true, ""
+			w0(s).Live.Endpoint.ReadyReason, w0(s).Live.Endpoint.Verified = openaiv1alpha1.ReasonRejected, ""
+		}, []string{I7}},
 		"Ready beside Reconciling": {func(s *Snapshot) {
 			w0(s).Live.Reconciling = true
 		}, []string{I5}},
@@ -191,7 +203,7 @@ func TestEndpointOwner(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			owner, _, ok := endpointOwner(tc.name, "ns")
+			owner, ok := endpointOwner(tc.name, "ns")
 			NewWithT(t).Expect([]any{owner, ok}).To(Equal([]any{tc.owner, tc.ok}))
 		})
 	}

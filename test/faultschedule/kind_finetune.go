@@ -85,7 +85,7 @@ func fineTuneInput(ns string, p ResourcePlan, variant string) *corev1.ConfigMap 
 func (fineTuneKind) Objects(ns string, p ResourcePlan) (client.Object, []client.Object) {
 	model := "gpt-4o-mini"
 	if p.Lifetime == LifetimeHang {
-		model = "emulator-hang"
+		model = modelHang
 	}
 	epochs := intstr.FromInt(max(p.Epochs, 1))
 	j := &openaiv1alpha1.OpenAIFineTuningJob{
@@ -148,12 +148,12 @@ func (fineTuneKind) Observe(obj client.Object) Observed {
 var fineTunePhases = map[string]string{
 	"validating_files": "ValidatingFiles", "queued": "Queued", "running": "Running",
 	"pausing": "Pausing", "paused": "Paused",
-	"succeeded": "Succeeded", "failed": "Failed", "cancelled": "Cancelled",
+	"succeeded": "Succeeded", statusFailed: phaseFailed, statusCancelled: phaseCancelled,
 }
 
 func fineTuneStatusTerminal(s string) bool {
 	switch s {
-	case "succeeded", "failed", "cancelled":
+	case "succeeded", statusFailed, statusCancelled:
 		return true
 	}
 	return false
@@ -185,13 +185,13 @@ func (fineTuneKind) EditInput(ctx context.Context, c client.Client, ns string, p
 	}
 	cm := fineTuneInput(ns, p, "")
 	switch edit {
-	case "content":
+	case editContent:
 		cm = fineTuneInput(ns, p, " edited")
-	case "remove-key":
+	case editRemoveKey:
 		cm.Data = map[string]string{"other": "x"}
-	case "invalid":
+	case editInvalid:
 		cm.Data[trainingKey] = "these are not chat examples\n"
-	case "restore":
+	case editRestore:
 	default:
 		return fmt.Errorf("unknown input edit %q", edit)
 	}
@@ -201,9 +201,9 @@ func (fineTuneKind) EditInput(ctx context.Context, c client.Client, ns string, p
 // ArmableOps: the creates most (the uploads and the job), as their answers are the ones
 // a crash must not lose.
 func (fineTuneKind) ArmableOps() []string {
-	return []string{"files.create", "files.create", "fine_tuning.jobs.create", "fine_tuning.jobs.create", "fine_tuning.jobs.create",
+	return []string{opFilesCreate, opFilesCreate, opFineTuneCreate, opFineTuneCreate, opFineTuneCreate,
 		"fine_tuning.jobs.list", "fine_tuning.jobs.retrieve", "fine_tuning.jobs.events", "fine_tuning.jobs.cancel",
-		"files.list", "files.content", "files.delete"}
+		"files.list", opFilesContent, opFilesDelete}
 }
 
 // BaseCalls: two uploads (training and validation data), the create, one search of

@@ -41,7 +41,7 @@ func (responseKind) Plan(*rand.Rand, *ResourcePlan) {}
 func (responseKind) Objects(ns string, p ResourcePlan) (client.Object, []client.Object) {
 	model := "gpt-5-mini"
 	if p.Lifetime == LifetimeHang {
-		model = "emulator-hang"
+		model = modelHang
 	}
 	r := &openaiv1alpha1.OpenAIResponse{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: p.Name},
@@ -79,13 +79,13 @@ func (responseKind) Observe(obj client.Object) Observed {
 }
 
 var responsePhases = map[string]string{
-	"queued": "Queued", "in_progress": "InProgress", "completed": "Completed",
-	"failed": "Failed", "cancelled": "Cancelled", "incomplete": "Incomplete",
+	"queued": "Queued", "in_progress": "InProgress", statusCompleted: phaseCompleted,
+	statusFailed: phaseFailed, statusCancelled: phaseCancelled, "incomplete": "Incomplete",
 }
 
 func responseStatusTerminal(s string) bool {
 	switch s {
-	case "completed", "failed", "cancelled", "incomplete":
+	case statusCompleted, statusFailed, statusCancelled, "incomplete":
 		return true
 	}
 	return false
@@ -115,7 +115,7 @@ func (responseKind) EditInput(context.Context, client.Client, string, ResourcePl
 
 // ArmableOps: the create most, as its answer is the one a crash must not lose.
 func (responseKind) ArmableOps() []string {
-	return []string{"responses.create", "responses.create", "responses.create", "responses.retrieve", "responses.cancel"}
+	return []string{opResponsesCreate, opResponsesCreate, opResponsesCreate, "responses.retrieve", "responses.cancel"}
 }
 
 // BaseCalls: create, cancel, and one read for the results.

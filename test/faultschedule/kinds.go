@@ -105,6 +105,24 @@ func disagree(k Kind, o *Observed) string {
 	return conditionsDisagree(o)
 }
 
+// The emulator's model that never finishes on its own (LifetimeHang).
+const modelHang = "emulator-hang"
+
+// Phases the harness names: Completed ends work successfully; a phase Cancelled, or a
+// Failed reason Cancelled, says the user cancelled it.
+const (
+	phaseCompleted = "Completed"
+	phaseCancelled = "Cancelled"
+	phaseFailed    = "Failed"
+)
+
+// OpenAI's statuses of ended work that several kinds share.
+const (
+	statusCompleted = "completed"
+	statusCancelled = "cancelled"
+	statusFailed    = "failed"
+)
+
 // Observed is a resource's status, as the invariants compare it.
 type Observed struct {
 	Kind, Name string

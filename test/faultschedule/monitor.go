@@ -182,7 +182,7 @@ func (m *monitor) observe(k Kind, obj client.Object) {
 // isTerminal reports whether phase ends a resource of kind k.
 func isTerminal(_ Kind, phase string) bool {
 	switch phase {
-	case "Completed", "Succeeded", "Failed", "Expired", "Cancelled", "Incomplete":
+	case phaseCompleted, "Succeeded", phaseFailed, "Expired", phaseCancelled, "Incomplete":
 		return true
 	}
 	return false

@@ -52,7 +52,7 @@ func configFromEnv() (runConfig, error) {
 	}
 	name := os.Getenv("FAULT_SIZE")
 	if name == "" {
-		name = "ci"
+		name = sizeCI
 	}
 	size, ok := Sizes[name]
 	if !ok {
@@ -60,7 +60,7 @@ func configFromEnv() (runConfig, error) {
 	}
 	cfg.size = size
 	count, parallel := 50, 6
-	if name == "full" {
+	if name == sizeFull {
 		count, parallel = 2000, 8
 	}
 	num := func(key string, def uint64) (uint64, error) {
@@ -70,7 +70,7 @@ func configFromEnv() (runConfig, error) {
 		}
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%s=%q: %v", key, v, err)
+			return 0, fmt.Errorf("%s=%q: %w", key, v, err)
 		}
 		return n, nil
 	}

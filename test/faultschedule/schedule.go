@@ -40,8 +40,8 @@ type Size struct {
 
 // Sizes are the sizes a run can use.
 var Sizes = map[string]Size{
-	"ci":   {Name: "ci", Resources: 3, Phase: 3 * time.Second, Crashes: 2, Actions: 4},
-	"full": {Name: "full", Resources: 5, Phase: 6 * time.Second, Crashes: 4, Actions: 8},
+	sizeCI:   {Name: sizeCI, Resources: 3, Phase: 3 * time.Second, Crashes: 2, Actions: 4},
+	sizeFull: {Name: sizeFull, Resources: 5, Phase: 6 * time.Second, Crashes: 4, Actions: 8},
 }
 
 // Lifetimes of the work a resource asks for: "fast" ends within about a second, "slow"
@@ -51,6 +51,20 @@ const (
 	LifetimeFast = "fast"
 	LifetimeSlow = "slow"
 	LifetimeHang = "hang"
+)
+
+// Size names.
+const (
+	sizeCI   = "ci"
+	sizeFull = "full"
+)
+
+// Input edits (ActEditInput's Arg), and the edit that restores an input.
+const (
+	editContent   = "content"
+	editRemoveKey = "remove-key"
+	editInvalid   = "invalid"
+	editRestore   = "restore"
 )
 
 // Input sources of a batch or a fine-tuning job.
@@ -272,9 +286,9 @@ func Draw(seed uint64, size Size, kinds []Kind) Schedule {
 			s.Actions = append(s.Actions, Action{At: t, Kind: ActSecretRotate},
 				Action{At: min(t+time.Duration(r.IntN(1000))*time.Millisecond, phase), Kind: ActRevokeOldKey})
 		case p.Input == InputConfigMap:
-			edit := []string{"content", "remove-key", "invalid"}[r.IntN(3)]
+			edit := []string{editContent, editRemoveKey, editInvalid}[r.IntN(3)]
 			s.Actions = append(s.Actions, Action{At: t, Kind: ActEditInput, Target: p.Name, Arg: edit})
-			if edit == "remove-key" {
+			if edit == editRemoveKey {
 				back := t + time.Duration((0.1+0.4*r.Float64())*float64(phase))
 				s.Actions = append(s.Actions, Action{At: min(back, phase), Kind: ActRestoreInput, Target: p.Name})
 			}

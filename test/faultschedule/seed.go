@@ -447,7 +447,10 @@ func (s *seedRun) startReceiver(ctx context.Context) (string, func(), error) {
 		defer func() { _ = os.RemoveAll(dir) }()
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				s.logf("the receiver stopped: %v", err)
+			}
 		case <-time.After(30 * time.Second):
 			s.logf("the receiver did not stop within 30s")
 		}
@@ -456,7 +459,7 @@ func (s *seedRun) startReceiver(ctx context.Context) (string, func(), error) {
 	for r.ReadyCheck(nil) != nil {
 		if time.Now().After(deadline) {
 			stop()
-			return "", nil, fmt.Errorf("the receiver is not ready after 30s: %v", r.ReadyCheck(nil))
+			return "", nil, fmt.Errorf("the receiver is not ready after 30s: %w", r.ReadyCheck(nil))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -522,7 +525,10 @@ func (s *seedRun) stopManager() {
 	p.alive.Store(false)
 	p.cancel()
 	select {
-	case <-p.done:
+	case err := <-p.done:
+		if err != nil {
+			s.logf("manager #%d stopped: %v", p.gen, err)
+		}
 	case <-time.After(60 * time.Second):
 		s.logf("manager #%d did not stop within 60s", p.gen)
 	}
@@ -632,9 +638,9 @@ func (s *seedRun) execute(ctx context.Context) error {
 		}
 	}
 	for _, a := range s.sched.Actions {
-		if a.Kind == ActEditInput && a.Arg == "remove-key" {
+		if a.Kind == ActEditInput && a.Arg == editRemoveKey {
 			if p, ok := s.sched.Plan(a.Target); ok {
-				_ = kindOf(p.Kind).EditInput(ctx, s.c, s.ns, p, "restore")
+				_ = kindOf(p.Kind).EditInput(ctx, s.c, s.ns, p, editRestore)
 			}
 		}
 	}
@@ -771,12 +777,12 @@ func (s *seedRun) act(ctx context.Context, a Action) error {
 	case ActEditInput, ActRestoreInput:
 		arg := a.Arg
 		if a.Kind == ActRestoreInput {
-			arg = "restore"
+			arg = editRestore
 		}
 		if err := kindOf(p.Kind).EditInput(ctx, s.c, s.ns, p, arg); err != nil {
 			return gone(err)
 		}
-		if arg == "invalid" {
+		if arg == editInvalid {
 			s.mu.Lock()
 			s.inputInvalid[a.Target] = true
 			s.mu.Unlock()

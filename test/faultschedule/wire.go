@@ -47,7 +47,8 @@ type CallStats struct {
 	Faults map[Fault]int
 	// First and Last are when the first and the last call came.
 	First, Last time.Time
-	// CreateRefusals are the 4xx statuses OpenAI answered to the resource's create calls.
+	// CreateRefusals are the 4xx statuses OpenAI answered to the resource's create calls
+	// (and a webhook endpoint's updates).
 	CreateRefusals []int
 	// Refused counts the calls refused by a window or a revoked key (bounded per project).
 	Refused int
@@ -127,13 +128,6 @@ func (w *Wire) arm(op, target string, delay time.Duration) {
 	w.mu.Lock()
 	w.triggers = append(w.triggers, trigger{op: op, target: target, delay: delay})
 	w.mu.Unlock()
-}
-
-// armed returns how many armed calls have not come.
-func (w *Wire) armed() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.triggers)
 }
 
 // revoke makes OpenAI refuse key from now on.
@@ -323,9 +317,20 @@ func (w *Wire) fire(res, op string) (time.Duration, bool) {
 	return 0, false
 }
 
+// Operations (openaiclient.Operation) the harness names.
+const (
+	opFilesCreate     = "files.create"
+	opFilesContent    = "files.content"
+	opFilesDelete     = "files.delete"
+	opBatchesCreate   = "batches.create"
+	opResponsesCreate = "responses.create"
+	opFineTuneCreate  = "fine_tuning.jobs.create"
+	opEndpointsCreate = "webhook_endpoints.create"
+)
+
 func isCreate(op string) bool {
 	switch op {
-	case "files.create", "batches.create", "responses.create", "fine_tuning.jobs.create", "webhook_endpoints.create":
+	case opFilesCreate, opBatchesCreate, opResponsesCreate, opFineTuneCreate, opEndpointsCreate:
 		return true
 	}
 	return false
@@ -357,8 +362,10 @@ func (w *Wire) learnSecret(data []byte) {
 	}
 }
 
+// noteCreateRefusal records a 4xx answer to a create call, or to a webhook endpoint's
+// update (a submission of its spec as well).
 func (w *Wire) noteCreateRefusal(res, op string, status int) {
-	if !isCreate(op) || status < 400 || status >= 500 {
+	if !isCreate(op) && op != "webhook_endpoints.update" || status < 400 || status >= 500 {
 		return
 	}
 	w.mu.Lock()
@@ -389,7 +396,7 @@ func (w *Wire) learn(res, op string, data []byte) {
 			w.owners[id] = res
 		}
 	}
-	if op == "responses.create" {
+	if op == opResponsesCreate {
 		for _, id := range w.responses[res] {
 			if id == obj.ID {
 				return
