@@ -136,9 +136,11 @@ func errorAnswer(req *http.Request, f Fault, retryAfter time.Duration) *http.Res
 	case Fault400:
 		status, code, msg = http.StatusBadRequest, "invalid_value", "Invalid value for this request (injected by the fault schedule)."
 	case Fault401:
-		status, code, msg = http.StatusUnauthorized, "invalid_api_key", "Incorrect API key provided: sk-fs***xx. You can find your API key at https://platform.openai.com/account/api-keys."
+		status, code = http.StatusUnauthorized, "invalid_api_key"
+		msg = "Incorrect API key provided: sk-fs***xx. You can find your API key at https://platform.openai.com/account/api-keys."
 	case Fault403:
-		status, code, msg = http.StatusForbidden, "insufficient_permissions", "You have insufficient permissions for this operation. Missing scopes: api.batch.write."
+		status, code = http.StatusForbidden, "insufficient_permissions"
+		msg = "You have insufficient permissions for this operation. Missing scopes: api.batch.write."
 	case Fault404:
 		status, msg = http.StatusNotFound, "No such object (injected by the fault schedule)."
 	case Fault409:

@@ -42,9 +42,11 @@ const (
 var InvariantNames = map[string]string{
 	I1: "at most one OpenAI object per resource; a response created again is announced by a PossibleDuplicate Warning",
 	I2: "no OpenAI work still running whose resource is gone or terminal (unless cancelOnDelete: false)",
-	I3: "a resource is terminal only if its OpenAI object is terminal, or none was created and OpenAI refused the create, the user cancelled, or the input became invalid",
+	I3: "a resource is terminal only if its OpenAI object is terminal, or none was created and OpenAI refused the create, " +
+		"the user cancelled, or the input became invalid",
 	I4: "every file the operator uploaded is used by a running batch or fine-tuning job or deleted, and none running lost its input",
-	I5: "Complete and Failed are never both True, phase and conditions agree (Reconciling, Stalled and Ready included), and a terminal phase never changes",
+	I5: "Complete and Failed are never both True, phase and conditions agree (Reconciling, Stalled and Ready included), " +
+		"and a terminal phase never changes",
 	I6: "OpenAI calls per resource, and per project under refusals, within the stated bounds",
 	I7: "every resource settles within the stated time after faults stop, its status matching OpenAI",
 	I8: "no webhook signing secret OpenAI returned appears in a status, an Event or a log line",
@@ -204,7 +206,8 @@ func callBound(s *Snapshot, r *ResourceState) (int, string) {
 	perFault, perCrash, perAction, perDelivery := callsPerFault+c, callsPerCrash+c, callsPerAction+c, readsPerDelivery*c
 	bound := r.Kind.BaseCalls() + perFault*faults + perCrash*s.Crashes + perAction*actions + perDelivery*r.Deliveries + c*reads + refused
 	why := fmt.Sprintf("%d base + %dx%d faults + %dx%d crashes + %dx%d actions + %dx%d webhook deliveries + %dx%d reads over %s + %d refused",
-		r.Kind.BaseCalls(), perFault, faults, perCrash, s.Crashes, perAction, actions, perDelivery, r.Deliveries, c, reads, span.Round(time.Millisecond), refused)
+		r.Kind.BaseCalls(), perFault, faults, perCrash, s.Crashes, perAction, actions, perDelivery, r.Deliveries, c, reads,
+		span.Round(time.Millisecond), refused)
 	return bound, why
 }
 
@@ -238,13 +241,121 @@ func refusalBound(kind string, span, retryAfter time.Duration, b Bounds, restart
 	return lanes * (1 + restarts) * (b.Workers + probes)
 }
 
-// Check evaluates I1 to I7 (I5's history part is the monitor's) on a snapshot taken
+// Check evaluates I1 to I8 (I5's history part is the monitor's) on a snapshot taken
 // after faults stopped. An empty result means the seed has settled.
 func Check(s *Snapshot) []Violation {
-	var out []Violation
-	add := func(inv, res, format string, args ...any) {
-		out = append(out, Violation{Invariant: inv, Resource: res, Message: fmt.Sprintf(format, args...)})
+	out := make(violations, 0, len(s.Leaks))
+	for _, r := range s.Resources {
+		if r.Created {
+			checkResource(&out, s, r)
+		}
 	}
+	checkFiles(&out, s)
+	checkRefusals(&out, s)
+	// I8
+	for _, l := range s.Leaks {
+		out = append(out, Violation{Invariant: I8, Message: l, Definitive: true})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Invariant < out[j].Invariant })
+	return out
+}
+
+// violations collects what Check finds.
+type violations []Violation
+
+func (v *violations) add(inv, res, format string, args ...any) {
+	*v = append(*v, Violation{Invariant: inv, Resource: res, Message: fmt.Sprintf(format, args...)})
+}
+
+// checkResource evaluates I1, I2, I3, I5, I6 and I7 for one created resource.
+func checkResource(out *violations, s *Snapshot, r *ResourceState) {
+	id := r.Kind.Kind() + " " + r.Plan.Name
+	live := r.Live
+	named := r.Named
+	if live != nil {
+		named = live.RemoteID
+	}
+	// A re-creation is announced by a PossibleDuplicate Warning, or durably by the
+	// count of create calls in status (a crash may lose the Warning).
+	announced := max(r.Events["PossibleDuplicate"], r.CreateAttempts-1)
+
+	// I1
+	if n := len(r.Remote); n > 1 {
+		if r.Kind.CanSearch() {
+			*out = append(*out, Violation{Invariant: I1, Resource: id, Definitive: true,
+				Message: fmt.Sprintf("OpenAI holds %d objects for it: %s", n, remoteList(r.Remote))})
+		} else if announced < n-1 {
+			out.add(I1, id, "OpenAI created it %d times (%s) but only %d PossibleDuplicate Warning(s) and status.createAttempts %d announced it",
+				n, remoteList(r.Remote), r.Events["PossibleDuplicate"], r.CreateAttempts)
+		}
+	}
+
+	// I2 and I3
+	checkRunning(out, r, id, named)
+	if live != nil && live.Terminal && len(tracked(r, named)) == 0 && !explained(r) {
+		out.add(I3, id, "%s (%s) though OpenAI holds nothing for it, and neither did OpenAI refuse a create nor did the user cancel or break the input",
+			live.Phase, failure(live))
+	}
+
+	// I5 (the final state; the monitor checks every write)
+	if live != nil {
+		if msg := disagree(r.Kind, live); msg != "" {
+			out.add(I5, id, "%s", msg)
+		}
+	}
+
+	// I6
+	if bound, why := callBound(s, r); r.Calls.Calls > bound {
+		out.add(I6, id, "%d OpenAI calls (%s), above the bound of %d = %s", r.Calls.Calls, opList(r.Calls.ByOp), bound, why)
+	}
+
+	// I7
+	st, isStanding := r.Kind.(standing)
+	switch {
+	case live == nil && r.Deleted == nil:
+		out.add(I7, id, "the resource is gone though the schedule never deleted it")
+	case live != nil && live.Deleting:
+		out.add(I7, id, "still being deleted (phase %s)", orNone(live.Phase))
+	case isStanding:
+		if msg := st.Unsettled(s, r); msg != "" {
+			out.add(I7, id, "%s", msg)
+		}
+	case live != nil:
+		if msg := unsettled(r, live); msg != "" {
+			out.add(I7, id, "%s", msg)
+		}
+	}
+}
+
+// checkRunning evaluates I2 and I3 for the OpenAI objects of r that still run.
+func checkRunning(out *violations, r *ResourceState, id, named string) {
+	live := r.Live
+	for _, o := range r.Remote {
+		if o.Terminal {
+			continue
+		}
+		orphan := o.ID != named
+		announcedOrphan := orphan && announcedOrphans(r)
+		switch {
+		case live == nil && r.Deleted != nil:
+			if r.Deleted.KeepRunning || announcedOrphan {
+				continue
+			}
+			if r.Deleted.CredentialsMissing && r.Events["CleanupAbandoned"] > 0 {
+				continue
+			}
+			out.add(I2, id, "%s is still %s on OpenAI after the resource was deleted (cancelOnDelete true)", o.ID, o.Status)
+		case live != nil && live.Terminal && (!orphan || named == "") && !announcedOrphan:
+			out.add(I3, id, "%s (%s) while %s is still %s on OpenAI", live.Phase, failure(live), o.ID, o.Status)
+		case live != nil && live.Terminal && !announcedOrphan:
+			out.add(I2, id, "%s, and %s (not the object its status names, %s) is still %s on OpenAI", live.Phase, o.ID, named, o.Status)
+		}
+	}
+}
+
+// checkFiles evaluates I4: every uploaded input file is used by running work or
+// deleted, and no running work lost its input.
+func checkFiles(out *violations, s *Snapshot) {
 	running := map[string]Remote{} // input file id -> a running object using it
 	for _, r := range s.Resources {
 		for _, o := range r.Remote {
@@ -255,87 +366,6 @@ func Check(s *Snapshot) []Violation {
 			}
 		}
 	}
-	for _, r := range s.Resources {
-		if !r.Created {
-			continue
-		}
-		id := r.Kind.Kind() + " " + r.Plan.Name
-		live := r.Live
-		named := r.Named
-		if live != nil {
-			named = live.RemoteID
-		}
-		// A re-creation is announced by a PossibleDuplicate Warning, or durably by the
-		// count of create calls in status (a crash may lose the Warning).
-		announced := max(r.Events["PossibleDuplicate"], r.CreateAttempts-1)
-
-		// I1
-		if n := len(r.Remote); n > 1 {
-			if r.Kind.CanSearch() {
-				out = append(out, Violation{Invariant: I1, Resource: id, Definitive: true,
-					Message: fmt.Sprintf("OpenAI holds %d objects for it: %s", n, remoteList(r.Remote))})
-			} else if announced < n-1 {
-				add(I1, id, "OpenAI created it %d times (%s) but only %d PossibleDuplicate Warning(s) and status.createAttempts %d announced it", n, remoteList(r.Remote), r.Events["PossibleDuplicate"], r.CreateAttempts)
-			}
-		}
-
-		// I2 and I3
-		for _, o := range r.Remote {
-			if o.Terminal {
-				continue
-			}
-			orphan := o.ID != named
-			announcedOrphan := orphan && announcedOrphans(r)
-			switch {
-			case live == nil && r.Deleted != nil:
-				if r.Deleted.KeepRunning || announcedOrphan {
-					continue
-				}
-				if r.Deleted.CredentialsMissing && r.Events["CleanupAbandoned"] > 0 {
-					continue
-				}
-				add(I2, id, "%s is still %s on OpenAI after the resource was deleted (cancelOnDelete true)", o.ID, o.Status)
-			case live != nil && live.Terminal && (!orphan || named == "") && !announcedOrphan:
-				add(I3, id, "%s (%s) while %s is still %s on OpenAI", live.Phase, failure(live), o.ID, o.Status)
-			case live != nil && live.Terminal && !announcedOrphan:
-				add(I2, id, "%s, and %s (not the object its status names, %s) is still %s on OpenAI", live.Phase, o.ID, named, o.Status)
-			}
-		}
-		if live != nil && live.Terminal && len(tracked(r, named)) == 0 && !explained(r) {
-			add(I3, id, "%s (%s) though OpenAI holds nothing for it, and neither did OpenAI refuse a create nor did the user cancel or break the input", live.Phase, failure(live))
-		}
-
-		// I5 (the final state; the monitor checks every write)
-		if live != nil {
-			if msg := disagree(r.Kind, live); msg != "" {
-				add(I5, id, "%s", msg)
-			}
-		}
-
-		// I6
-		if bound, why := callBound(s, r); r.Calls.Calls > bound {
-			add(I6, id, "%d OpenAI calls (%s), above the bound of %d = %s", r.Calls.Calls, opList(r.Calls.ByOp), bound, why)
-		}
-
-		// I7
-		st, isStanding := r.Kind.(standing)
-		switch {
-		case live == nil && r.Deleted == nil:
-			add(I7, id, "the resource is gone though the schedule never deleted it")
-		case live != nil && live.Deleting:
-			add(I7, id, "still being deleted (phase %s)", orNone(live.Phase))
-		case isStanding:
-			if msg := st.Unsettled(s, r); msg != "" {
-				add(I7, id, "%s", msg)
-			}
-		case live != nil:
-			if msg := unsettled(r, live); msg != "" {
-				add(I7, id, "%s", msg)
-			}
-		}
-	}
-
-	// I4
 	uploaded := map[string]bool{}
 	for _, f := range s.Files {
 		uploaded[f.ID] = true
@@ -348,19 +378,21 @@ func Check(s *Snapshot) []Violation {
 			// the credentials Secret was missing (as documented, and as I2 allows).
 			continue
 		}
-		add(I4, f.Resource, "input file %s (%s) is left on OpenAI with no running batch using it", f.ID, f.Filename)
+		out.add(I4, f.Resource, "input file %s (%s) is left on OpenAI with no running batch using it", f.ID, f.Filename)
 	}
 	for _, r := range s.Resources {
 		for _, o := range r.Remote {
 			for _, f := range o.InputFileIDs {
 				if !o.Terminal && f != "" && !uploaded[f] {
-					add(I4, r.Kind.Kind()+" "+r.Plan.Name, "the input file %s of %s, still %s on OpenAI, was deleted", f, o.ID, o.Status)
+					out.add(I4, r.Kind.Kind()+" "+r.Plan.Name, "the input file %s of %s, still %s on OpenAI, was deleted", f, o.ID, o.Status)
 				}
 			}
 		}
 	}
+}
 
-	// I6, per project under refusals
+// checkRefusals evaluates I6 per project under refusals.
+func checkRefusals(out *violations, s *Snapshot) {
 	for kind, ref := range s.Refused {
 		var retryAfter time.Duration
 		for _, w := range s.Windows {
@@ -371,16 +403,10 @@ func Check(s *Snapshot) []Violation {
 		span := ref.Last.Sub(ref.First)
 		restarts := s.Crashes + s.ProjectActions
 		if bound := refusalBound(kind, span, retryAfter, s.Bounds, restarts); ref.Calls > bound {
-			add(I6, "", "%d calls refused by %s over %s, above the bound of %d (per lane and gate: each of %d workers once, then one backoff for the project; %d gate restarts)",
-				ref.Calls, kind, span.Round(time.Millisecond), bound, s.Bounds.Workers, restarts)
+			out.add(I6, "", "%d calls refused by %s over %s, above the bound of %d (per lane and gate: each of %d workers once, "+
+				"then one backoff for the project; %d gate restarts)", ref.Calls, kind, span.Round(time.Millisecond), bound, s.Bounds.Workers, restarts)
 		}
 	}
-	// I8
-	for _, l := range s.Leaks {
-		out = append(out, Violation{Invariant: I8, Message: l, Definitive: true})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Invariant < out[j].Invariant })
-	return out
 }
 
 func (s *Snapshot) resource(name string) *ResourceState {

@@ -33,25 +33,29 @@ func settled() *Snapshot {
 	}
 	return &Snapshot{
 		Namespace: "ns",
-		Bounds:    Bounds{PollMin: 250 * time.Millisecond, PollMax: 2 * time.Second, BackoffMin: 250 * time.Millisecond, BackoffMax: 2 * time.Second, Workers: 4},
-		Refused:   map[string]refusals{},
-		Files:     []RemoteFile{{ID: "file-2", Filename: "openai-operator_ns_b1_uid.jsonl", Resource: "b1"}},
+		Bounds: Bounds{PollMin: 250 * time.Millisecond, PollMax: 2 * time.Second,
+			BackoffMin: 250 * time.Millisecond, BackoffMax: 2 * time.Second, Workers: 4},
+		Refused: map[string]refusals{},
+		Files:   []RemoteFile{{ID: "file-2", Filename: "openai-operator_ns_b1_uid.jsonl", Resource: "b1"}},
 		Resources: []*ResourceState{
 			{
 				Plan: ResourcePlan{Name: "b0", Kind: "OpenAIBatch", Lifetime: LifetimeFast}, Kind: batchKind{}, Created: true,
-				Live:   &Observed{Kind: "OpenAIBatch", Name: "b0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true, Successful: true, Complete: true, Ready: true, RemoteID: "batch_1", ResultsWanted: true, ResultsStored: true},
+				Live: &Observed{Kind: "OpenAIBatch", Name: "b0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true,
+					Successful: true, Complete: true, Ready: true, RemoteID: "batch_1", ResultsWanted: true, ResultsStored: true},
 				Remote: []Remote{{ID: "batch_1", Status: "completed", Terminal: true, Phase: "Completed", InputFileIDs: []string{"file-1"}, HasOutput: true}},
 				Events: map[string]int{}, Calls: calls(5),
 			},
 			{
 				Plan: ResourcePlan{Name: "r0", Kind: "OpenAIResponse", Lifetime: LifetimeFast}, Kind: responseKind{}, Created: true,
-				Live:   &Observed{Kind: "OpenAIResponse", Name: "r0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true, Successful: true, Complete: true, Ready: true, RemoteID: "resp_1"},
+				Live: &Observed{Kind: "OpenAIResponse", Name: "r0", Generation: 1, ObservedGeneration: 1, Phase: "Completed", Terminal: true,
+					Successful: true, Complete: true, Ready: true, RemoteID: "resp_1"},
 				Remote: []Remote{{ID: "resp_1", Status: "completed", Terminal: true, Phase: "Completed", HasOutput: true}},
 				Events: map[string]int{}, Calls: calls(2),
 			},
 			{
 				Plan: ResourcePlan{Name: "b1", Kind: "OpenAIBatch", Lifetime: LifetimeHang}, Kind: batchKind{}, Created: true,
-				Live:   &Observed{Kind: "OpenAIBatch", Name: "b1", Generation: 1, ObservedGeneration: 1, Phase: "InProgress", Reconciling: true, RemoteID: "batch_2", CancelOnDelete: true},
+				Live: &Observed{Kind: "OpenAIBatch", Name: "b1", Generation: 1, ObservedGeneration: 1, Phase: "InProgress", Reconciling: true,
+					RemoteID: "batch_2", CancelOnDelete: true},
 				Remote: []Remote{{ID: "batch_2", Status: "in_progress", Phase: "InProgress", InputFileIDs: []string{"file-2"}}},
 				Events: map[string]int{}, Calls: calls(4),
 			},
@@ -121,13 +125,15 @@ func TestCheckFindsEachViolation(t *testing.T) {
 		"a response cancelled while one whose answer was lost runs, unannounced": {func(s *Snapshot) {
 			r := res(s, "r0")
 			r.Remote = []Remote{{ID: "resp_7", Status: "in_progress", Phase: "InProgress"}}
-			r.Live.Phase, r.Live.Successful, r.Live.Complete, r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = "Cancelled", false, false, true, "Cancelled", ""
+			r.Live.Phase, r.Live.Successful, r.Live.Complete = "Cancelled", false, false
+			r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = true, "Cancelled", ""
 			r.Live.Cancel = true
 		}, []string{I3, I7}},
 		"a response cancelled while one whose answer was lost runs, announced": {func(s *Snapshot) {
 			r := res(s, "r0")
 			r.Remote = []Remote{{ID: "resp_7", Status: "in_progress", Phase: "InProgress"}}
-			r.Live.Phase, r.Live.Successful, r.Live.Complete, r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = "Cancelled", false, false, true, "Cancelled", ""
+			r.Live.Phase, r.Live.Successful, r.Live.Complete = "Cancelled", false, false
+			r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = true, "Cancelled", ""
 			r.Live.Cancel = true
 			r.Events["PossibleDuplicate"] = 1
 		}, nil},
@@ -146,12 +152,14 @@ func TestCheckFindsEachViolation(t *testing.T) {
 		"Failed with nothing created and nothing refused": {func(s *Snapshot) {
 			r := res(s, "r0")
 			r.Remote = nil
-			r.Live.Phase, r.Live.Successful, r.Live.Complete, r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = "Failed", false, false, true, "Rejected", ""
+			r.Live.Phase, r.Live.Successful, r.Live.Complete = "Failed", false, false
+			r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = true, "Rejected", ""
 		}, []string{I3}},
 		"Failed after OpenAI refused the create": {func(s *Snapshot) {
 			r := res(s, "r0")
 			r.Remote = nil
-			r.Live.Phase, r.Live.Successful, r.Live.Complete, r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = "Failed", false, false, true, "Rejected", ""
+			r.Live.Phase, r.Live.Successful, r.Live.Complete = "Failed", false, false
+			r.Live.Failed, r.Live.FailedReason, r.Live.RemoteID = true, "Rejected", ""
 			r.Calls.CreateRefusals = []int{400}
 		}, nil},
 		"an upload left behind": {func(s *Snapshot) {

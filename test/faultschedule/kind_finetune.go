@@ -91,8 +91,10 @@ func (fineTuneKind) Objects(ns string, p ResourcePlan) (client.Object, []client.
 	j := &openaiv1alpha1.OpenAIFineTuningJob{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: p.Name},
 		Spec: openaiv1alpha1.OpenAIFineTuningJobSpec{
-			Model:          model,
-			Method:         &openaiv1alpha1.FineTuningMethod{Type: openaiv1alpha1.FineTuningSupervised, Hyperparameters: &openaiv1alpha1.Hyperparameters{NEpochs: &epochs}},
+			Model: model,
+			Method: &openaiv1alpha1.FineTuningMethod{
+				Type: openaiv1alpha1.FineTuningSupervised, Hyperparameters: &openaiv1alpha1.Hyperparameters{NEpochs: &epochs},
+			},
 			CancelOnDelete: p.CancelOnDelete,
 		},
 	}
@@ -148,12 +150,12 @@ func (fineTuneKind) Observe(obj client.Object) Observed {
 var fineTunePhases = map[string]string{
 	"validating_files": "ValidatingFiles", "queued": "Queued", "running": "Running",
 	"pausing": "Pausing", "paused": "Paused",
-	"succeeded": "Succeeded", statusFailed: phaseFailed, statusCancelled: phaseCancelled,
+	statusSucceeded: "Succeeded", statusFailed: phaseFailed, statusCancelled: phaseCancelled,
 }
 
 func fineTuneStatusTerminal(s string) bool {
 	switch s {
-	case "succeeded", statusFailed, statusCancelled:
+	case statusSucceeded, statusFailed, statusCancelled:
 		return true
 	}
 	return false
@@ -170,7 +172,7 @@ func (fineTuneKind) Remote(ctx context.Context, t *Truth) (map[string][]Remote, 
 		}
 		st := string(j.Status)
 		rem := Remote{ID: j.ID, Status: st, Terminal: fineTuneStatusTerminal(st), Phase: fineTunePhases[st],
-			InputFileIDs: []string{j.TrainingFile}, HasOutput: st == "succeeded"}
+			InputFileIDs: []string{j.TrainingFile}, HasOutput: st == statusSucceeded}
 		if j.ValidationFile != "" {
 			rem.InputFileIDs = append(rem.InputFileIDs, j.ValidationFile)
 		}

@@ -121,6 +121,7 @@ const (
 	statusCompleted = "completed"
 	statusCancelled = "cancelled"
 	statusFailed    = "failed"
+	statusSucceeded = "succeeded"
 )
 
 // Observed is a resource's status, as the invariants compare it.

@@ -88,7 +88,8 @@ func (m *monitor) wait() { m.wg.Wait() }
 // run follows one kind from rv, re-opening the watch where it ends, until ctx ends.
 func (m *monitor) run(ctx context.Context, c client.WithWatch, k Kind, ns, rv string) {
 	for ctx.Err() == nil {
-		w, err := c.Watch(ctx, k.NewList(), client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true}})
+		opts := &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true}}
+		w, err := c.Watch(ctx, k.NewList(), client.InNamespace(ns), opts)
 		if err != nil {
 			m.fail(fmt.Sprintf("watching %s: %v", k.Kind(), err))
 			select {

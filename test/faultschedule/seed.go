@@ -364,7 +364,8 @@ func (s *seedRun) run(ctx context.Context, res *SeedResult) error {
 			}
 			for i := range last {
 				if last[i].Invariant != I6 {
-					last[i].Message += fmt.Sprintf(" (%s after faults stopped; bound %s)", time.Since(stopped).Round(time.Millisecond), res.Bound.Round(time.Millisecond))
+					last[i].Message += fmt.Sprintf(" (%s after faults stopped; bound %s)",
+						time.Since(stopped).Round(time.Millisecond), res.Bound.Round(time.Millisecond))
 				}
 			}
 			break
@@ -501,7 +502,9 @@ func (s *seedRun) startManager() error {
 	if err != nil {
 		return fmt.Errorf("creating manager #%d: %w", gen, err)
 	}
-	factory := &openaiclient.Factory{BaseURL: s.em.URL(), HTTPClient: &http.Client{Transport: s.wire.forProcess(alive)}, RequestTimeout: 10 * time.Second}
+	factory := &openaiclient.Factory{
+		BaseURL: s.em.URL(), HTTPClient: &http.Client{Transport: s.wire.forProcess(alive)}, RequestTimeout: 10 * time.Second,
+	}
 	if err := controllers.SetupWithManager(mgr, factory, s.opts); err != nil {
 		return fmt.Errorf("setting up manager #%d: %w", gen, err)
 	}
@@ -706,22 +709,7 @@ func (s *seedRun) act(ctx context.Context, a Action) error {
 		s.wire.arm(a.Op, a.Target, a.Delay)
 		return nil
 	case ActCancel, ActFlipCancelOnDelete:
-		if ak, ok := kindOf(p.Kind).(actor); ok {
-			if done, err := ak.UserAction(ctx, s.c, obj, a.Kind, fmt.Sprintf("%d-%s", s.sched.Seed, a.At)); done {
-				if err != nil {
-					return gone(err)
-				}
-				s.logf("  done as %s does it", p.Kind)
-				break
-			}
-		}
-		if a.Kind == ActFlipCancelOnDelete {
-			if err := s.flipCancelOnDelete(ctx, p, obj); err != nil {
-				return gone(err)
-			}
-			break
-		}
-		if err := s.c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`))); err != nil {
+		if err := s.userAction(ctx, p, obj, a); err != nil {
 			return gone(err)
 		}
 	case ActDelete:
@@ -735,45 +723,10 @@ func (s *seedRun) act(ctx context.Context, a Action) error {
 		s.mu.Lock()
 		s.deleted[a.Target] = &Deletion{KeepRunning: keep, CredentialsMissing: s.secretMissing}
 		s.mu.Unlock()
-	case ActSecretDelete:
-		if err := s.c.Delete(ctx, s.secret()); err != nil && !apierrors.IsNotFound(err) {
+	case ActSecretDelete, ActSecretRestore, ActSecretRotate, ActRevokeOldKey:
+		if acted, err := s.projectAction(ctx, a); err != nil || !acted {
 			return err
 		}
-		s.mu.Lock()
-		s.secretMissing = true
-		for _, d := range s.deleted {
-			d.CredentialsMissing = true
-		}
-		s.mu.Unlock()
-	case ActSecretRestore:
-		if err := s.c.Create(ctx, s.secret()); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-		s.mu.Lock()
-		s.secretMissing = false
-		s.mu.Unlock()
-	case ActSecretRotate:
-		s.mu.Lock()
-		s.oldKeys = append(s.oldKeys, s.keys[s.current])
-		s.current++
-		missing := s.secretMissing
-		s.mu.Unlock()
-		if !missing {
-			sec := s.secret()
-			if err := s.c.Update(ctx, sec); err != nil && !apierrors.IsNotFound(err) {
-				return err
-			}
-		}
-	case ActRevokeOldKey:
-		s.mu.Lock()
-		if len(s.oldKeys) == 0 {
-			s.mu.Unlock()
-			return nil
-		}
-		key := s.oldKeys[0]
-		s.oldKeys = s.oldKeys[1:]
-		s.mu.Unlock()
-		s.wire.revoke(key)
 	case ActEditInput, ActRestoreInput:
 		arg := a.Arg
 		if a.Kind == ActRestoreInput {
@@ -792,6 +745,69 @@ func (s *seedRun) act(ctx context.Context, a Action) error {
 	}
 	count()
 	return nil
+}
+
+// userAction sets spec.cancel or flips spec.cancelOnDelete of obj (plan p), or does
+// what its kind does instead (actor).
+func (s *seedRun) userAction(ctx context.Context, p ResourcePlan, obj client.Object, a Action) error {
+	if ak, ok := kindOf(p.Kind).(actor); ok {
+		if done, err := ak.UserAction(ctx, s.c, obj, a.Kind, fmt.Sprintf("%d-%s", s.sched.Seed, a.At)); done {
+			if err == nil {
+				s.logf("  done as %s does it", p.Kind)
+			}
+			return err
+		}
+	}
+	if a.Kind == ActFlipCancelOnDelete {
+		return s.flipCancelOnDelete(ctx, p, obj)
+	}
+	return s.c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`)))
+}
+
+// projectAction performs an action on the credentials Secret or the keys; it reports
+// false when there was nothing to do (no replaced key left to revoke).
+func (s *seedRun) projectAction(ctx context.Context, a Action) (bool, error) {
+	switch a.Kind {
+	case ActSecretDelete:
+		if err := s.c.Delete(ctx, s.secret()); err != nil && !apierrors.IsNotFound(err) {
+			return false, err
+		}
+		s.mu.Lock()
+		s.secretMissing = true
+		for _, d := range s.deleted {
+			d.CredentialsMissing = true
+		}
+		s.mu.Unlock()
+	case ActSecretRestore:
+		if err := s.c.Create(ctx, s.secret()); err != nil && !apierrors.IsAlreadyExists(err) {
+			return false, err
+		}
+		s.mu.Lock()
+		s.secretMissing = false
+		s.mu.Unlock()
+	case ActSecretRotate:
+		s.mu.Lock()
+		s.oldKeys = append(s.oldKeys, s.keys[s.current])
+		s.current++
+		missing := s.secretMissing
+		s.mu.Unlock()
+		if !missing {
+			if err := s.c.Update(ctx, s.secret()); err != nil && !apierrors.IsNotFound(err) {
+				return false, err
+			}
+		}
+	case ActRevokeOldKey:
+		s.mu.Lock()
+		if len(s.oldKeys) == 0 {
+			s.mu.Unlock()
+			return false, nil
+		}
+		key := s.oldKeys[0]
+		s.oldKeys = s.oldKeys[1:]
+		s.mu.Unlock()
+		s.wire.revoke(key)
+	}
+	return true, nil
 }
 
 // flipCancelOnDelete flips spec.cancelOnDelete of obj (plan p).
