@@ -86,14 +86,14 @@ func (s *Schedule) FaultFor(resource, op string, attempt int) Fault {
 }
 
 // believed reports whether answer f to op is one the operator must take at its word
-// because OpenAI uses it to say the work is over: 404 to a delete, a download or a
-// cancel (the object is gone), 400 or 409 to a cancel (it has already ended; a
+// because OpenAI uses it to say the work is over: 404 to a delete (a webhook
+// endpoint's too), a download or a cancel (the object is gone), 400 or 409 to a cancel (it has already ended; a
 // fine-tuning job's, too). Injected
 // where the object exists and runs, such an answer would only show that the harness can
 // lie, so it is not injected there.
 func believed(op string, f Fault) bool {
 	switch op {
-	case opFilesDelete, opFilesContent, "responses.delete":
+	case opFilesDelete, opFilesContent, "responses.delete", "webhook_endpoints.delete":
 		return f == Fault404
 	case "batches.cancel", "responses.cancel", "fine_tuning.jobs.cancel":
 		return f == Fault404 || f == Fault400 || f == Fault409
