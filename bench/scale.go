@@ -25,6 +25,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -61,6 +62,16 @@ type ScaleOptions struct {
 	// now) by a bare client, and a new manager is started and left to reconcile every
 	// object before memory is read.
 	Seed bool
+	// Variants, when set, are manager builds or settings started in turn (VariantRounds
+	// times) on each step's objects after its measurements, with the profiler on: their
+	// resync and memory, side by side (ScaleRow.Variants). PollWait (default 45 s) is how
+	// long each runs after its resync before its second reading.
+	Variants      []ScaleVariant
+	VariantRounds int
+	PollWait      time.Duration
+	// ProfileDir, when set, receives the heap profiles of the variants' managers and of
+	// the receiver (whose profiler is then on).
+	ProfileDir string
 }
 
 // ScaleStep is a total of in-flight and completed batches.
@@ -138,6 +149,10 @@ type ScaleRow struct {
 	// ResyncKubeRequests are API server requests during the resync by verb and
 	// resource ("GET secrets"), from the API server's own metrics (all clients).
 	ResyncKubeRequests map[string]int64 `json:"resyncKubeRequests"`
+	// Variants are ScaleOptions.Variants' runs on this step's objects.
+	Variants []VariantRun `json:"variants,omitempty"`
+	// Receiver is the restarted receiver's memory after the step (ScaleOptions.ProfileDir).
+	Receiver *MemBreakdown `json:"receiver,omitempty"`
 }
 
 // RunScale measures scenario 5 with the real binaries as processes (internal/devenv):
@@ -154,8 +169,21 @@ func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 		}
 	}
 	const ns = "bench-scale"
+	var receiverArgs []string
+	receiverPprof := ""
+	if opts.ProfileDir != "" {
+		if err := os.MkdirAll(opts.ProfileDir, 0o755); err != nil {
+			return nil, err
+		}
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		receiverPprof, receiverArgs = addr, []string{"--pprof-bind-address", addr}
+	}
 	env, err := devenv.Up(ctx, devenv.Options{
-		Dir: opts.Dir, BinDir: opts.BinDir, TimeScale: 0.05,
+		ReceiverArgs: receiverArgs,
+		Dir:          opts.Dir, BinDir: opts.BinDir, TimeScale: 0.05,
 		// Webhooks by flags: the figures cover the first batches' short schedule too, which
 		// a Verified OpenAIWebhookEndpoint would skip.
 		Webhooks:              devenv.WebhooksByFlags,
@@ -329,6 +357,19 @@ func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 			return nil, err
 		}
 		progress("manager resynced %d objects in %.1fs, peak %.0f MiB, %d OpenAI reads of terminal batches", total, row.ResyncSeconds, row.ResyncPeakMiB, row.ResyncTerminalReads)
+		if receiverPprof != "" {
+			m, err := readMemory(ctx, rp.Pid(), env.ReceiverMetricsURL(), receiverPprof,
+				filepath.Join(opts.ProfileDir, fmt.Sprintf("receiver-%d.pb.gz", total)))
+			if err != nil {
+				return nil, err
+			}
+			row.Receiver = &m
+		}
+		if len(opts.Variants) > 0 {
+			if row.Variants, err = runVariants(ctx, env, opts, total); err != nil {
+				return nil, err
+			}
+		}
 		res.Steps = append(res.Steps, row)
 	}
 	done()

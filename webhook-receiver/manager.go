@@ -63,6 +63,7 @@ func ManagerOptions(opts Options) ctrl.Options {
 		Cache:                   CacheOptions(opts.Namespace),
 		Metrics:                 metricsOptions(opts),
 		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
+		PprofBindAddress:        opts.PprofBindAddress,
 		LeaderElection:          false,
 	}
 }

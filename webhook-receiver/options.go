@@ -87,6 +87,9 @@ type Options struct {
 	MetricsCertName, MetricsCertKey string
 	// HealthProbeBindAddress is where /healthz and /readyz are served; "0" disables it.
 	HealthProbeBindAddress string
+	// PprofBindAddress is where the Go profiler (net/http/pprof) is served; empty (the
+	// default) disables it.
+	PprofBindAddress string
 	// Namespace restricts the receiver to these namespaces, comma-separated (a
 	// namespace-scoped install); empty means all.
 	Namespace string
@@ -171,6 +174,12 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"health-probe-bind-address",
 		DefaultHealthProbeBindAddress,
 		`The address the health and readiness probes bind to; "0" disables them.`,
+	)
+	fs.StringVar(
+		&o.PprofBindAddress,
+		"pprof-bind-address",
+		"",
+		"Address of the Go profiler (net/http/pprof), e.g. 127.0.0.1:8082; empty disables it. Keep it off a public interface.",
 	)
 	fs.DurationVar(
 		&o.DrainPeriod,

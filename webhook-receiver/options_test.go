@@ -58,6 +58,8 @@ func TestFlagDefaults(t *testing.T) {
 	g.Expect(fs.Parse([]string{"--namespaces=team-a,team-b"})).To(Succeed())
 	g.Expect(CacheOptions(o.Namespace).DefaultNamespaces).To(HaveLen(2))
 	g.Expect(o.MaxBodyBytes).To(Equal(int64(4096)))
+	g.Expect(fs.Parse([]string{"--pprof-bind-address=127.0.0.1:8082"})).To(Succeed())
+	g.Expect(ManagerOptions(o).PprofBindAddress).To(Equal("127.0.0.1:8082"))
 }
 
 func TestOptionsValidate(t *testing.T) {

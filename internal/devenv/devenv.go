@@ -345,6 +345,13 @@ func (e *Env) StartReceiver() (*Process, error) {
 // StartManager starts a manager process under name (several may run: they elect a
 // leader). The first one named "manager" uses the fixed probe and metrics ports.
 func (e *Env) StartManager(name string, extraArgs ...string) (*Process, error) {
+	return e.StartManagerFrom(name, "manager", nil, extraArgs...)
+}
+
+// StartManagerFrom is StartManager with another binary (an absolute path, or a name in
+// BinDir) and environment variables added to the process's (e.g. GOGC): benchmarks
+// compare builds and settings on the same objects with it.
+func (e *Env) StartManagerFrom(name, binary string, env []string, extraArgs ...string) (*Process, error) {
 	kc, err := e.ServiceAccountKubeconfig(ManagerServiceAccount)
 	if err != nil {
 		return nil, err
@@ -369,7 +376,7 @@ func (e *Env) StartManager(name string, extraArgs ...string) (*Process, error) {
 		"--webhook-secret-namespace", Namespace,
 	}
 	args = append(append(args, e.opts.ManagerArgs...), extraArgs...)
-	p, err := e.start(name, "manager", args, nil)
+	p, err := e.start(name, binary, args, env)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +411,11 @@ func (e *Env) start(name, binary string, args, env []string) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(e.opts.BinDir, binary), args...)
+	path := binary
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(e.opts.BinDir, binary)
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), env...)
 	// Children die with the environment, whatever kills it.

@@ -22,31 +22,62 @@ const (
 	targetResyncSecs  = 20
 )
 
-// runBinaries runs bench.RunScale in two steps, a tenth of the size and the full size.
-func runBinaries(ctx context.Context, res *Results, inFlight, completed int, seed bool, binDir, workDir string, timeout time.Duration) error {
-	abs, err := filepath.Abs(binDir)
+// binariesRun sizes runBinaries.
+type binariesRun struct {
+	inFlight, completed, firstInFlight int
+	seed                               bool
+	binDir, workDir, profileDir        string
+	timeout, pollWait                  time.Duration
+	variants                           []bench.ScaleVariant
+	variantRounds                      int
+}
+
+// variantFlags are the -variant flags: name|binary|env|args.
+type variantFlags []bench.ScaleVariant
+
+func (v *variantFlags) String() string { return fmt.Sprint(*v) }
+
+func (v *variantFlags) Set(s string) error {
+	parts := strings.Split(s, "|")
+	if len(parts) != 4 || parts[0] == "" {
+		return fmt.Errorf("want name|binary|env|args, got %q", s)
+	}
+	*v = append(*v, bench.ScaleVariant{Name: parts[0], Binary: parts[1], Env: strings.Fields(parts[2]), Args: strings.Fields(parts[3])})
+	return nil
+}
+
+// runBinaries runs bench.RunScale in two steps, a tenth of the size (or firstInFlight)
+// and the full size.
+func runBinaries(ctx context.Context, res *Results, o binariesRun) error {
+	abs, err := filepath.Abs(o.binDir)
 	if err != nil {
 		return err
 	}
+	workDir := o.workDir
 	if workDir == "" {
 		if workDir, err = os.MkdirTemp("", "openai-operator-bench-scale-"); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "benchscale: real binaries at %d in flight + %d completed (seeded: %t); logs in %s\n", inFlight, completed, seed, workDir)
-	steps := []bench.ScaleStep{{InFlight: inFlight, Completed: completed}}
-	if first := (bench.ScaleStep{InFlight: inFlight / 10, Completed: completed / 10}); first.InFlight > 1 {
+	fmt.Fprintf(os.Stderr, "benchscale: real binaries at %d in flight + %d completed (seeded: %t); logs in %s\n", o.inFlight, o.completed, o.seed, workDir)
+	steps := []bench.ScaleStep{{InFlight: o.inFlight, Completed: o.completed}}
+	first := bench.ScaleStep{InFlight: o.inFlight / 10, Completed: o.completed / 10}
+	if o.firstInFlight >= 0 && o.inFlight > 0 {
+		first = bench.ScaleStep{InFlight: o.firstInFlight, Completed: o.completed * o.firstInFlight / o.inFlight}
+	}
+	if first.InFlight > 1 && first.InFlight < o.inFlight {
 		steps = append([]bench.ScaleStep{first}, steps...)
 	}
 	r, err := bench.RunScale(ctx, bench.ScaleOptions{
-		Dir: filepath.Join(workDir, "scale"), BinDir: abs, Steps: steps, Timeout: timeout,
-		Progress: os.Stderr, Seed: seed,
+		Dir: filepath.Join(workDir, "scale"), BinDir: abs, Steps: steps, Timeout: o.timeout,
+		Progress: os.Stderr, Seed: o.seed,
+		Variants: o.variants, VariantRounds: o.variantRounds, PollWait: o.pollWait, ProfileDir: o.profileDir,
 	})
 	if r != nil {
-		res.Binaries, res.Seeded = r, seed
+		res.Binaries, res.Seeded = r, o.seed
 	}
 	if err != nil {
-		return fmt.Errorf("the real binaries at %d + %d: %w", inFlight, completed, err)
+		return fmt.Errorf("the real binaries at %d + %d: %w", o.inFlight, o.completed, err)
 	}
 	return nil
 }

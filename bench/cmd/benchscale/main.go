@@ -71,6 +71,13 @@ func run() error {
 	writeItems := flag.Int("writes-items", 0, "Batches per phase of the writes run (completions, submissions); 0 skips it.")
 	ceilingWrites := flag.Int("ceiling-writes", 5000, "Status patches of the bare client measuring the API server's write ceiling.")
 	onlyWrites := flag.Bool("only-writes", false, "Only run the writes and add them to the results file (with their commit).")
+	firstInFlight := flag.Int("first-inflight", -1, "In-flight batches of the first step (its completed ones in proportion); -1: a tenth of -inflight.")
+	profileDir := flag.String("profile-dir", "", "Directory for heap profiles of the receiver and of the -variant managers (their profilers on); empty: none.")
+	var variants variantFlags
+	flag.Var(&variants, "variant",
+		"A manager compared on each step's objects, repeatable: name|binary|env|args (binary an absolute path or empty for -bin's; env and args space-separated).")
+	variantRounds := flag.Int("variant-rounds", 1, "Starts of each -variant per step, alternating.")
+	pollWait := flag.Duration("poll-wait", 45*time.Second, "How long each -variant runs after its resync before its second memory reading.")
 	flag.Parse()
 	log.SetLogger(logr.Discard())
 
@@ -101,14 +108,19 @@ func run() error {
 		return save(*out, *report, res)
 	}
 	res := Results{Commit: *commit, Started: time.Now().UTC(), Machine: bench.DescribeMachine()}
-	if err := cacheMemory(&res, *n1k, *n100k, *rounds); err != nil {
-		return err
+	if *n1k > 0 || *n100k > 0 {
+		if err := cacheMemory(&res, *n1k, *n100k, *rounds); err != nil {
+			return err
+		}
 	}
 	ctx := context.Background()
 	var binErr error
 	if *inFlight > 0 {
 		// A failed run's steps so far are still saved.
-		binErr = runBinaries(ctx, &res, *inFlight, *completed, *seed, *binDir, *workDir, *timeout)
+		binErr = runBinaries(ctx, &res, binariesRun{
+			inFlight: *inFlight, completed: *completed, firstInFlight: *firstInFlight, seed: *seed, binDir: *binDir, workDir: *workDir,
+			timeout: *timeout, profileDir: *profileDir, variants: variants, variantRounds: *variantRounds, pollWait: *pollWait,
+		})
 		if binErr != nil && res.Binaries == nil {
 			return binErr
 		}
