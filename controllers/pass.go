@@ -148,6 +148,12 @@ func (p *pass[T]) patchStatus(ctx context.Context, d *Deps) error {
 	} else {
 		p.setHealth()
 	}
+	// Most passes change nothing (every resource's pass after a restart, polls not due):
+	// comparing is far cheaper than building a merge patch, a JSON round trip of both.
+	// (reflect.DeepEqual: equal objects marshal alike; Semantic's equalities allocate.)
+	if reflect.DeepEqual(p.base, p.obj) {
+		return nil
+	}
 	data, err := client.MergeFrom(p.base).Data(p.obj)
 	if err != nil || bytes.Equal(data, []byte("{}")) {
 		return err
