@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -9,17 +11,19 @@ import (
 	"github.com/openai-operator/openai-operator/internal/namespaces"
 )
 
-// CacheOptions are the manager's cache options. managedFields are dropped from every
-// cached object (the reconcilers never read them) and a batch's inline requests once its
+// CacheOptions are the manager's cache options. managedFields and kubectl's
+// last-applied-configuration annotation are dropped from every cached object (the
+// reconcilers never read them) and a batch's inline requests once its
 // status shows it submitted (DropSubmittedInput). served, when set, limit the cache to
 // those namespaces; selector, when not nil, limits it to the OpenAIBatch, OpenAIResponse,
 // OpenAIFineTuningJob and OpenAIWebhookEndpoint resources it matches, so that several managers can share a cluster
 // on disjoint sets (credentials Secrets stay unfiltered: they carry no shard label).
 func CacheOptions(served []string, selector labels.Selector) cache.Options {
+	strip := chainTransforms(cache.TransformStripManagedFields(), DropLastApplied)
 	opts := cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: strip,
 		ByObject: map[client.Object]cache.ByObject{
-			&openaiv1alpha1.OpenAIBatch{}:           {Label: selector, Transform: chainTransforms(cache.TransformStripManagedFields(), DropSubmittedInput)},
+			&openaiv1alpha1.OpenAIBatch{}:           {Label: selector, Transform: chainTransforms(strip, DropSubmittedInput)},
 			&openaiv1alpha1.OpenAIResponse{}:        {Label: selector},
 			&openaiv1alpha1.OpenAIFineTuningJob{}:   {Label: selector},
 			&openaiv1alpha1.OpenAIWebhookEndpoint{}: {Label: selector},
@@ -38,6 +42,24 @@ func CacheOptions(served []string, selector labels.Selector) cache.Options {
 func DropSubmittedInput(obj any) (any, error) {
 	if b, ok := obj.(*openaiv1alpha1.OpenAIBatch); ok && (b.Status.BatchID != "" || batchTerminal(b.Status.Phase)) {
 		b.Spec.Input.Requests = nil
+	}
+	return obj, nil
+}
+
+// DropLastApplied is a cache transform that drops the annotation in which kubectl apply
+// keeps the whole applied manifest (inline requests included), which the manager never
+// reads. It only ever patches these objects, so the annotation stays on the API server.
+func DropLastApplied(obj any) (any, error) {
+	if o, ok := obj.(metav1.Object); ok {
+		if a := o.GetAnnotations(); a != nil {
+			if _, found := a[corev1.LastAppliedConfigAnnotation]; found {
+				delete(a, corev1.LastAppliedConfigAnnotation)
+				if len(a) == 0 {
+					a = nil
+				}
+				o.SetAnnotations(a)
+			}
+		}
 	}
 	return obj, nil
 }

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -147,4 +148,26 @@ func TestShardedManagersHandleDisjointSets(t *testing.T) {
 	mu.Unlock()
 	f.g.Expect(f.emu.Calls("batches.create")).To(Equal(int64(4)), "each labelled batch is submitted once, the unlabelled one never")
 	f.g.Consistently(func() openaiv1alpha1.BatchPhase { return f.getBatch("none").Status.Phase }, time.Second, 100*time.Millisecond).Should(BeEmpty())
+}
+
+// kubectl apply keeps the whole applied manifest in an annotation, inline requests
+// included: no cached object keeps it (the manager never reads it, and writes objects
+// only by patches and status patches, which leave it alone on the API server).
+func TestCacheDropsLastAppliedConfiguration(t *testing.T) {
+	g := NewWithT(t)
+	const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	opts := CacheOptions(nil, nil)
+	objs := []client.Object{&openaiv1alpha1.OpenAIBatch{}, &openaiv1alpha1.OpenAIResponse{}, &openaiv1alpha1.OpenAIFineTuningJob{}, &openaiv1alpha1.OpenAIWebhookEndpoint{}}
+	for _, o := range objs {
+		o.SetAnnotations(map[string]string{lastApplied: `{"spec":{"input":{"requests":["..."]}}}`, "team": "a"})
+		transform := opts.DefaultTransform
+		for k, by := range opts.ByObject {
+			if reflect.TypeOf(k) == reflect.TypeOf(o) && by.Transform != nil {
+				transform = by.Transform
+			}
+		}
+		out, err := transform(o)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(out.(client.Object).GetAnnotations()).To(Equal(map[string]string{"team": "a"}), "%T", o)
+	}
 }
