@@ -188,6 +188,81 @@ func renderBinaries(b *strings.Builder, res Results) {
 		)
 	}
 	b.WriteString(bench.ScaleTables(s))
+	renderMemory(b, s)
+}
+
+// renderMemory renders where the memory goes (the variants' and the receiver's
+// breakdowns) and each variant's ratios to the first one at the same step.
+func renderMemory(b *strings.Builder, s *bench.ScaleResults) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	found := false
+	for _, st := range s.Steps {
+		found = found || len(st.Variants) > 0 || st.Receiver != nil
+	}
+	if !found {
+		return
+	}
+	w("#### Where the memory goes\n\n")
+	w("After each step the manager builds below (variants) were started in turn on the same objects, each with its profiler on: " +
+		"first reading right after its resync (every object reconciled once, the queue empty), second after it ran on for a while " +
+		"(the polls that fell due in between are counted). Heap in use: spans holding objects, live or not yet collected; retained: idle " +
+		"heap the runtime has not returned to the OS; GC goal: the heap size at which the next collection starts (twice the live heap " +
+		"at the last collection with GOGC=100, unless a memory limit is nearer); live: the heap right after a forced collection. " +
+		"File: pages of the executable mapped from disk. MiB throughout; CPU is the process's user+system time to the second reading.\n\n")
+	w("| objects | process | variant | round | resync (s) | CPU (s) | peak | RSS (anon + file) | heap in use | retained | stacks | runtime | GC goal | live | polls, then: peak / RSS / live |\n")
+	w("|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
+	row := func(objects int, proc, variant, round, resync, cpu string, m bench.MemBreakdown, after string) {
+		w("| %d | %s | %s | %s | %s | %s | %.0f | %.0f (%.0f + %.0f) | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %s |\n",
+			objects, proc, variant, round, resync, cpu, m.PeakMiB, m.RSSMiB, m.AnonMiB, m.FileMiB, m.HeapInuseMiB, m.HeapRetainedMiB,
+			m.StackMiB, m.RuntimeMiB, m.NextGCMiB, m.LiveHeapMiB, after)
+	}
+	for _, st := range s.Steps {
+		total := st.InFlight + st.Completed
+		for _, v := range st.Variants {
+			row(total, "manager", v.Variant, fmt.Sprint(v.Round), fmt.Sprintf("%.1f", v.ResyncSeconds), fmt.Sprintf("%.1f", v.CPUSeconds), v.Synced,
+				fmt.Sprintf("%.0f: %.0f / %.0f / %.0f", v.PolledReconciles, v.Polled.PeakMiB, v.Polled.RSSMiB, v.Polled.LiveHeapMiB))
+		}
+		if st.Receiver != nil {
+			row(total, "receiver (restarted)", "", "", "", "", *st.Receiver, "")
+		}
+	}
+	w("\n")
+	for _, st := range s.Steps {
+		if len(st.Variants) == 0 {
+			continue
+		}
+		first := st.Variants[0].Variant
+		med := map[string]map[string][]float64{}
+		var names []string
+		for _, v := range st.Variants {
+			if med[v.Variant] == nil {
+				med[v.Variant] = map[string][]float64{}
+				names = append(names, v.Variant)
+			}
+			m := med[v.Variant]
+			m["resync"] = append(m["resync"], v.ResyncSeconds)
+			m["cpu"] = append(m["cpu"], v.CPUSeconds)
+			m["peak"] = append(m["peak"], max(v.Synced.PeakMiB, v.Polled.PeakMiB))
+			m["live"] = append(m["live"], v.Synced.LiveHeapMiB)
+		}
+		for _, n := range names[1:] {
+			r := func(k string) float64 { return median(med[n][k]) / median(med[first][k]) }
+			w("At %d objects, %s / %s (medians of %d and %d starts): resync %.2fx, CPU %.2fx, peak RSS %.2fx, live heap %.2fx.\n\n",
+				st.InFlight+st.Completed, n, first, len(med[n]["resync"]), len(med[first]["resync"]), r("resync"), r("cpu"), r("peak"), r("live"))
+		}
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // targetWritesRatio is issue 17's bar: sustained submissions and completions per second
