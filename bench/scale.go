@@ -72,6 +72,9 @@ type ScaleOptions struct {
 	// ProfileDir, when set, receives the heap profiles of the variants' managers and of
 	// the receiver (whose profiler is then on).
 	ProfileDir string
+	// ManagerEnv and ReceiverEnv are added to the processes' environments, e.g. the
+	// MEMORY_LIMIT their Deployments set from limits.memory (ShippedMemoryLimit).
+	ManagerEnv, ReceiverEnv []string
 }
 
 // ScaleStep is a total of in-flight and completed batches.
@@ -162,7 +165,7 @@ type ScaleRow struct {
 func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 	d := controllers.DefaultOptions()
 	sc, done := track(fmt.Sprintf("internal/devenv: envtest API server with the kustomize install; emulator, webhook-receiver and manager as processes under their ServiceAccounts (manager defaults: poll %s, %s once a project's webhook events arrive, %d concurrent reconciles; its cache strips managedFields); emulator time scale 0.05, in-flight batches use model emulator-hang",
-		shortSchedule(d), webhookSchedule(d), d.MaxConcurrentReconciles))
+		shortSchedule(d), webhookSchedule(d), d.MaxConcurrentReconciles) + envNote(opts.ManagerEnv, opts.ReceiverEnv))
 	progress := func(format string, args ...any) {
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "scale: "+format+"\n", args...)
@@ -182,8 +185,8 @@ func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 		receiverPprof, receiverArgs = addr, []string{"--pprof-bind-address", addr}
 	}
 	env, err := devenv.Up(ctx, devenv.Options{
-		ReceiverArgs: receiverArgs,
-		Dir:          opts.Dir, BinDir: opts.BinDir, TimeScale: 0.05,
+		ReceiverArgs: receiverArgs, ManagerEnv: opts.ManagerEnv, ReceiverEnv: opts.ReceiverEnv,
+		Dir: opts.Dir, BinDir: opts.BinDir, TimeScale: 0.05,
 		// Webhooks by flags: the figures cover the first batches' short schedule too, which
 		// a Verified OpenAIWebhookEndpoint would skip.
 		Webhooks:              devenv.WebhooksByFlags,
@@ -695,4 +698,13 @@ func emulatorCalls(ctx context.Context, url string) (map[string]int64, error) {
 		return nil, err
 	}
 	return stats.Calls, nil
+}
+
+// envNote says which environment the binaries ran with.
+func envNote(manager, receiver []string) string {
+	if len(manager)+len(receiver) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; manager environment %s, receiver environment %s (as their Deployments set it from limits.memory)",
+		strings.Join(manager, " "), strings.Join(receiver, " "))
 }

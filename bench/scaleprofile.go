@@ -24,7 +24,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/openai-operator/openai-operator/internal/devenv"
 )
@@ -238,4 +243,26 @@ func runVariants(ctx context.Context, env *devenv.Env, opts ScaleOptions, total 
 	env.Processes()["manager"].Stop()
 	_, err := env.StartManager("manager")
 	return out, err
+}
+
+// ShippedMemoryLimit reads limits.memory of the container named container in the
+// Deployment of a manifest file (several documents separated by "---"), in bytes: what
+// the Deployment passes to the process as MEMORY_LIMIT (internal/memlimit).
+func ShippedMemoryLimit(path, container string) (int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, doc := range strings.Split(string(data), "\n---") {
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(doc), &d); err != nil || d.Kind != "Deployment" {
+			continue
+		}
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok && c.Name == container {
+				return q.Value(), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%s: no memory limit for container %s in a Deployment", path, container)
 }

@@ -22,7 +22,10 @@
 # BENCH_SCALE_INFLIGHT (default 50000; 0 skips the real binaries), BENCH_SCALE_DONE
 # (5000), BENCH_SCALE_SEED (1), BENCH_SCALE_TIMEOUT (20m), BENCH_WORK (logs; default a
 # temporary directory). The machine is shared: the results record the load average at the
-# start and end.
+# start and end. The manager and the receiver get the MEMORY_LIMIT their Deployments set
+# from limits.memory (config/; internal/memlimit makes it the Go runtime's soft limit), as
+# in a cluster; BENCH_SCALE_SHIPPED_LIMITS=0 runs them without. BENCH_SCALE_PROFILE_DIR
+# keeps heap profiles of the receiver and of a profiled manager after each step.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -40,6 +43,8 @@ go run ./bench/cmd/benchscale \
 	-writes-items "${BENCH_SCALE_WRITES:-1000}" \
 	-ceiling-writes "${BENCH_SCALE_CEILING:-5000}" \
 	-only-writes="$([ "${BENCH_SCALE_ONLY_WRITES:-0}" = 1 ] && echo true || echo false)" \
+	-shipped-memory-limits="$([ "${BENCH_SCALE_SHIPPED_LIMITS:-1}" = 0 ] && echo false || echo true)" \
+	-profile-dir "${BENCH_SCALE_PROFILE_DIR:-}" \
 	-bin bin -work "${BENCH_WORK:-}" \
 	-commit "$commit" \
 	-out bench/results-scale.json -report docs/PERFORMANCE.md

@@ -87,6 +87,9 @@ type Options struct {
 	TimeScale float64
 	// EmulatorArgs, ManagerArgs and ReceiverArgs are appended to each command line.
 	EmulatorArgs, ManagerArgs, ReceiverArgs []string
+	// ManagerEnv and ReceiverEnv are added to those processes' environments (e.g. the
+	// MEMORY_LIMIT that the Deployments set from limits.memory).
+	ManagerEnv, ReceiverEnv []string
 	// CredentialsNamespaces get the openai-credentials Secret (default: "default").
 	CredentialsNamespaces []string
 	// Webhooks is how webhooks are connected (default: WebhooksByEndpoint).
@@ -330,7 +333,7 @@ func (e *Env) StartReceiver() (*Process, error) {
 		// As in a cluster, the Secret of signing secrets is also watched through the API.
 		"--signing-secret-namespace", Namespace,
 	}
-	p, err := e.start("webhook-receiver", "webhook-receiver", append(args, e.opts.ReceiverArgs...), nil)
+	p, err := e.start("webhook-receiver", "webhook-receiver", append(args, e.opts.ReceiverArgs...), e.opts.ReceiverEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +379,7 @@ func (e *Env) StartManagerFrom(name, binary string, env []string, extraArgs ...s
 		"--webhook-secret-namespace", Namespace,
 	}
 	args = append(append(args, e.opts.ManagerArgs...), extraArgs...)
-	p, err := e.start(name, binary, args, env)
+	p, err := e.start(name, binary, args, append(append([]string(nil), e.opts.ManagerEnv...), env...))
 	if err != nil {
 		return nil, err
 	}

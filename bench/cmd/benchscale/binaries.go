@@ -30,6 +30,7 @@ type binariesRun struct {
 	timeout, pollWait                  time.Duration
 	variants                           []bench.ScaleVariant
 	variantRounds                      int
+	managerEnv, receiverEnv            []string
 }
 
 // variantFlags are the -variant flags: name|binary|env|args.
@@ -72,6 +73,7 @@ func runBinaries(ctx context.Context, res *Results, o binariesRun) error {
 		Dir: filepath.Join(workDir, "scale"), BinDir: abs, Steps: steps, Timeout: o.timeout,
 		Progress: os.Stderr, Seed: o.seed,
 		Variants: o.variants, VariantRounds: o.variantRounds, PollWait: o.pollWait, ProfileDir: o.profileDir,
+		ManagerEnv: o.managerEnv, ReceiverEnv: o.receiverEnv,
 	})
 	if r != nil {
 		res.Binaries, res.Seeded = r, o.seed

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -78,6 +79,8 @@ func run() error {
 		"A manager compared on each step's objects, repeatable: name|binary|env|args (binary an absolute path or empty for -bin's; env and args space-separated).")
 	variantRounds := flag.Int("variant-rounds", 1, "Starts of each -variant per step, alternating.")
 	pollWait := flag.Duration("poll-wait", 45*time.Second, "How long each -variant runs after its resync before its second memory reading.")
+	shippedLimits := flag.Bool("shipped-memory-limits", true,
+		"Give the manager and the receiver the MEMORY_LIMIT their Deployments (config/) set from limits.memory, as in a cluster.")
 	flag.Parse()
 	log.SetLogger(logr.Discard())
 
@@ -117,7 +120,20 @@ func run() error {
 	var binErr error
 	if *inFlight > 0 {
 		// A failed run's steps so far are still saved.
+		var managerEnv, receiverEnv []string
+		if *shippedLimits {
+			m, err := bench.ShippedMemoryLimit(filepath.Join("config", "manager", "manager.yaml"), "manager")
+			if err != nil {
+				return err
+			}
+			r, err := bench.ShippedMemoryLimit(filepath.Join("config", "webhook-receiver", "webhook_receiver.yaml"), "webhook-receiver")
+			if err != nil {
+				return err
+			}
+			managerEnv, receiverEnv = []string{fmt.Sprintf("MEMORY_LIMIT=%d", m)}, []string{fmt.Sprintf("MEMORY_LIMIT=%d", r)}
+		}
 		binErr = runBinaries(ctx, &res, binariesRun{
+			managerEnv: managerEnv, receiverEnv: receiverEnv,
 			inFlight: *inFlight, completed: *completed, firstInFlight: *firstInFlight, seed: *seed, binDir: *binDir, workDir: *workDir,
 			timeout: *timeout, profileDir: *profileDir, variants: variants, variantRounds: *variantRounds, pollWait: *pollWait,
 		})
