@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"sync"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -23,7 +25,7 @@ func CacheOptions(served []string, selector labels.Selector) cache.Options {
 	opts := cache.Options{
 		DefaultTransform: strip,
 		ByObject: map[client.Object]cache.ByObject{
-			&openaiv1alpha1.OpenAIBatch{}:           {Label: selector, Transform: chainTransforms(strip, DropSubmittedInput)},
+			&openaiv1alpha1.OpenAIBatch{}:           {Label: selector, Transform: chainTransforms(strip, DropSubmittedInput, shareBatchStrings)},
 			&openaiv1alpha1.OpenAIResponse{}:        {Label: selector},
 			&openaiv1alpha1.OpenAIFineTuningJob{}:   {Label: selector},
 			&openaiv1alpha1.OpenAIWebhookEndpoint{}: {Label: selector},
@@ -62,6 +64,55 @@ func DropLastApplied(obj any) (any, error) {
 		}
 	}
 	return obj, nil
+}
+
+// maxShared bounds the strings the cache shares (a few hundred distinct ones in
+// practice; a full table only stops sharing new ones).
+const maxShared = 4096
+
+// sharedStrings holds one copy of the strings every cached batch repeats.
+var sharedStrings = struct {
+	sync.Mutex
+	m map[string]string
+}{m: map[string]string{}}
+
+func share(s string) string {
+	if s == "" || len(s) > 256 {
+		return s
+	}
+	sharedStrings.Lock()
+	defer sharedStrings.Unlock()
+	if c, ok := sharedStrings.m[s]; ok {
+		return c
+	}
+	if len(sharedStrings.m) < maxShared {
+		sharedStrings.m[s] = s
+	}
+	return s
+}
+
+// shareBatchStrings is a cache transform that makes an OpenAIBatch's repeated strings
+// (namespace, finalizers, endpoint, completion window, phase, conditions' type, status,
+// reason and message) point to one shared copy: each decoded object has its own
+// otherwise, and they are a large part of a cached batch. Values do not change.
+func shareBatchStrings(obj any) (any, error) {
+	b, ok := obj.(*openaiv1alpha1.OpenAIBatch)
+	if !ok {
+		return obj, nil
+	}
+	b.Namespace = share(b.Namespace)
+	for i := range b.Finalizers {
+		b.Finalizers[i] = share(b.Finalizers[i])
+	}
+	b.Spec.Endpoint = openaiv1alpha1.BatchEndpoint(share(string(b.Spec.Endpoint)))
+	b.Spec.CompletionWindow = share(b.Spec.CompletionWindow)
+	b.Status.Phase = openaiv1alpha1.BatchPhase(share(string(b.Status.Phase)))
+	for i := range b.Status.Conditions {
+		c := &b.Status.Conditions[i]
+		c.Type, c.Reason, c.Message = share(c.Type), share(c.Reason), share(c.Message)
+		c.Status = metav1.ConditionStatus(share(string(c.Status)))
+	}
+	return b, nil
 }
 
 func chainTransforms(fns ...func(any) (any, error)) func(any) (any, error) {

@@ -1,10 +1,12 @@
 package controllers
 
 import (
+	"encoding/json"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -170,4 +172,47 @@ func TestCacheDropsLastAppliedConfiguration(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(out.(client.Object).GetAnnotations()).To(Equal(map[string]string{"team": "a"}), "%T", o)
 	}
+}
+
+// Every cached batch repeats the same condition types, reasons and messages, phase,
+// namespace and finalizer: the cache keeps one copy of each.
+func TestBatchCacheSharesRepeatedStrings(t *testing.T) {
+	g := NewWithT(t)
+	decode := func(id string) *openaiv1alpha1.OpenAIBatch {
+		b := &openaiv1alpha1.OpenAIBatch{}
+		g.Expect(json.Unmarshal([]byte(`{"metadata":{"name":"`+id+`","namespace":"team-a","finalizers":["openai.operator.dev/cleanup"]},
+			"spec":{"endpoint":"/v1/embeddings","completionWindow":"24h"},
+			"status":{"batchID":"`+id+`","phase":"InProgress","conditions":[
+				{"type":"Ready","status":"False","reason":"InProgress","message":"The work is not finished: phase InProgress"},
+				{"type":"Submitted","status":"True","reason":"Accepted","message":"OpenAI accepted batch `+id+`"}]}}`), b)).To(Succeed())
+		out, err := batchTransform(t)(b)
+		g.Expect(err).NotTo(HaveOccurred())
+		return out.(*openaiv1alpha1.OpenAIBatch)
+	}
+	a, b := decode("batch_a"), decode("batch_b")
+	same := func(x, y string) bool { return unsafe.StringData(x) == unsafe.StringData(y) }
+	g.Expect(same(a.Namespace, b.Namespace)).To(BeTrue(), "namespace")
+	g.Expect(same(a.Finalizers[0], b.Finalizers[0])).To(BeTrue(), "finalizer")
+	g.Expect(same(string(a.Spec.Endpoint), string(b.Spec.Endpoint))).To(BeTrue(), "endpoint")
+	g.Expect(same(string(a.Status.Phase), string(b.Status.Phase))).To(BeTrue(), "phase")
+	for i, field := range []func(c metav1.Condition) string{
+		func(c metav1.Condition) string { return c.Type },
+		func(c metav1.Condition) string { return string(c.Status) },
+		func(c metav1.Condition) string { return c.Reason },
+	} {
+		g.Expect(same(field(a.Status.Conditions[1]), field(b.Status.Conditions[1]))).To(BeTrue(), "condition field %d", i)
+	}
+	g.Expect(same(a.Status.Conditions[0].Message, b.Status.Conditions[0].Message)).To(BeTrue(), "a repeated message")
+	g.Expect(a.Status.Conditions[1].Message).To(Equal("OpenAI accepted batch batch_a"), "values are unchanged")
+	g.Expect(b.Status.Conditions[1].Message).To(Equal("OpenAI accepted batch batch_b"))
+}
+
+func batchTransform(t *testing.T) func(any) (any, error) {
+	for k, by := range CacheOptions(nil, nil).ByObject {
+		if _, ok := k.(*openaiv1alpha1.OpenAIBatch); ok {
+			return by.Transform
+		}
+	}
+	t.Fatal("no OpenAIBatch in CacheOptions")
+	return nil
 }
