@@ -159,7 +159,9 @@ func TestCacheDropsLastAppliedConfiguration(t *testing.T) {
 	g := NewWithT(t)
 	const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 	opts := CacheOptions(nil, nil)
-	objs := []client.Object{&openaiv1alpha1.OpenAIBatch{}, &openaiv1alpha1.OpenAIResponse{}, &openaiv1alpha1.OpenAIFineTuningJob{}, &openaiv1alpha1.OpenAIWebhookEndpoint{}}
+	objs := []client.Object{
+		&openaiv1alpha1.OpenAIBatch{}, &openaiv1alpha1.OpenAIResponse{}, &openaiv1alpha1.OpenAIFineTuningJob{}, &openaiv1alpha1.OpenAIWebhookEndpoint{},
+	}
 	for _, o := range objs {
 		o.SetAnnotations(map[string]string{lastApplied: `{"spec":{"input":{"requests":["..."]}}}`, "team": "a"})
 		transform := opts.DefaultTransform

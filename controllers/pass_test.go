@@ -46,7 +46,9 @@ func TestPatchStatusUnchanged(t *testing.T) {
 	patches := 0
 	c := fake.NewClientBuilder().WithScheme(testenv.Scheme).WithObjects(obj).WithStatusSubresource(obj).
 		WithInterceptorFuncs(interceptor.Funcs{
-			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			SubResourcePatch: func(
+				ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption,
+			) error {
 				patches++
 				return c.SubResource(sub).Patch(ctx, o, p, opts...)
 			},

@@ -25,7 +25,8 @@
 # start and end. The manager and the receiver get the MEMORY_LIMIT their Deployments set
 # from limits.memory (config/; internal/memlimit makes it the Go runtime's soft limit), as
 # in a cluster; BENCH_SCALE_SHIPPED_LIMITS=0 runs them without. BENCH_SCALE_PROFILE_DIR
-# keeps heap profiles of the receiver and of a profiled manager after each step.
+# keeps the receiver's heap profile after each step (managers to compare, with their
+# profiles and memory breakdowns: go run ./bench/cmd/benchscale -variant ..., see -help).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

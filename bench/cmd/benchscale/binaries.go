@@ -60,7 +60,8 @@ func runBinaries(ctx context.Context, res *Results, o binariesRun) error {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "benchscale: real binaries at %d in flight + %d completed (seeded: %t); logs in %s\n", o.inFlight, o.completed, o.seed, workDir)
+	fmt.Fprintf(os.Stderr, "benchscale: real binaries at %d in flight + %d completed (seeded: %t); logs in %s\n",
+		o.inFlight, o.completed, o.seed, workDir)
 	steps := []bench.ScaleStep{{InFlight: o.inFlight, Completed: o.completed}}
 	first := bench.ScaleStep{InFlight: o.inFlight / 10, Completed: o.completed / 10}
 	if o.firstInFlight >= 0 && o.inFlight > 0 {
@@ -188,7 +189,8 @@ func renderMemory(b *strings.Builder, s *bench.ScaleResults) {
 		"heap the runtime has not returned to the OS; GC goal: the heap size at which the next collection starts (twice the live heap " +
 		"at the last collection with GOGC=100, unless a memory limit is nearer); live: the heap right after a forced collection. " +
 		"File: pages of the executable mapped from disk. MiB throughout; CPU is the process's user+system time to the second reading.\n\n")
-	w("| objects | process | variant | round | resync (s) | CPU (s) | peak | RSS (anon + file) | heap in use | retained | stacks | runtime | GC goal | live | polls, then: peak / RSS / live |\n")
+	w("| objects | process | variant | round | resync (s) | CPU (s) | peak | RSS (anon + file) | heap in use | retained | stacks | runtime " +
+		"| GC goal | live | polls, then: peak / RSS / live |\n")
 	w("|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
 	row := func(objects int, proc, variant, round, resync, cpu string, m bench.MemBreakdown, after string) {
 		w("| %d | %s | %s | %s | %s | %s | %.0f | %.0f (%.0f + %.0f) | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %s |\n",

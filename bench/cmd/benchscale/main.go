@@ -73,10 +73,12 @@ func run() error {
 	ceilingWrites := flag.Int("ceiling-writes", 5000, "Status patches of the bare client measuring the API server's write ceiling.")
 	onlyWrites := flag.Bool("only-writes", false, "Only run the writes and add them to the results file (with their commit).")
 	firstInFlight := flag.Int("first-inflight", -1, "In-flight batches of the first step (its completed ones in proportion); -1: a tenth of -inflight.")
-	profileDir := flag.String("profile-dir", "", "Directory for heap profiles of the receiver and of the -variant managers (their profilers on); empty: none.")
+	profileDir := flag.String("profile-dir", "",
+		"Directory for heap profiles of the receiver and of the -variant managers (their profilers on); empty: none.")
 	var variants variantFlags
 	flag.Var(&variants, "variant",
-		"A manager compared on each step's objects, repeatable: name|binary|env|args (binary an absolute path or empty for -bin's; env and args space-separated).")
+		"A manager compared on each step's objects, repeatable: name|binary|env|args "+
+			"(binary an absolute path or empty for -bin's; env and args space-separated).")
 	variantRounds := flag.Int("variant-rounds", 1, "Starts of each -variant per step, alternating.")
 	pollWait := flag.Duration("poll-wait", 45*time.Second, "How long each -variant runs after its resync before its second memory reading.")
 	shippedLimits := flag.Bool("shipped-memory-limits", true,
