@@ -581,15 +581,18 @@ func scaleResync(ctx context.Context, env *devenv.Env, c client.Client, kube kub
 	return nil
 }
 
+// batchController is the OpenAIBatch controller's name in the manager's metrics.
+const batchController = "openaibatch"
+
 // waitResynced waits until a manager (its metrics at url) has reconciled total
 // OpenAIBatch objects and its work queue is empty, and returns its reconcile count.
 func waitResynced(ctx context.Context, url string, total int, deadline time.Time) (float64, error) {
 	for {
 		s, err := scrape(ctx, url)
 		if err == nil {
-			batch := map[string]string{"controller": "openaibatch"}
+			batch := map[string]string{"controller": batchController}
 			n := sumMetric(s, "controller_runtime_reconcile_total", batch)
-			depth := sumMetric(s, "workqueue_depth", map[string]string{"name": "openaibatch"})
+			depth := sumMetric(s, "workqueue_depth", map[string]string{"name": batchController})
 			active := sumMetric(s, "controller_runtime_active_workers", batch)
 			if n >= float64(total) && depth == 0 && active == 0 {
 				return n, nil

@@ -227,7 +227,7 @@ func runVariants(ctx context.Context, env *devenv.Env, opts ScaleOptions, total 
 			}
 			s, err := scrape(ctx, p.MetricsURL)
 			if err == nil {
-				run.PolledReconciles = sumMetric(s, "controller_runtime_reconcile_total", map[string]string{"controller": "openaibatch"}) - n
+				run.PolledReconciles = sumMetric(s, "controller_runtime_reconcile_total", map[string]string{"controller": batchController}) - n
 			}
 			if run.Polled, err = readMemory(ctx, p.Pid(), p.MetricsURL, addr, prefix+"-polled.pb.gz"); err != nil {
 				return out, err
@@ -235,7 +235,7 @@ func runVariants(ctx context.Context, env *devenv.Env, opts ScaleOptions, total 
 			run.CPUSeconds = cpuSeconds(p.Pid())
 			out = append(out, run)
 			if opts.Progress != nil {
-				fmt.Fprintf(opts.Progress, "scale: variant %s round %d: resync %.1fs, peak %.0f MiB, live heap %.0f MiB, heap goal %.0f MiB, cpu %.1fs\n",
+				_, _ = fmt.Fprintf(opts.Progress, "scale: variant %s round %d: resync %.1fs, peak %.0f MiB, live heap %.0f MiB, heap goal %.0f MiB, cpu %.1fs\n",
 					v.Name, round, run.ResyncSeconds, run.Polled.PeakMiB, run.Synced.LiveHeapMiB, run.Synced.NextGCMiB, run.CPUSeconds)
 			}
 		}
