@@ -162,13 +162,15 @@ type ScaleRow struct {
 // many in-flight batches (model emulator-hang never finishes) plus completed ones,
 // memory of both processes, and a manager restart. When a step's submissions time out it
 // returns the steps so far, that one marked Unfinished, with the error.
+//
+//nolint:gocyclo // one scenario's phases in the order they run, sharing their state
 func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 	d := controllers.DefaultOptions()
 	sc, done := track(fmt.Sprintf("internal/devenv: envtest API server with the kustomize install; emulator, webhook-receiver and manager as processes under their ServiceAccounts (manager defaults: poll %s, %s once a project's webhook events arrive, %d concurrent reconciles; its cache strips managedFields); emulator time scale 0.05, in-flight batches use model emulator-hang",
 		shortSchedule(d), webhookSchedule(d), d.MaxConcurrentReconciles) + envNote(opts.ManagerEnv, opts.ReceiverEnv))
 	progress := func(format string, args ...any) {
 		if opts.Progress != nil {
-			fmt.Fprintf(opts.Progress, "scale: "+format+"\n", args...)
+			_, _ = fmt.Fprintf(opts.Progress, "scale: "+format+"\n", args...)
 		}
 	}
 	const ns = "bench-scale"
@@ -421,7 +423,10 @@ func seedInFlight(ctx context.Context, c client.Client, openaiURL string, templa
 // seedBatches is seedInFlight with the batches created on inputFileID (the status says
 // so) and model in their spec. Every batch is created in the emulator first, then every
 // object, so that the emulator's batches start close together.
-func seedBatches(ctx context.Context, c client.Client, openaiURL string, template *openaiv1alpha1.OpenAIBatch, inputFileID, model string, names []string) error {
+func seedBatches(
+	ctx context.Context, c client.Client, openaiURL string, template *openaiv1alpha1.OpenAIBatch,
+	inputFileID, model string, names []string,
+) error {
 	ids := make([]string, len(names))
 	created := make([]time.Time, len(names))
 	if err := parallel(ctx, len(names), 16, func(ctx context.Context, i int) error {
@@ -486,7 +491,10 @@ func emulatorCreateBatch(ctx context.Context, openaiURL, inputFileID, endpoint s
 var emulatorCallLine = regexp.MustCompile(`msg="Handled API call" op=(\S+) method=\S+ path=(\S+)`)
 
 // scaleResync restarts the manager and measures the resync.
-func scaleResync(ctx context.Context, env *devenv.Env, c client.Client, kube kubernetes.Interface, ns string, total int, row *ScaleRow, terminal func() map[string]bool, timeout time.Duration) error {
+func scaleResync(
+	ctx context.Context, env *devenv.Env, c client.Client, kube kubernetes.Interface, ns string, total int, row *ScaleRow,
+	terminal func() map[string]bool, timeout time.Duration,
+) error {
 	// What the polling schedule makes due during the resync is read before the restart.
 	list := &openaiv1alpha1.OpenAIBatchList{}
 	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
