@@ -241,7 +241,7 @@ func TestBatchCrashAfterCreateAdoptsInsteadOfDuplicating(t *testing.T) {
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 	f.g.Expect(f.emu.Calls("batches.create")).To(Equal(int64(1)), "no second batch may be created")
 	f.g.Expect(f.emu.Calls("files.create")).To(Equal(int64(1)), "the uploaded input is reused")
-	f.g.Expect(eventReasons(f.events("crashy"))).To(ContainElement("Adopted"))
+	f.g.Eventually(f.reasons("crashy"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("Adopted"))
 }
 
 func TestBatchUploadedButNotCreatedReusesTheInputFile(t *testing.T) {
@@ -316,7 +316,7 @@ func TestBatchRefusedKeyWaitsWithoutEndingOrLeakingIt(t *testing.T) {
 	for _, e := range f.events("denied") {
 		f.g.Expect(e.Note).NotTo(ContainSubstring(badKey[:12]))
 	}
-	f.g.Expect(eventReasons(f.events("denied"))).To(ContainElement(openaiv1alpha1.ReasonUnauthorized))
+	f.g.Eventually(f.reasons("denied"), 10*time.Second, 50*time.Millisecond).Should(ContainElement(openaiv1alpha1.ReasonUnauthorized))
 
 	// It backs off: 50 ms doubling up to 1 s makes at most 6 calls in 2 s (a fixed
 	// retry every 50 ms would make 40).
@@ -408,7 +408,7 @@ func TestBatchCancelViaSpec(t *testing.T) {
 	remote, err := f.sdk().Batches.Get(f.ctx, b.Status.BatchID)
 	f.g.Expect(err).NotTo(HaveOccurred())
 	f.g.Expect(remote.Status).To(Equal(openai.BatchStatusCancelled))
-	f.g.Expect(eventReasons(f.events("stopme"))).To(ContainElement("CancelRequested"))
+	f.g.Eventually(f.reasons("stopme"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("CancelRequested"))
 }
 
 func TestBatchCancelledOnDelete(t *testing.T) {
@@ -464,7 +464,7 @@ func TestBatchDeletionDoesNotHangWithoutCredentials(t *testing.T) {
 	f.g.Expect(f.c.Delete(f.ctx, b)).To(Succeed())
 	f.g.Eventually(func() error { return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{}) }, 10*time.Second).
 		ShouldNot(Succeed())
-	f.g.Expect(eventReasons(f.events("stranded"))).To(ContainElement("CleanupAbandoned"))
+	f.g.Eventually(f.reasons("stranded"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("CleanupAbandoned"))
 }
 
 func TestBatchDeletionGivesUpWhenTheAPIKeepsFailing(t *testing.T) {
@@ -480,7 +480,7 @@ func TestBatchDeletionGivesUpWhenTheAPIKeepsFailing(t *testing.T) {
 		return f.c.Get(f.ctx, client.ObjectKeyFromObject(b), &openaiv1alpha1.OpenAIBatch{})
 	}, 20*time.Second, 50*time.Millisecond).ShouldNot(Succeed())
 	f.g.Expect(time.Since(start)).To(BeNumerically(">=", testOptions().DeletionTimeout-time.Second), "it retries for DeletionTimeout first")
-	f.g.Expect(eventReasons(f.events("unreachable"))).To(ContainElement("CleanupAbandoned"))
+	f.g.Eventually(f.reasons("unreachable"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("CleanupAbandoned"))
 }
 
 func TestBatchResultsNeverOverwriteSomeoneElsesObject(t *testing.T) {

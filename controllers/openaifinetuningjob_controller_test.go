@@ -384,7 +384,7 @@ func TestFineTuningJobEndsAsOpenAIEndsIt(t *testing.T) {
 			f.g.Expect(j.Status.Error).NotTo(BeNil())
 			f.g.Expect(j.Status.Error.Code).To(Equal(tc.code))
 			f.g.Expect(j.Status.Message).To(ContainSubstring(tc.message))
-			f.g.Expect(eventReasons(f.events("ends"))).To(ContainElement("Failed"))
+			f.g.Eventually(f.reasons("ends"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("Failed"))
 		})
 	}
 }
@@ -405,7 +405,7 @@ func TestFineTuningJobCancelViaSpec(t *testing.T) {
 	f.g.Expect(err).NotTo(HaveOccurred())
 	f.g.Expect(remote.Status).To(Equal(openai.FineTuningJobStatusCancelled))
 	f.g.Expect(f.emu.Calls("fine_tuning.jobs.cancel")).To(Equal(int64(1)))
-	f.g.Expect(eventReasons(f.events("stopme"))).To(ContainElements("CancelRequested", "Cancelled"))
+	f.g.Eventually(f.reasons("stopme"), 10*time.Second, 50*time.Millisecond).Should(ContainElements("CancelRequested", "Cancelled"))
 }
 
 func TestFineTuningJobPauseAndResume(t *testing.T) {
@@ -431,7 +431,8 @@ func TestFineTuningJobPauseAndResume(t *testing.T) {
 	f.edit(j, func() { j.Spec.Paused = false })
 	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 	f.g.Expect(f.emu.Calls("fine_tuning.jobs.resume")).To(Equal(int64(1)))
-	f.g.Expect(eventReasons(f.events("pausable"))).To(ContainElements("PauseRequested", "Paused", "ResumeRequested", "Succeeded"))
+	f.g.Eventually(f.reasons("pausable"), 10*time.Second, 50*time.Millisecond).
+		Should(ContainElements("PauseRequested", "Paused", "ResumeRequested", "Succeeded"))
 }
 
 func TestFineTuningJobCrashAfterCreateAdoptsInsteadOfDuplicating(t *testing.T) {
@@ -455,7 +456,7 @@ func TestFineTuningJobCrashAfterCreateAdoptsInsteadOfDuplicating(t *testing.T) {
 	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 	f.g.Expect(f.emu.Calls("fine_tuning.jobs.create")).To(Equal(int64(1)), "no second job may be created")
 	f.g.Expect(f.emu.Calls("files.create")).To(Equal(int64(1)), "the upload is reused")
-	f.g.Expect(eventReasons(f.events("crashy"))).To(ContainElement("Adopted"))
+	f.g.Eventually(f.reasons("crashy"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("Adopted"))
 }
 
 // submittingJob creates a job resource whose status says an earlier process recorded
@@ -731,7 +732,7 @@ func TestFineTuningJobAccessLostAfterSubmissionKeepsTheResource(t *testing.T) {
 			f.g.Expect(j.Status.Phase).To(Equal(openaiv1alpha1.FineTuningPhaseRunning), "the job runs on at OpenAI: the resource keeps its phase")
 			f.g.Expect(f.condition(j, openaiv1alpha1.ConditionFailed)()).To(BeNil())
 			f.g.Consistently(f.condition(j, openaiv1alpha1.ConditionFailed), time.Second, 100*time.Millisecond).Should(BeNil())
-			f.g.Expect(eventReasons(f.events("keeper"))).To(ContainElement(tc.reason))
+			f.g.Eventually(f.reasons("keeper"), 10*time.Second, 50*time.Millisecond).Should(ContainElement(tc.reason))
 
 			// Access comes back: it carries on by itself, and a cancel works.
 			p.set(0, false)

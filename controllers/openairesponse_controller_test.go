@@ -143,7 +143,7 @@ func TestResponseUnsuccessfulOutcomes(t *testing.T) {
 			r = f.getResponse("outcome")
 			f.g.Expect(r.Status.Phase).To(Equal(tc.wantPhase))
 			tc.check(f.g, r)
-			f.g.Expect(eventReasons(f.events("outcome"))).To(ContainElement(string(tc.wantPhase)))
+			f.g.Eventually(f.reasons("outcome"), 10*time.Second, 50*time.Millisecond).Should(ContainElement(string(tc.wantPhase)))
 		})
 	}
 }
@@ -227,7 +227,7 @@ func TestResponseCrashWindowRecreatesAndWarns(t *testing.T) {
 	f.startManager(testOptions(), nil)
 	f.g.Eventually(f.condition(r, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 	f.g.Expect(f.emu.Calls("responses.create")).To(Equal(int64(2)))
-	f.g.Expect(eventReasons(f.events("window"))).To(ContainElement("PossibleDuplicate"))
+	f.g.Eventually(f.reasons("window"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("PossibleDuplicate"))
 }
 
 // TestResponseCreatedAgainAfterBackToBackCrashesCountsEveryAttempt: two processes in a

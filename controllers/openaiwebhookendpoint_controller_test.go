@@ -178,7 +178,7 @@ func TestWebhookEndpointLifecycle(t *testing.T) {
 	for _, e := range f.events("hooks") {
 		f.g.Expect(e.Note).NotTo(ContainSubstring(strings.TrimPrefix(first, "whsec_")))
 	}
-	f.g.Expect(eventReasons(f.events("hooks"))).To(ContainElements("Created", "Verified"))
+	f.g.Eventually(f.reasons("hooks"), 10*time.Second, 50*time.Millisecond).Should(ContainElements("Created", "Verified"))
 
 	// On OpenAI: one endpoint, named with the resource's UID, with that one secret.
 	remote, err := f.sdk().Webhooks.Get(f.ctx, st.EndpointID)
@@ -210,7 +210,7 @@ func TestWebhookEndpointLifecycle(t *testing.T) {
 	url := mr.srv.URL + "/openai/webhook"
 	f.g.Expect(postSigned(f.g, url, first)).To(Equal(http.StatusOK), "the old secret is accepted during the overlap")
 	f.g.Expect(postSigned(f.g, url, second)).To(Equal(http.StatusOK))
-	f.g.Expect(eventReasons(f.events("hooks"))).To(ContainElement("Rotated"))
+	f.g.Eventually(f.reasons("hooks"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("Rotated"))
 
 	// ...and only the new one after it; the current secret alone is tested again.
 	f.g.Eventually(func() *metav1.Time { return f.getEndpoint("hooks").Status.LastRotation.PreviousSecretExpiresAt }, 10*time.Second,
@@ -283,7 +283,7 @@ func TestWebhookEndpointCrashBeforeTheSecretWasWrittenAdoptsAndRotates(t *testin
 	f.g.Expect(st.LastRotation.Reason).To(Equal("SecretLost"))
 	f.g.Expect(st.LastRotation.PreviousSecretExpiresAt).To(BeNil(), "nothing held the lost secret: it stops at once")
 	f.g.Expect(f.receiverKeys()).To(HaveKey(f.ns + "_crashy"))
-	f.g.Expect(eventReasons(f.events("crashy"))).To(ContainElements("Adopted", "Rotated", "Verified"))
+	f.g.Eventually(f.reasons("crashy"), 10*time.Second, 50*time.Millisecond).Should(ContainElements("Adopted", "Rotated", "Verified"))
 }
 
 // Once an endpoint of a project is Verified, the project's first batch already polls on
@@ -406,7 +406,7 @@ func TestWebhookEndpointFollowsTheSpec(t *testing.T) {
 		Should(haveStatus(metav1.ConditionTrue))
 	f.g.Expect(string(f.receiverKeys()[f.ns+"_custom"])).NotTo(Equal(oldKey))
 	f.g.Expect(f.emu.WebhookEndpoints()).To(ConsistOf(HaveField("Name", HavePrefix("team A, again ("))))
-	f.g.Expect(eventReasons(f.events("custom"))).To(ContainElements("EndpointVanished", "Updated"))
+	f.g.Eventually(f.reasons("custom"), 10*time.Second, 50*time.Millisecond).Should(ContainElements("EndpointVanished", "Updated"))
 }
 
 // A 404 to reading the endpoint that OpenAI's list of the project contradicts (a
@@ -476,7 +476,7 @@ func TestWebhookEndpointDeletionWithoutCredentials(t *testing.T) {
 		return apierrors.IsNotFound(f.c.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "orphan"}, f.endpoint("orphan")))
 	}, 15*time.Second, 20*time.Millisecond).Should(BeTrue())
 	f.g.Expect(f.receiverKeys()).To(BeEmpty(), "the receiver stops accepting the secret whatever happens on OpenAI")
-	f.g.Expect(eventReasons(f.events("orphan"))).To(ContainElement("CleanupAbandoned"))
+	f.g.Eventually(f.reasons("orphan"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("CleanupAbandoned"))
 	f.g.Expect(f.emu.WebhookEndpoints()).To(HaveLen(1), "without credentials the endpoint stays on OpenAI, as the Warning says")
 }
 

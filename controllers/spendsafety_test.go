@@ -140,7 +140,7 @@ func TestBatchKeyRevokedWhileRunningKeepsItsPhaseAndContinues(t *testing.T) {
 	f.g.Expect(got.Status.Phase).
 		To(BeElementOf(openaiv1alpha1.BatchPhaseValidating, openaiv1alpha1.BatchPhaseInProgress, openaiv1alpha1.BatchPhaseFinalizing))
 	f.g.Expect(f.fileExists(got.Status.InputFileID)).To(BeTrue(), "the input of a running batch must stay")
-	f.g.Expect(eventReasons(f.events("revoked"))).To(ContainElement(openaiv1alpha1.ReasonUnauthorized))
+	f.g.Eventually(f.reasons("revoked"), 10*time.Second, 50*time.Millisecond).Should(ContainElement(openaiv1alpha1.ReasonUnauthorized))
 
 	// The key works again: the batch goes on by itself, to the end.
 	f.g.Expect(f.emu.SetKeyState(emulator.DefaultAPIKey, emulator.KeyActive)).To(Succeed())
@@ -217,7 +217,7 @@ func TestBatchNotFoundAfterCreationIsReportedNotFailed(t *testing.T) {
 	))
 	f.g.Expect(f.getBatch("vanished").Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseInProgress))
 	f.g.Expect(f.failedCondition(b)()).To(BeNil())
-	f.g.Expect(eventReasons(f.events("vanished"))).To(ContainElement(openaiv1alpha1.ReasonNotFound))
+	f.g.Eventually(f.reasons("vanished"), 10*time.Second, 50*time.Millisecond).Should(ContainElement(openaiv1alpha1.ReasonNotFound))
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionObjectFound), 20*time.Second, 50*time.Millisecond).
 		Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonFound))
 	f.g.Expect(f.getBatch("vanished").Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseInProgress))
@@ -317,7 +317,7 @@ func TestSubmittingSurvivesAMissingCredentialsSecret(t *testing.T) {
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
 	f.g.Expect(f.getBatch("rotated").Status.BatchID).To(Equal(batchID))
 	f.g.Expect(f.emu.Calls("batches.create")).To(Equal(int64(1)), "the earlier attempt's batch is adopted, not created again")
-	f.g.Expect(eventReasons(f.events("rotated"))).To(ContainElement("Adopted"))
+	f.g.Eventually(f.reasons("rotated"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("Adopted"))
 }
 
 func TestSubmittingSurvivesAnEditedOrMissingInput(t *testing.T) {
@@ -540,7 +540,7 @@ func TestInsufficientQuotaSaysSoAndRetriesSlowly(t *testing.T) {
 		haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonInsufficientQuota),
 		HaveField("Message", ContainSubstring("insufficient_quota")),
 	))
-	f.g.Expect(eventReasons(f.events("broke"))).To(ContainElement(openaiv1alpha1.ReasonInsufficientQuota))
+	f.g.Eventually(f.reasons("broke"), 10*time.Second, 50*time.Millisecond).Should(ContainElement(openaiv1alpha1.ReasonInsufficientQuota))
 	f.g.Expect(testutil.ToFloat64(metric)).To(BeNumerically(">=", 1))
 	// QuotaRetryInterval is 4 s here: no create call for that long.
 	calls := f.emu.Calls("batches.create")

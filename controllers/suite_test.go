@@ -333,6 +333,13 @@ func (f *fixture) events(name string) []eventsv1.Event {
 	return out
 }
 
+// reasons returns a function that lists the reasons of the Events about name, for
+// Eventually: the recorder writes Events asynchronously, so one emitted with a status
+// change can reach the API server after the status does.
+func (f *fixture) reasons(name string) func() []string {
+	return func() []string { return eventReasons(f.events(name)) }
+}
+
 func eventReasons(events []eventsv1.Event) []string {
 	var out []string
 	for _, e := range events {
