@@ -69,7 +69,7 @@ type ftSubmission struct {
 	trainingFileID   string // uploaded by this process, or found by name
 	validationFileID string
 	searched         bool                  // no earlier job exists: OpenAI was searched, or this process recorded the intent
-	created          *openai.FineTuningJob // created by this process; the status write may not have landed yet
+	created          *openai.FineTuningJob // created or adopted by this process; the status write may not have landed yet
 }
 
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openaifinetuningjobs,verbs=get;list;watch;patch
@@ -187,8 +187,8 @@ func (r *FineTuningJobReconciler) submit(ctx context.Context, s *ftScope) (ctrl.
 	}
 	memo := r.memo(obj.UID)
 	if memo.created != nil {
-		// Created by this process, but this status does not show its id: the write that
-		// recorded it lost a conflict, or the cache is behind. Record it (again).
+		// Created or adopted by this process, but this status does not show its id: the
+		// write that recorded it lost a conflict, or the cache is behind. Record it (again).
 		r.mirror(s, memo.created, time.Now())
 		return ctrl.Result{RequeueAfter: r.PollIntervalMin}, nil
 	}
@@ -294,6 +294,10 @@ func (r *FineTuningJobReconciler) resumeSubmission(ctx context.Context, s *ftSco
 		}
 		memo.searched = true
 		if found != nil {
+			// Remembered as this process's own: should the status write below be lost, or
+			// the next pass read a cache that does not show it yet, that pass records this
+			// job again instead of creating one (searched is true from now on).
+			memo.created = found
 			s.log.Info("Adopting the fine-tuning job an earlier attempt created", "jobID", found.ID)
 			r.event(obj, corev1.EventTypeNormal, "Adopted", "Reconcile", "Adopted fine-tuning job "+found.ID+" created by an earlier attempt")
 			r.mirror(s, found, time.Now())
