@@ -880,29 +880,55 @@ func TestAdoptionSurvivesALostStatusWrite(t *testing.T) {
 
 // The same for a fine-tuning job: the adoption's status write is lost to another
 // change, and the rerun (which may also read a cache that does not show the adoption
-// yet) must record the adopted job, not create a second one.
+// yet) must record the adopted job, not create a second one, nor, when spec.cancel is
+// set, end the resource as cancelled before it was submitted while the job runs on.
 func TestFineTuningJobAdoptionSurvivesALostStatusWrite(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, fixtureOptions{noManager: true})
-	j := f.submittingJob(f.fineTuningJob("adopted", 10))
-	earlier := f.createRemoteJob(j, "gpt-4o-mini")
-	f.emu.ResetStats()
-	var once sync.Once
-	f.startManager(testOptions(), func(c client.Client) client.Client {
-		return interferingClient{Client: c, configMapWrites: &atomic.Int64{}, before: func(obj client.Object, patch client.Patch) {
-			if data, err := patch.Data(obj); err != nil || !bytes.Contains(data, []byte(earlier.ID)) {
-				return
+	cases := map[string]struct {
+		cancel bool
+	}{
+		"running":             {},
+		"cancelled meanwhile": {cancel: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fixtureOptions{noManager: true})
+			j := f.fineTuningJob("adopted", 10)
+			j.Spec.Cancel = tc.cancel
+			j = f.submittingJob(j)
+			model := "gpt-4o-mini"
+			if tc.cancel {
+				model = emulator.ModelHang
 			}
-			once.Do(func() {
-				target := &openaiv1alpha1.OpenAIFineTuningJob{ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: obj.GetName()}}
-				f.g.Expect(f.c.Patch(f.ctx, target, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"team":"search"}}}`)))).To(Succeed())
+			earlier := f.createRemoteJob(j, model)
+			f.emu.ResetStats()
+			var once sync.Once
+			f.startManager(testOptions(), func(c client.Client) client.Client {
+				return interferingClient{Client: c, configMapWrites: &atomic.Int64{}, before: func(obj client.Object, patch client.Patch) {
+					if data, err := patch.Data(obj); err != nil || !bytes.Contains(data, []byte(earlier.ID)) {
+						return
+					}
+					once.Do(func() {
+						target := &openaiv1alpha1.OpenAIFineTuningJob{ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: obj.GetName()}}
+						f.g.Expect(f.c.Patch(f.ctx, target, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"team":"search"}}}`)))).To(Succeed())
+					})
+				}}
 			})
-		}}
-	})
-	f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
-	f.g.Expect(f.getJob("adopted").Status.JobID).To(Equal(earlier.ID))
-	f.g.Expect(f.emu.Calls("fine_tuning.jobs.create")).To(BeZero(), "the adopted job is recorded, not created again")
-	f.g.Expect(f.remoteJobs(j)).To(HaveLen(1))
+			if tc.cancel {
+				f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionFailed), 30*time.Second, 50*time.Millisecond).
+					Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonCancelled))
+				remote, err := f.sdk().FineTuning.Jobs.Get(f.ctx, earlier.ID)
+				f.g.Expect(err).NotTo(HaveOccurred())
+				f.g.Expect(remote.Status).To(Equal(openai.FineTuningJobStatusCancelled), "the adopted job is cancelled, not left running")
+			} else {
+				f.g.Eventually(f.condition(j, openaiv1alpha1.ConditionComplete), 30*time.Second, 50*time.Millisecond).Should(haveStatus(metav1.ConditionTrue))
+			}
+			f.g.Expect(f.getJob("adopted").Status.JobID).To(Equal(earlier.ID))
+			f.g.Expect(f.emu.Calls("fine_tuning.jobs.create")).To(BeZero(), "the adopted job is recorded, not created again")
+			f.g.Expect(f.remoteJobs(j)).To(HaveLen(1))
+		})
+	}
 }
 
 // TestDeletionFinishesWhenOpenAIAnswersTheCancel409: the batch ended on OpenAI after
