@@ -195,18 +195,8 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 	if jsonl == nil && obj.Spec.Input.FileID == "" {
 		return res, err
 	}
-	api, err := s.openAI(ctx, &r.Deps)
+	api, err := s.openAIToSubmit(ctx, &r.Deps, "Waiting for credentials")
 	if err != nil {
-		if errors.Is(err, errCredentials) {
-			setCondition(
-				&st.Conditions,
-				obj,
-				openaiv1alpha1.ConditionSubmitted,
-				metav1.ConditionFalse,
-				openaiv1alpha1.ReasonPending,
-				"Waiting for credentials",
-			)
-		}
 		return r.apiError(s, submission, "loading credentials", err)
 	}
 	// Persist the intent before anything is created: after a crash, phase Submitting
@@ -274,12 +264,9 @@ func (r *BatchReconciler) cancelUnsubmitted(s *batchScope) {
 // batch and upload, then the input; spec.cancel ends it only after the search.
 func (r *BatchReconciler) resumeSubmission(ctx context.Context, s *batchScope, memo *batchSubmission) (ctrl.Result, error) {
 	obj, st := s.obj, &s.obj.Status
-	api, err := s.openAI(ctx, &r.Deps)
+	api, err := s.openAIToSubmit(ctx, &r.Deps,
+		"Waiting for credentials to look for a batch an earlier attempt may have created")
 	if err != nil {
-		if errors.Is(err, errCredentials) {
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending,
-				"Waiting for credentials to look for a batch an earlier attempt may have created")
-		}
 		return r.apiError(s, aboutSubmitted, "loading credentials", err)
 	}
 	if !memo.searched {

@@ -278,6 +278,10 @@ func TestBatchWaitsForMissingSecretThenRecovers(t *testing.T) {
 		HaveField("Message", ContainSubstring(`Secret "late-credentials" not found`)),
 	))
 	f.g.Expect(f.getBatch("patient").Status.Phase).To(Equal(openaiv1alpha1.BatchPhasePending))
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionSubmitted), 10*time.Second, 50*time.Millisecond).Should(SatisfyAll(
+		haveStatus(metav1.ConditionFalse, openaiv1alpha1.ReasonPending),
+		HaveField("Message", Equal("Waiting for credentials")),
+	))
 
 	f.createSecret("late-credentials", map[string]string{"organization": "org-1"})
 	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionCredentialsReady), 10*time.Second, 50*time.Millisecond).Should(SatisfyAll(

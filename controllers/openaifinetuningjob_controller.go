@@ -228,18 +228,8 @@ func (r *FineTuningJobReconciler) startSubmission(ctx context.Context, s *ftScop
 		}
 		return ctrl.Result{}, err
 	}
-	api, err := s.openAI(ctx, &r.Deps)
+	api, err := s.openAIToSubmit(ctx, &r.Deps, "Waiting for credentials")
 	if err != nil {
-		if errors.Is(err, errCredentials) {
-			setCondition(
-				&st.Conditions,
-				obj,
-				openaiv1alpha1.ConditionSubmitted,
-				metav1.ConditionFalse,
-				openaiv1alpha1.ReasonPending,
-				"Waiting for credentials",
-			)
-		}
 		return r.apiError(s, "loading credentials", err)
 	}
 	// Persist the intent before anything is uploaded or created: after a crash, phase
@@ -268,12 +258,9 @@ func (r *FineTuningJobReconciler) startSubmission(ctx context.Context, s *ftScop
 // resource out of Submitting.
 func (r *FineTuningJobReconciler) resumeSubmission(ctx context.Context, s *ftScope, memo *ftSubmission) (ctrl.Result, error) {
 	obj, st := s.obj, &s.obj.Status
-	api, err := s.openAI(ctx, &r.Deps)
+	api, err := s.openAIToSubmit(ctx, &r.Deps,
+		"Waiting for credentials to finish an interrupted submission: OpenAI may have the job already")
 	if err != nil {
-		if errors.Is(err, errCredentials) {
-			setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending,
-				"Waiting for credentials to finish an interrupted submission: OpenAI may have the job already")
-		}
 		return r.apiError(s, "loading credentials", err)
 	}
 	if !memo.searched {

@@ -226,18 +226,8 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		r.fail(s, openaiv1alpha1.ReasonInvalidInput, err.Error())
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
-	api, err := s.openAI(ctx, &r.Deps)
+	api, err := s.openAIToSubmit(ctx, &r.Deps, "Waiting for credentials")
 	if err != nil {
-		if errors.Is(err, errCredentials) {
-			setCondition(
-				&st.Conditions,
-				obj,
-				openaiv1alpha1.ConditionSubmitted,
-				metav1.ConditionFalse,
-				openaiv1alpha1.ReasonPending,
-				"Waiting for credentials",
-			)
-		}
 		return r.apiError(s, submission, "loading credentials", err)
 	}
 

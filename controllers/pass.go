@@ -113,6 +113,16 @@ func (p *pass[T]) openAI(ctx context.Context, d *Deps) (openai.Client, error) {
 	return p.api, nil
 }
 
+// openAIToSubmit is openAI for a step that submits: when the credentials are missing,
+// Submitted also says that the submission waits for them, with waiting as its message.
+func (p *pass[T]) openAIToSubmit(ctx context.Context, d *Deps, waiting string) (openai.Client, error) {
+	api, err := p.openAI(ctx, d)
+	if errors.Is(err, errCredentials) {
+		setCondition(p.conds, p.obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, openaiv1alpha1.ReasonPending, waiting)
+	}
+	return api, err
+}
+
 // concludeCredentials sets CredentialsReady back to True when OpenAI accepted the key
 // in this pass after refusing it before.
 func (p *pass[T]) concludeCredentials(d *Deps) {
