@@ -133,6 +133,6 @@ func failureReport(r *SeedResult, kinds string) string {
 		}
 	}
 	fmt.Fprintf(&b, "schedule:\n%s", r.Schedule.String())
-	fmt.Fprintf(&b, "log (last %d lines):\n  %s\n", len(r.Log), strings.Join(r.Log, "\n  "))
+	fmt.Fprintf(&b, "log (%d lines: the last ones, and every line that names a resource named above):\n  %s\n", len(r.Log), strings.Join(r.Log, "\n  "))
 	return b.String()
 }

@@ -42,7 +42,9 @@ import (
 type logBook struct {
 	start time.Time
 	mu    sync.Mutex
+	// lines is a ring of at most max lines; next is where the next one goes once full.
 	lines []string
+	next  int
 	max   int
 	// secrets are the values watched for; leaks the lines that held one.
 	secrets []string
@@ -62,11 +64,18 @@ func (b *logBook) add(line string) {
 			}
 		}
 	}
-	if len(b.lines) >= b.max {
-		copy(b.lines, b.lines[1:])
-		b.lines = b.lines[:len(b.lines)-1]
+	line = fmt.Sprintf("%7.3fs %s", time.Since(b.start).Seconds(), line)
+	if len(b.lines) < b.max {
+		b.lines = append(b.lines, line)
+		return
 	}
-	b.lines = append(b.lines, fmt.Sprintf("%7.3fs %s", time.Since(b.start).Seconds(), line))
+	b.lines[b.next] = line
+	b.next = (b.next + 1) % b.max
+}
+
+// ordered returns the kept lines, oldest first. The caller holds mu.
+func (b *logBook) ordered() []string {
+	return append(slices.Clone(b.lines[b.next:]), b.lines[:b.next]...)
 }
 
 // watchFor adds a signing secret ("whsec_<key>") to the values a line must never hold:
@@ -94,10 +103,44 @@ func (b *logBook) watched() (secrets, leaks []string) {
 func (b *logBook) tail(n int) []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.lines) > n {
-		return append([]string(nil), b.lines[len(b.lines)-n:]...)
+	all := b.ordered()
+	return all[max(0, len(all)-n):]
+}
+
+// about returns, oldest first, the last limit lines that are among the last n or name
+// one of resources (as a whole word): what a failure report needs to follow the
+// resources an invariant failed for from their creation, which the last lines alone
+// seldom reach back to.
+func (b *logBook) about(resources []string, n, limit int) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	all := b.ordered()
+	var out []string
+	for i, l := range all {
+		if i >= len(all)-n || slices.ContainsFunc(resources, func(r string) bool { return mentions(l, r) }) {
+			out = append(out, l)
+		}
 	}
-	return append([]string(nil), b.lines...)
+	return out[max(0, len(out)-limit):]
+}
+
+// mentions reports whether line holds word, not as part of a longer name.
+func mentions(line, word string) bool {
+	isName := func(c byte) bool {
+		return c == '-' || c == '_' || c == '.' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+	}
+	for i := 0; word != ""; {
+		j := strings.Index(line[i:], word)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(word)
+		if (start == 0 || !isName(line[start-1])) && (end == len(line) || !isName(line[end])) {
+			return true
+		}
+		i = start + 1
+	}
+	return false
 }
 
 // logger returns a logger writing into the book, prefixed with prefix (the process).

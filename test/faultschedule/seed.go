@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -243,7 +244,7 @@ type process struct {
 func RunSeed(ctx context.Context, env *testenv.Env, seed uint64, size Size, kinds []Kind) SeedResult {
 	s := &seedRun{
 		sched: Draw(seed, size, kinds), opts: ManagerOptions(), env: env, c: env.Client,
-		book: newLogBook(400), crashes: make(chan crashRequest, 8),
+		book: newLogBook(logBookLines), crashes: make(chan crashRequest, 8),
 		uids: map[string]types.UID{}, created: map[string]bool{}, deleted: map[string]*Deletion{},
 		inputInvalid: map[string]bool{}, actionsOn: map[string]int{}, actionsDone: map[string]int{},
 	}
@@ -252,9 +253,21 @@ func RunSeed(ctx context.Context, env *testenv.Env, seed uint64, size Size, kind
 	if err != nil {
 		res.Err = err
 	}
-	res.Log = s.book.tail(120)
+	var failed []string
+	for _, v := range res.Violations {
+		// Resource is "<Kind> <name>"; the log names resources by name.
+		if name := v.Resource[strings.LastIndex(v.Resource, " ")+1:]; name != "" && !slices.Contains(failed, name) {
+			failed = append(failed, name)
+		}
+	}
+	res.Log = s.book.about(failed, 120, 800)
 	return res
 }
+
+// logBookLines is how many log lines a seed keeps for its failure report: enough to
+// reach back to the start of a full-size seed, so that the report can follow a failed
+// resource from its creation.
+const logBookLines = 50000
 
 func (s *seedRun) logf(format string, args ...any) {
 	s.book.add("harness: " + fmt.Sprintf(format, args...))
