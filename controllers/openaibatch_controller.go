@@ -61,7 +61,9 @@ type BatchReconciler struct {
 	// search OpenAI again. A restarted process knows nothing and searches once.
 	submissions sync.Map // types.UID -> *batchSubmission
 	// strays are uploads of the resource's input that no batch uses (an earlier
-	// attempt's, found by name): deleted as soon as OpenAI lets us.
+	// attempt's, found by name), to delete as soon as OpenAI lets us. They are recorded
+	// in status.unusedUploads in the write of the pass that found them, so that a
+	// restarted process deletes them too; the copy here outlives a lost status write.
 	strays sync.Map // types.UID -> []string
 }
 
@@ -358,7 +360,7 @@ func (r *BatchReconciler) create(ctx context.Context, s *batchScope, memo *batch
 			// use it: delete it now, while its id is known (a restarted process would not
 			// know it), or with the strays should OpenAI not let us.
 			if _, derr := api.Files.Delete(ctx, inputFileID); derr != nil && openaiclient.Classify(derr).Class != openaiclient.NotFound {
-				r.addStrays(obj.UID, []string{inputFileID})
+				r.addStrays(s, []string{inputFileID})
 			}
 			memo.inputFileID = ""
 		case c.Class == openaiclient.Terminal && obj.Spec.Input.FileID == "":
@@ -512,21 +514,50 @@ func (r *BatchReconciler) concludeSearch(s *batchScope, memo *batchSubmission) *
 	}
 	if len(strays) > 0 {
 		s.log.Info("Found uploads of the input that no batch uses; deleting them", "fileIDs", strays)
-		r.addStrays(s.obj.UID, strays)
+		r.addStrays(s, strays)
 	}
 	return sr.found
 }
 
-func (r *BatchReconciler) addStrays(uid types.UID, ids []string) {
-	v, _ := r.strays.LoadOrStore(uid, []string{})
-	r.strays.Store(uid, append(slices.Clone(v.([]string)), ids...))
+// addStrays records uploads to delete, in this process and in the status this pass
+// writes.
+func (r *BatchReconciler) addStrays(s *batchScope, ids []string) {
+	v, _ := r.strays.LoadOrStore(s.obj.UID, []string{})
+	r.strays.Store(s.obj.UID, union(v.([]string), ids, -1))
+	s.obj.Status.UnusedUploads = union(s.obj.Status.UnusedUploads, ids, maxUnusedUploads)
+}
+
+// pendingStrays is every upload known to need deleting: the status's, and this
+// process's, whose status write may have been lost (it is recorded again).
+func (r *BatchReconciler) pendingStrays(s *batchScope) []string {
+	if v, ok := r.strays.Load(s.obj.UID); ok {
+		s.obj.Status.UnusedUploads = union(s.obj.Status.UnusedUploads, v.([]string), maxUnusedUploads)
+		return union(s.obj.Status.UnusedUploads, v.([]string), -1)
+	}
+	return s.obj.Status.UnusedUploads
+}
+
+// maxUnusedUploads is status.unusedUploads' MaxItems. More strays than that would take
+// more interrupted uploads of one resource than happen; the rest stay in memory only.
+const maxUnusedUploads = 100
+
+// union is a followed by the elements of b it lacks, at most limit of them (no limit
+// when negative).
+func union(a, b []string, limit int) []string {
+	out := slices.Clone(a)
+	for _, id := range b {
+		if (limit < 0 || len(out) < limit) && id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // deleteStrays deletes uploads of the input that no batch uses. A failure does not hold
 // up the other steps; the next pass tries again.
 func (r *BatchReconciler) deleteStrays(ctx context.Context, s *batchScope) (ctrl.Result, error) {
-	v, ok := r.strays.Load(s.obj.UID)
-	if !ok {
+	ids := r.pendingStrays(s)
+	if len(ids) == 0 {
 		return ctrl.Result{}, nil
 	}
 	api, err := s.openAI(ctx, &r.Deps)
@@ -534,12 +565,13 @@ func (r *BatchReconciler) deleteStrays(ctx context.Context, s *batchScope) (ctrl
 		return ctrl.Result{}, nil
 	}
 	var left []string
-	for _, id := range v.([]string) {
+	for _, id := range ids {
 		if _, err := api.Files.Delete(ctx, id); err != nil && openaiclient.Classify(err).Class != openaiclient.NotFound {
 			s.log.Info("Deleting an unused upload failed; retrying later", "fileID", id, "error", openaiclient.Classify(err, s.apiKey).Message)
 			left = append(left, id)
 		}
 	}
+	s.obj.Status.UnusedUploads = union(nil, left, maxUnusedUploads)
 	if len(left) == 0 {
 		r.strays.Delete(s.obj.UID)
 	} else {
@@ -930,7 +962,7 @@ func (r *BatchReconciler) cleanUp(ctx context.Context, s *batchScope, cancelOnDe
 	obj, st := s.obj, &s.obj.Status
 	ended := batchTerminal(st.Phase) && endedOnOpenAI(st.Conditions)
 	searching := st.BatchID == "" && st.Phase == openaiv1alpha1.BatchPhaseSubmitting
-	_, haveStrays := r.strays.Load(obj.UID)
+	haveStrays := len(r.pendingStrays(s)) > 0
 	needCancel := cancelOnDelete && st.BatchID != "" && !ended && st.Phase != openaiv1alpha1.BatchPhaseCancelling
 	if !searching && !needCancel && !r.ownsInput(obj) && !haveStrays {
 		return nil
@@ -957,7 +989,7 @@ func (r *BatchReconciler) cleanUp(ctx context.Context, s *batchScope, cancelOnDe
 		if st.BatchID == "" && memo.inputFileID != "" && obj.Spec.Input.FileID == "" {
 			st.InputFileID = memo.inputFileID
 		}
-		_, haveStrays = r.strays.Load(obj.UID)
+		haveStrays = len(r.pendingStrays(s)) > 0
 	}
 	if needCancel {
 		if err := r.cancelOnDelete(ctx, s, api); err != nil {
@@ -982,7 +1014,7 @@ func (r *BatchReconciler) deleteStraysOnDelete(ctx context.Context, s *batchScop
 	if _, err := r.deleteStrays(ctx, s); err != nil {
 		return err
 	}
-	if _, left := r.strays.Load(s.obj.UID); left {
+	if _, left := r.strays.Load(s.obj.UID); left || len(s.obj.Status.UnusedUploads) > 0 {
 		return errors.New("unused uploads of the input could not be deleted yet")
 	}
 	return nil

@@ -580,6 +580,33 @@ func TestStrayUploadsAreDeleted(t *testing.T) {
 	f.g.Expect(f.emu.Calls("files.create")).To(Equal(int64(2)), "no third upload")
 }
 
+// A stray upload found by the pass that adopted the batch is still deleted when the
+// process stops before it could delete it: the adoption's status write, which ends the
+// search for good, carries the strays too.
+func TestStrayUploadsOutliveACrash(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noManager: true})
+	b := f.batch("strays-crash", 1, emulator.ModelHang)
+	f.create(b)
+	stray, _ := f.earlierAttempt(b, false)
+	_, batchID := f.earlierAttempt(b, true) // the second attempt got as far as the batch
+	f.inject(emulator.Injection{Op: emulator.OpFilesDelete, Fault: emulator.FaultServerError, Count: 1000})
+	stop := f.startManager(testOptions(), nil)
+	f.g.Eventually(func() string { return f.getBatch("strays-crash").Status.BatchID }, 20*time.Second, 50*time.Millisecond).
+		Should(Equal(batchID), "the earlier batch is adopted")
+	f.g.Eventually(func() int64 { return f.emu.Calls("files.delete") }, 10*time.Second, 50*time.Millisecond).
+		Should(BeNumerically(">=", 1), "the stray's deletion is tried")
+	stop() // the process ends with the stray still on OpenAI
+	f.g.Expect(f.fileExists(stray)).To(BeTrue())
+	f.emu.ClearInjections()
+	f.startManager(testOptions(), nil)
+	f.g.Eventually(func() bool { return f.fileExists(stray) }, 20*time.Second, 50*time.Millisecond).
+		Should(BeFalse(), "the restarted process deletes the stray the first one found")
+	f.g.Expect(f.remoteBatch(batchID).Status).NotTo(BeElementOf(openai.BatchStatusCancelling, openai.BatchStatusCancelled), "the adopted batch runs on")
+	f.g.Eventually(func() []string { return f.getBatch("strays-crash").Status.UnusedUploads }, 10*time.Second, 50*time.Millisecond).
+		Should(BeEmpty(), "a deleted stray leaves the status")
+}
+
 // Case 8: an expired output file is reported once, not retried forever; results are
 // stored once per finished batch.
 func TestExpiredOutputFileIsReportedNotRetried(t *testing.T) {

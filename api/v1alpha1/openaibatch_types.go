@@ -232,6 +232,16 @@ type OpenAIBatchStatus struct {
 	// +optional
 	InputFileDeleted bool `json:"inputFileDeleted,omitempty"`
 
+	// unusedUploads are uploads of this resource's input that no batch uses, left on
+	// OpenAI by an interrupted submission. The controller deletes them and removes each
+	// from the list once it is gone; they are recorded so that a restarted controller
+	// still deletes them.
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=set
+	// +optional
+	UnusedUploads []string `json:"unusedUploads,omitempty"`
+
 	// progress is "completed/total" requests, for display.
 	// +optional
 	Progress string `json:"progress,omitempty"`

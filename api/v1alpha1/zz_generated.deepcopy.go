@@ -363,6 +363,11 @@ func (in *OpenAIBatchStatus) DeepCopyInto(out *OpenAIBatchStatus) {
 		in, out := &in.SubmittingSince, &out.SubmittingSince
 		*out = (*in).DeepCopy()
 	}
+	if in.UnusedUploads != nil {
+		in, out := &in.UnusedUploads, &out.UnusedUploads
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.RequestCounts != nil {
 		in, out := &in.RequestCounts, &out.RequestCounts
 		*out = new(RequestCounts)
