@@ -65,6 +65,7 @@ func ManagerOptions(opts Options) ctrl.Options {
 		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
 		PprofBindAddress:        opts.PprofBindAddress,
 		LeaderElection:          false,
+		Logger:                  opts.Logger,
 	}
 }
 

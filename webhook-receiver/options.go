@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openai-operator/openai-operator/internal/namespaces"
@@ -114,6 +115,9 @@ type Options struct {
 	Secrets SecretSource
 	// Registerer receives the metrics; nil means controller-runtime's metrics.Registry.
 	Registerer prometheus.Registerer
+	// Logger, when set, is the manager's logger (tests and embedding); the zero value
+	// means controller-runtime's global logger, which main sets.
+	Logger logr.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

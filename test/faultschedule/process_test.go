@@ -67,3 +67,27 @@ func TestAManagerCrashedBeforeItsCachesSyncedStops(t *testing.T) {
 	s.stopManager()
 	g.Expect(strings.Join(s.book.tail(400), "\n")).NotTo(ContainSubstring("did not stop"))
 }
+
+// TestTheReceiversLinesGoIntoTheBook: the seed's receiver logs into the seed's book,
+// where I8 looks for signing secrets in every line, as it does in the managers'.
+func TestTheReceiversLinesGoIntoTheBook(t *testing.T) {
+	g := NewWithT(t)
+	env, err := testenv.Start()
+	if err != nil {
+		t.Fatalf("starting the API server (run `make envtest` or set KUBEBUILDER_ASSETS): %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	em, err := emulator.Start(emulator.Options{APIKeys: []string{"sk-receiver-test"}, TimeScale: TimeScale})
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(em.Close)
+
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "fs-receiver-"}}
+	g.Expect(env.Client.Create(ctx, ns)).To(Succeed())
+	s := &seedRun{sched: Draw(1, Sizes["ci"], Kinds), opts: ManagerOptions(), env: env, c: env.Client, ns: ns.Name, em: em,
+		book: newLogBook(400)}
+	_, stop, err := s.startReceiver(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	stop()
+	g.Expect(s.book.tail(400)).To(ContainElement(ContainSubstring(" receiver ")), "the receiver's lines are in the book")
+}

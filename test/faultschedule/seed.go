@@ -449,6 +449,8 @@ func (s *seedRun) startReceiver(ctx context.Context) (string, func(), error) {
 		BindAddress: "127.0.0.1:0", MetricsBindAddress: "0", HealthProbeBindAddress: "0",
 		Namespace: s.ns, SecretsPath: path, SigningSecretNamespace: s.ns, SigningSecretName: s.opts.Webhooks.SecretName,
 		Registerer: prometheus.NewRegistry(),
+		// Its lines go into the book too, where I8 looks for secrets in them.
+		Logger: s.book.logger("receiver"),
 	})
 	if err != nil {
 		_ = os.RemoveAll(dir)
