@@ -516,6 +516,7 @@ func (r *BatchReconciler) concludeSearch(s *batchScope, memo *batchSubmission) *
 		s.log.Info("Found uploads of the input that no batch uses; deleting them", "fileIDs", strays)
 		r.addStrays(s, strays)
 	}
+	r.forgetStray(s, keep)
 	return sr.found
 }
 
@@ -525,6 +526,21 @@ func (r *BatchReconciler) addStrays(s *batchScope, ids []string) {
 	v, _ := r.strays.LoadOrStore(s.obj.UID, []string{})
 	r.strays.Store(s.obj.UID, union(v.([]string), ids, -1))
 	s.obj.Status.UnusedUploads = union(s.obj.Status.UnusedUploads, ids, maxUnusedUploads)
+}
+
+// forgetStray takes id, now the input, off the uploads to delete.
+func (r *BatchReconciler) forgetStray(s *batchScope, id string) {
+	if id == "" {
+		return
+	}
+	if v, ok := r.strays.Load(s.obj.UID); ok {
+		if left := slices.DeleteFunc(slices.Clone(v.([]string)), func(x string) bool { return x == id }); len(left) > 0 {
+			r.strays.Store(s.obj.UID, left)
+		} else {
+			r.strays.Delete(s.obj.UID)
+		}
+	}
+	s.obj.Status.UnusedUploads = slices.DeleteFunc(slices.Clone(s.obj.Status.UnusedUploads), func(x string) bool { return x == id })
 }
 
 // pendingStrays is every upload known to need deleting: the status's, and this
@@ -560,6 +576,13 @@ func (r *BatchReconciler) deleteStrays(ctx context.Context, s *batchScope) (ctrl
 	if len(ids) == 0 {
 		return ctrl.Result{}, nil
 	}
+	// An upload recorded as unused that a later search found and chose as the input
+	// (a restarted process finds it by name) is no stray any more.
+	inUse := s.obj.Status.InputFileID
+	if m, ok := r.submissions.Load(s.obj.UID); ok && m.(*batchSubmission).inputFileID != "" {
+		inUse = m.(*batchSubmission).inputFileID
+	}
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == inUse || id == s.obj.Spec.Input.FileID })
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		return ctrl.Result{}, nil
@@ -1014,7 +1037,7 @@ func (r *BatchReconciler) deleteStraysOnDelete(ctx context.Context, s *batchScop
 	if _, err := r.deleteStrays(ctx, s); err != nil {
 		return err
 	}
-	if _, left := r.strays.Load(s.obj.UID); left || len(s.obj.Status.UnusedUploads) > 0 {
+	if v, ok := r.strays.Load(s.obj.UID); (ok && len(v.([]string)) > 0) || len(s.obj.Status.UnusedUploads) > 0 {
 		return errors.New("unused uploads of the input could not be deleted yet")
 	}
 	return nil

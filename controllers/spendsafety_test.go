@@ -607,6 +607,28 @@ func TestStrayUploadsOutliveACrash(t *testing.T) {
 		Should(BeEmpty(), "a deleted stray leaves the status")
 }
 
+// An upload recorded as unused, then found by a restarted process's search and used
+// for the batch (it is the newest upload of the input), is the batch's input, not a
+// stray: it must not be deleted (fault seed 770359: a 404 to batches.create, the
+// upload's deletion refused, a crash).
+func TestAStrayThatBecameTheInputIsKept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noManager: true})
+	b := f.batch("stray-reused", 1, emulator.ModelHang)
+	f.create(b)
+	upload, _ := f.earlierAttempt(b, false)
+	b = f.getBatch("stray-reused")
+	b.Status.UnusedUploads = []string{upload}
+	f.g.Expect(f.c.Status().Update(f.ctx, b)).To(Succeed())
+	f.startManager(testOptions(), nil)
+	f.g.Eventually(func() string { return f.getBatch("stray-reused").Status.BatchID }, 20*time.Second, 50*time.Millisecond).ShouldNot(BeEmpty())
+	f.g.Expect(f.remoteBatch(f.getBatch("stray-reused").Status.BatchID).InputFileID).To(Equal(upload), "the upload is reused")
+	f.g.Eventually(func() []string { return f.getBatch("stray-reused").Status.UnusedUploads }, 10*time.Second, 50*time.Millisecond).
+		Should(BeEmpty(), "the input leaves the list of unused uploads")
+	f.g.Consistently(func() bool { return f.fileExists(upload) }, time.Second, 50*time.Millisecond).Should(BeTrue(), "the running batch's input stays")
+	f.g.Expect(f.emu.Calls("files.create")).To(Equal(int64(1)), "nothing uploaded again")
+}
+
 // Case 8: an expired output file is reported once, not retried forever; results are
 // stored once per finished batch.
 func TestExpiredOutputFileIsReportedNotRetried(t *testing.T) {
