@@ -516,7 +516,6 @@ func (r *BatchReconciler) concludeSearch(s *batchScope, memo *batchSubmission) *
 		s.log.Info("Found uploads of the input that no batch uses; deleting them", "fileIDs", strays)
 		r.addStrays(s, strays)
 	}
-	r.forgetStray(s, keep)
 	return sr.found
 }
 
@@ -526,21 +525,6 @@ func (r *BatchReconciler) addStrays(s *batchScope, ids []string) {
 	v, _ := r.strays.LoadOrStore(s.obj.UID, []string{})
 	r.strays.Store(s.obj.UID, union(v.([]string), ids, -1))
 	s.obj.Status.UnusedUploads = union(s.obj.Status.UnusedUploads, ids, maxUnusedUploads)
-}
-
-// forgetStray takes id, now the input, off the uploads to delete.
-func (r *BatchReconciler) forgetStray(s *batchScope, id string) {
-	if id == "" {
-		return
-	}
-	if v, ok := r.strays.Load(s.obj.UID); ok {
-		if left := slices.DeleteFunc(slices.Clone(v.([]string)), func(x string) bool { return x == id }); len(left) > 0 {
-			r.strays.Store(s.obj.UID, left)
-		} else {
-			r.strays.Delete(s.obj.UID)
-		}
-	}
-	s.obj.Status.UnusedUploads = slices.DeleteFunc(slices.Clone(s.obj.Status.UnusedUploads), func(x string) bool { return x == id })
 }
 
 // pendingStrays is every upload known to need deleting: the status's, and this
@@ -577,12 +561,18 @@ func (r *BatchReconciler) deleteStrays(ctx context.Context, s *batchScope) (ctrl
 		return ctrl.Result{}, nil
 	}
 	// An upload recorded as unused that a later search found and chose as the input
-	// (a restarted process finds it by name) is no stray any more.
+	// (a restarted process finds it by name) is no stray any more: the one place that
+	// deletes strays is where it is left out.
 	inUse := s.obj.Status.InputFileID
 	if m, ok := r.submissions.Load(s.obj.UID); ok && m.(*batchSubmission).inputFileID != "" {
 		inUse = m.(*batchSubmission).inputFileID
 	}
 	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == inUse || id == s.obj.Spec.Input.FileID })
+	if len(ids) == 0 {
+		s.obj.Status.UnusedUploads = nil
+		r.strays.Delete(s.obj.UID)
+		return ctrl.Result{}, nil
+	}
 	api, err := s.openAI(ctx, &r.Deps)
 	if err != nil {
 		return ctrl.Result{}, nil
