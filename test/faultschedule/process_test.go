@@ -41,21 +41,7 @@ import (
 // process's reads carry on until it has stopped.
 func TestAManagerCrashedBeforeItsCachesSyncedStops(t *testing.T) {
 	g := NewWithT(t)
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatalf("starting the API server (run `make envtest` or set KUBEBUILDER_ASSETS): %v", err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	em, err := emulator.Start(emulator.Options{APIKeys: []string{"sk-crash-test"}, TimeScale: TimeScale})
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(em.Close)
-
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "fs-crash-"}}
-	g.Expect(env.Client.Create(ctx, ns)).To(Succeed())
-	sched := Draw(1, Sizes["ci"], Kinds)
-	s := &seedRun{sched: sched, opts: ManagerOptions(), env: env, c: env.Client, ns: ns.Name, em: em,
-		book: newLogBook(400)}
+	s := newTestSeedRun(t, g)
 	s.wire = newWire(&s.sched, http.DefaultTransport.(*http.Transport).Clone(), s.book)
 
 	g.Expect(s.startManager()).To(Succeed())
@@ -72,22 +58,27 @@ func TestAManagerCrashedBeforeItsCachesSyncedStops(t *testing.T) {
 // where I8 looks for signing secrets in every line, as it does in the managers'.
 func TestTheReceiversLinesGoIntoTheBook(t *testing.T) {
 	g := NewWithT(t)
+	s := newTestSeedRun(t, g)
+	ctx := context.Background()
+	_, stop, err := s.startReceiver(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	stop()
+	g.Expect(s.book.tail(400)).To(ContainElement(ContainSubstring(" receiver ")), "the receiver's lines are in the book")
+}
+
+// newTestSeedRun starts an API server and an emulator for one test and returns a seed
+// run of the ci-size schedule of seed 1 in a namespace of its own, with nothing started.
+func newTestSeedRun(t *testing.T, g *WithT) *seedRun {
 	env, err := testenv.Start()
 	if err != nil {
 		t.Fatalf("starting the API server (run `make envtest` or set KUBEBUILDER_ASSETS): %v", err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	em, err := emulator.Start(emulator.Options{APIKeys: []string{"sk-receiver-test"}, TimeScale: TimeScale})
+	em, err := emulator.Start(emulator.Options{APIKeys: []string{"sk-process-test"}, TimeScale: TimeScale})
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(em.Close)
-
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "fs-receiver-"}}
-	g.Expect(env.Client.Create(ctx, ns)).To(Succeed())
-	s := &seedRun{sched: Draw(1, Sizes["ci"], Kinds), opts: ManagerOptions(), env: env, c: env.Client, ns: ns.Name, em: em,
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "fs-process-"}}
+	g.Expect(env.Client.Create(context.Background(), ns)).To(Succeed())
+	return &seedRun{sched: Draw(1, Sizes["ci"], Kinds), opts: ManagerOptions(), env: env, c: env.Client, ns: ns.Name, em: em,
 		book: newLogBook(400)}
-	_, stop, err := s.startReceiver(ctx)
-	g.Expect(err).NotTo(HaveOccurred())
-	stop()
-	g.Expect(s.book.tail(400)).To(ContainElement(ContainSubstring(" receiver ")), "the receiver's lines are in the book")
 }
