@@ -102,10 +102,12 @@ type batchScope struct {
 //nolint:dupl // each kind's Reconcile names its own status fields and steps; what they share lives in pass
 func (r *BatchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	obj := &openaiv1alpha1.OpenAIBatch{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	found, ghost, err := r.fetch(ctx, req.NamespacedName, obj)
+	if !found {
+		return ctrl.Result{}, err
 	}
 	s := &batchScope{newPass(ctx, obj, obj.Spec.CredentialsRef, &obj.Status.Conditions)}
+	s.ghost = ghost
 	s.phase = func() string { return string(obj.Status.Phase) }
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
@@ -216,7 +218,8 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 		openaiv1alpha1.ReasonPending,
 		"Uploading the input and creating the batch",
 	)
-	if err := r.patchStatus(ctx, s); err != nil {
+	// Deleted meanwhile (see ghostStore): create nothing.
+	if err := r.patchStatus(ctx, s); err != nil || s.gone {
 		return ctrl.Result{}, err
 	}
 	memo.searched = true // no attempt came before this one

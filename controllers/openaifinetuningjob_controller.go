@@ -99,10 +99,12 @@ const maxCheckpointsStored = 100
 //nolint:dupl // each kind's Reconcile names its own status fields and steps; what they share lives in pass
 func (r *FineTuningJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	obj := &openaiv1alpha1.OpenAIFineTuningJob{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	found, ghost, err := r.fetch(ctx, req.NamespacedName, obj)
+	if !found {
+		return ctrl.Result{}, err
 	}
 	s := &ftScope{newPass(ctx, obj, obj.Spec.CredentialsRef, &obj.Status.Conditions)}
+	s.ghost = ghost
 	s.phase = func() string { return string(obj.Status.Phase) }
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
@@ -245,7 +247,8 @@ func (r *FineTuningJobReconciler) startSubmission(ctx context.Context, s *ftScop
 		openaiv1alpha1.ReasonPending,
 		"Uploading the training data and creating the job",
 	)
-	if err := r.patchStatus(ctx, s); err != nil {
+	// Deleted meanwhile (see ghostStore): create nothing.
+	if err := r.patchStatus(ctx, s); err != nil || s.gone {
 		return ctrl.Result{}, err
 	}
 	memo.searched = true // this process has created nothing yet

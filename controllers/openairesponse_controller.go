@@ -35,7 +35,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -79,10 +78,12 @@ type responseScope struct {
 // Reconcile moves one OpenAIResponse towards its end.
 func (r *ResponseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	obj := &openaiv1alpha1.OpenAIResponse{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	found, ghost, err := r.fetch(ctx, req.NamespacedName, obj)
+	if !found {
+		return ctrl.Result{}, err
 	}
 	s := &responseScope{pass: newPass(ctx, obj, obj.Spec.CredentialsRef, &obj.Status.Conditions)}
+	s.ghost = ghost
 	s.phase = func() string { return string(obj.Status.Phase) }
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
@@ -239,7 +240,8 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 	switch {
 	case st.Phase == openaiv1alpha1.ResponsePhaseSubmitting && !memo.clean:
 		st.CreateAttempts = max(st.CreateAttempts, 1) + 1
-		if err := r.patchStatus(ctx, s); err != nil {
+		// Deleted meanwhile (see ghostStore): create nothing.
+		if err := r.patchStatus(ctx, s); err != nil || s.gone {
 			return ctrl.Result{}, err
 		}
 		r.Recorder.Eventf(
@@ -264,7 +266,8 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 			openaiv1alpha1.ReasonPending,
 			"Creating the response",
 		)
-		if err := r.patchStatus(ctx, s); err != nil {
+		// Deleted meanwhile (see ghostStore): create nothing.
+		if err := r.patchStatus(ctx, s); err != nil || s.gone {
 			return ctrl.Result{}, err
 		}
 	}

@@ -161,11 +161,13 @@ func (s *endpointScope) wakeAt(t time.Time) {
 // Reconcile moves one OpenAIWebhookEndpoint towards its spec.
 func (r *WebhookEndpointReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	obj := &openaiv1alpha1.OpenAIWebhookEndpoint{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	found, ghost, err := r.fetch(ctx, req.NamespacedName, obj)
+	if !found {
+		return ctrl.Result{}, err
 	}
 	s := &endpointScope{pass: newPass(ctx, obj, obj.Spec.CredentialsRef, &obj.Status.Conditions), memo: r.memo(obj.UID)}
 	s.health = func() { endpointHealth(obj) }
+	s.ghost = ghost
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
@@ -828,7 +830,7 @@ func (r *WebhookEndpointReconciler) reconcileDelete(ctx context.Context, s *endp
 	failure := errors.Join(keysErr, r.deleteOnOpenAI(ctx, s))
 	result, err := s.finishDeletion(ctx, &r.Deps, failure,
 		fmt.Sprintf("webhook endpoint %s may remain on OpenAI, and keys %q and %q in the receiver's Secret", st.EndpointID, key, prev))
-	if err == nil && result.IsZero() {
+	if err == nil && !controllerutil.ContainsFinalizer(obj, Finalizer) && (result.IsZero() || s.ghost) {
 		r.memos.Delete(obj.UID)
 	}
 	return result, err

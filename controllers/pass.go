@@ -63,6 +63,9 @@ type Deps struct {
 
 	// shared is created by SetupWithManager when unset.
 	shared *sharedState
+	// ghosts are the resources this controller saw deleted behind its finalizer's back
+	// (see ghostStore); created by SetupWithManager.
+	ghosts *ghostStore
 }
 
 // pass is one reconcile of one resource: the object as the API server has it (base,
@@ -87,6 +90,9 @@ type pass[T client.Object] struct {
 	// health, when set, replaces setHealth: for kinds that are configuration, not work
 	// that ends.
 	health func()
+	// ghost: obj is the last state of a resource deleted behind its finalizer's back
+	// (see ghostStore); gone: a status write of this pass found the resource deleted.
+	ghost, gone bool
 }
 
 func newPass[T client.Object](ctx context.Context, obj T, creds *openaiv1alpha1.CredentialsReference, conds *[]metav1.Condition) pass[T] {
@@ -175,8 +181,12 @@ func (p *pass[T]) patchStatus(ctx context.Context, d *Deps) error {
 			return apierrors.NewConflict(schemaGroupResource(p.obj), p.obj.GetName(), errors.New("the resource changed during the pass"))
 		}
 	}
+	if apierrors.IsNotFound(err) {
+		p.gone = true // deleted meanwhile: its deletion (or ghost) pass takes over
+		return nil
+	}
 	if err != nil {
-		return client.IgnoreNotFound(err)
+		return err
 	}
 	p.base = p.obj.DeepCopyObject().(T)
 	return nil
@@ -390,6 +400,12 @@ func (p *pass[T]) finishDeletion(ctx context.Context, d *Deps, cleanupErr error,
 	}
 	base := p.obj.DeepCopyObject().(T)
 	controllerutil.RemoveFinalizer(p.obj, Finalizer)
+	if p.ghost {
+		// Gone from the API server already: nothing to patch. A new object of the same
+		// name may have waited behind the ghost: its pass comes next.
+		d.ghosts.forget(client.ObjectKeyFromObject(p.obj))
+		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+	}
 	err := d.Patch(ctx, p.obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
 	if apierrors.IsConflict(err) {
 		return ctrl.Result{RequeueAfter: conflictRetryDelay}, nil

@@ -42,6 +42,7 @@ func setupController[T client.Object](mgr ctrl.Manager, d *Deps, r reconcile.Rec
 	if d.shared == nil {
 		d.shared = newSharedState(d.Options)
 	}
+	d.ghosts = &ghostStore{}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, credentialsIndex, func(o client.Object) []string {
 		return []string{credentialsName(credentialsRef(o.(T)), d.DefaultCredentialsSecret)}
 	}); err != nil {
@@ -50,6 +51,7 @@ func setupController[T client.Object](mgr ctrl.Manager, d *Deps, r reconcile.Rec
 	return ctrl.NewControllerManagedBy(mgr).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(d.credentialsWatch(mgr.GetCache(), list)), builder.OnlyMetadata).
 		For(obj, builder.WithPredicates(triggers)).
+		Watches(obj, d.ghosts.handler()).
 		Named(name).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(d.MaxConcurrentReconciles, 1)}).
 		Complete(r)
