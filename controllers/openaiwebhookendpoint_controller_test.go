@@ -286,6 +286,60 @@ func TestWebhookEndpointCrashBeforeTheSecretWasWrittenAdoptsAndRotates(t *testin
 	f.g.Eventually(f.reasons("crashy"), 10*time.Second, 50*time.Millisecond).Should(ContainElements("Adopted", "Rotated", "Verified"))
 }
 
+// spec.rotation.every rotates the signing secret on schedule: counted from when the
+// current secret was written, keeping the old one accepted for the overlap, and never
+// while a previous overlap runs. The schedule's shortest period is an hour, so the test
+// ages the secret instead of waiting: it moves status.secretWrittenAt back while the
+// manager is stopped, as a manager that was down when the rotation fell due would find.
+func TestWebhookEndpointRotatesOnSchedule(t *testing.T) {
+	t.Parallel()
+	opts := endpointOptions()
+	opts.Webhooks.SecretOverlap = time.Hour // long enough to see the overlap hold the next rotation
+	f := newFixture(t, fixtureOptions{noManager: true})
+	mr := f.startSecretReceiver()
+	opts.Webhooks.ReceiverURL = mr.srv.URL + "/openai/webhook"
+	stop := f.startManager(opts, nil)
+	ep := f.endpoint("scheduled")
+	ep.Spec.Rotation = &openaiv1alpha1.WebhookRotation{Every: metav1.Duration{Duration: 2 * time.Hour}}
+	f.create(ep)
+	f.g.Eventually(f.endpointCondition("scheduled", openaiv1alpha1.ConditionVerified), 30*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue))
+	first := string(f.receiverKeys()[f.ns+"_scheduled"])
+	f.g.Expect(f.emu.Calls(emulator.OpWebhookEndpointsRotateSecret)).To(BeZero(), "not due for two hours")
+
+	// Two hours and a minute later (as far as the status can tell), a new manager rotates.
+	age := func(by time.Duration) {
+		stop()
+		cur := f.getEndpoint("scheduled")
+		older := metav1.NewMicroTime(cur.Status.SecretWrittenAt.Add(-by))
+		cur.Status.SecretWrittenAt = &older
+		f.g.Expect(f.c.Status().Update(f.ctx, cur)).To(Succeed())
+		stop = f.startManager(opts, nil)
+	}
+	age(2*time.Hour + time.Minute)
+	f.g.Eventually(func() int64 { return rotationCount(&f.getEndpoint("scheduled").Status) }, 10*time.Second, 20*time.Millisecond).
+		Should(Equal(int64(1)))
+	st := f.getEndpoint("scheduled").Status
+	f.g.Expect(st.LastRotation.Reason).To(Equal("Scheduled"))
+	f.g.Expect(st.LastRotation.PreviousSecretExpiresAt).NotTo(BeNil())
+	f.g.Expect(st.LastRotation.PreviousSecretExpiresAt.Sub(st.LastRotation.Time.Time)).To(Equal(time.Hour))
+	keys := f.receiverKeys()
+	second := string(keys[f.ns+"_scheduled"])
+	f.g.Expect(second).NotTo(Equal(first))
+	f.g.Expect(string(keys[f.ns+"_scheduled_previous"])).To(Equal(first), "the old secret stays accepted for the overlap")
+	url := mr.srv.URL + "/openai/webhook"
+	f.g.Expect(postSigned(f.g, url, first)).To(Equal(http.StatusOK))
+	f.g.Expect(postSigned(f.g, url, second)).To(Equal(http.StatusOK))
+	f.g.Eventually(f.reasons("scheduled"), 10*time.Second, 50*time.Millisecond).Should(ContainElement("Rotated"))
+
+	// Due again by the schedule, but the overlap of the last rotation still runs: no
+	// rotation until it has ended.
+	age(2*time.Hour + time.Minute)
+	f.g.Consistently(func() int64 { return f.emu.Calls(emulator.OpWebhookEndpointsRotateSecret) }, time.Second, 50*time.Millisecond).
+		Should(Equal(int64(1)))
+	f.g.Expect(rotationCount(&f.getEndpoint("scheduled").Status)).To(Equal(int64(1)))
+}
+
 // Once an endpoint of a project is Verified, the project's first batch already polls on
 // the webhook schedule: it is read once, when its event arrives.
 func TestWebhookEndpointVerifiedPutsTheProjectOnTheWebhookSchedule(t *testing.T) {
