@@ -21,6 +21,7 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,18 +39,59 @@ const (
 	IndexJobID = "status.jobID"
 )
 
-// AddIndexes registers the field indexes the receiver routes by.
-func AddIndexes(ctx context.Context, indexer client.FieldIndexer) error {
-	if err := indexer.IndexField(ctx, &openaiv1alpha1.OpenAIBatch{}, IndexBatchID, batchIDOf); err != nil {
-		return fmt.Errorf("indexing OpenAIBatch by %s: %w", IndexBatchID, err)
-	}
-	if err := indexer.IndexField(ctx, &openaiv1alpha1.OpenAIResponse{}, IndexResponseID, responseIDOf); err != nil {
-		return fmt.Errorf("indexing OpenAIResponse by %s: %w", IndexResponseID, err)
-	}
-	if err := indexer.IndexField(ctx, &openaiv1alpha1.OpenAIFineTuningJob{}, IndexJobID, jobIDOf); err != nil {
-		return fmt.Errorf("indexing OpenAIFineTuningJob by %s: %w", IndexJobID, err)
+// AddIndexes registers the indexes the receiver routes by on the informers of c.
+//
+// They are informer indexes rather than controller-runtime's IndexField, which keeps
+// every value twice, under the object's namespace and for all namespaces, with a set
+// for each, while the receiver only ever looks an id up across all namespaces
+// (Receiver.lookup). Registered under the name IndexField would use, with its
+// all-namespaces key alone, the index serves the same cache List (client.MatchingFields,
+// no namespace) with one entry per object instead of two: see
+// BenchmarkRoutingIndexMemory. The name and key follow controller-runtime's cache
+// reader (internal.FieldIndexName and KeyToNamespacedKey); every lookup test through a
+// real cache fails if they ever change.
+func AddIndexes(ctx context.Context, c cache.Informers) error {
+	for _, ix := range []struct {
+		obj   client.Object
+		field string
+		value func(client.Object) []string
+	}{
+		{&openaiv1alpha1.OpenAIBatch{}, IndexBatchID, batchIDOf},
+		{&openaiv1alpha1.OpenAIResponse{}, IndexResponseID, responseIDOf},
+		{&openaiv1alpha1.OpenAIFineTuningJob{}, IndexJobID, jobIDOf},
+	} {
+		informer, err := c.GetInformer(ctx, ix.obj)
+		if err == nil {
+			err = informer.AddIndexers(toolscache.Indexers{fieldIndexPrefix + ix.field: allNamespacesIndex(ix.value)})
+		}
+		if err != nil {
+			return fmt.Errorf("indexing %T by %s: %w", ix.obj, ix.field, err)
+		}
 	}
 	return nil
+}
+
+// The name of a field index and the key of a value across all namespaces, as
+// controller-runtime's cache reader looks them up.
+const (
+	fieldIndexPrefix    = "field:"
+	allNamespacesPrefix = "__all_namespaces/"
+)
+
+// allNamespacesIndex indexes an object by the values of value, under the key that
+// lists across all namespaces.
+func allNamespacesIndex(value func(client.Object) []string) toolscache.IndexFunc {
+	return func(raw any) ([]string, error) {
+		obj, ok := raw.(client.Object)
+		if !ok {
+			return nil, fmt.Errorf("object of type %T is not an Object", raw)
+		}
+		vals := value(obj)
+		for i, v := range vals {
+			vals[i] = allNamespacesPrefix + v
+		}
+		return vals, nil
+	}
 }
 
 func jobIDOf(o client.Object) []string {

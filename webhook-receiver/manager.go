@@ -106,7 +106,7 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, *Receiver, err
 // manager's cache should be configured with CacheOptions.
 func SetupWithManager(mgr manager.Manager, opts Options) (*Receiver, error) {
 	ctx := context.Background()
-	if err := AddIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := AddIndexes(ctx, mgr.GetCache()); err != nil {
 		return nil, err
 	}
 	cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
