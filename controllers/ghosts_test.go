@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
+	"github.com/openai-operator/openai-operator/emulator"
 )
 
 // Resources deleted while their first pass adds the finalizer (`kubectl apply` then at
@@ -61,17 +62,27 @@ func TestResourcesDeletedAtOnceLeaveNothing(t *testing.T) {
 			g.Expect(f.emu.WebhookEndpoints()).To(BeEmpty(), "endpoints left on OpenAI")
 			g.Expect(f.receiverKeys()).To(BeEmpty(), "keys left in the receiver's Secret")
 		}},
-		{"OpenAIBatch", func(f *fixture, name string) client.Object { return f.batch(name, 2, "text-embedding-3-small") }, func(g Gomega, f *fixture) {
+		{"OpenAIBatch", func(f *fixture, name string) client.Object { return f.batch(name, 2, emulator.ModelHang) }, func(g Gomega, f *fixture) {
 			page, err := f.sdk().Batches.List(f.ctx, openai.BatchListParams{Limit: openai.Int(100)})
 			g.Expect(err).NotTo(HaveOccurred())
 			for _, b := range page.Data {
-				// Every resource was deleted before its work could start: any batch
-				// created for one must have been cancelled.
+				// Every resource was deleted at once and its work never ends by
+				// itself (ModelHang): any batch created for one must have been cancelled.
 				g.Expect(b.Status).To(BeElementOf(openai.BatchStatusCancelling, openai.BatchStatusCancelled),
 					"batch %s was left to run for a deleted resource", b.ID)
 			}
 		}},
-		{"OpenAIFineTuningJob", func(f *fixture, name string) client.Object { return f.fineTuningJob(name, 10) }, func(g Gomega, f *fixture) {
+		{"OpenAIResponse", func(f *fixture, name string) client.Object { return f.response(name, emulator.ModelHang, "never ends") }, func(g Gomega, f *fixture) {
+			// Responses cannot be listed: every one created must have been cancelled
+			// (at least as many cancel calls as creates; a cancel may be sent again).
+			g.Expect(f.emu.Calls(emulator.OpResponsesCancel)).To(BeNumerically(">=", f.emu.Calls(emulator.OpResponsesCreate)),
+				"responses created for deleted resources and left to run")
+		}},
+		{"OpenAIFineTuningJob", func(f *fixture, name string) client.Object {
+			j := f.fineTuningJob(name, 10)
+			j.Spec.Model = emulator.ModelHang
+			return j
+		}, func(g Gomega, f *fixture) {
 			page, err := f.sdk().FineTuning.Jobs.List(f.ctx, openai.FineTuningJobListParams{Limit: openai.Int(100)})
 			g.Expect(err).NotTo(HaveOccurred())
 			for _, j := range page.Data {
@@ -105,7 +116,9 @@ func TestResourcesDeletedAtOnceLeaveNothing(t *testing.T) {
 				f.g.Expect(f.c.List(f.ctx, batches, client.InNamespace(f.ns))).To(Succeed())
 				jobs := &openaiv1alpha1.OpenAIFineTuningJobList{}
 				f.g.Expect(f.c.List(f.ctx, jobs, client.InNamespace(f.ns))).To(Succeed())
-				return n + len(batches.Items) + len(jobs.Items)
+				responses := &openaiv1alpha1.OpenAIResponseList{}
+				f.g.Expect(f.c.List(f.ctx, responses, client.InNamespace(f.ns))).To(Succeed())
+				return n + len(batches.Items) + len(jobs.Items) + len(responses.Items)
 			}, 30*time.Second, 50*time.Millisecond).Should(BeZero())
 			// A ghost's cleanup runs after the object has gone: give it the time a
 			// deletion takes.
