@@ -121,7 +121,14 @@ func (r *BatchReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 		observeGeneration(retErr, &obj.Status.ObservedGeneration, obj.Generation)
 		s.settle(r.patchStatus(ctx, s), &result, &retErr)
 	}()
-	return runSteps(ctx, s, r.submit, r.deleteStrays, r.requestCancel, r.track, r.storeResults, r.deleteInput)
+	result, retErr = runSteps(ctx, s, r.submit, r.deleteStrays, r.requestCancel, r.track, r.storeResults, r.deleteInput)
+	if errors.Is(retErr, reconcile.TerminalError(nil)) && batchTerminal(obj.Status.Phase) && (r.ownsInput(obj) || len(r.pendingStrays(s)) > 0) {
+		// It ended (OpenAI refused it, or its input is invalid) with an upload still to
+		// delete, which the last steps do; a terminal error is never retried, so ask
+		// for the pass that runs them (fault schedule seed 989781674565).
+		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	}
+	return result, retErr
 }
 
 // patchStatus writes what this pass changed and emits an Event when the phase changed.

@@ -1040,3 +1040,22 @@ func TestResponseDeletedDuringSubmittingWarnsThatTheOutcomeIsUnknown(t *testing.
 	f.g.Eventually(func() []string { return eventReasons(f.events("gone")) }, 5*time.Second).Should(ContainElement("OutcomeUnknown"))
 	f.g.Expect(f.emu.Calls("responses.create")).To(BeZero())
 }
+
+// A batch OpenAI refused whose upload could not be deleted at once still gets its upload
+// deleted: the refusal ends the resource with a terminal error, which is never retried,
+// so the pass asks to run again while an upload is left (fault schedule seed
+// 989781674565: a 400 to batches.create, then a 400 to deleting the upload).
+func TestRefusedBatchStillDeletesItsUpload(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	f.inject(emulator.Injection{Op: emulator.OpBatchesCreate, Fault: emulator.FaultBadRequest, Count: 1})
+	f.inject(emulator.Injection{Op: emulator.OpFilesDelete, Fault: emulator.FaultBadRequest, Count: 1})
+	b := f.batch("refused", 1, "text-embedding-3-small")
+	f.create(b)
+	f.g.Eventually(f.condition(b, openaiv1alpha1.ConditionFailed), 30*time.Second, 20*time.Millisecond).
+		Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonRejected))
+	f.g.Eventually(func() []string { return f.filesNamed(inputFileName(f.getBatch("refused"))) }, 10*time.Second, 50*time.Millisecond).
+		Should(BeEmpty(), "the upload of the refused batch is left on OpenAI")
+	f.g.Expect(f.getBatch("refused").Status.InputFileDeleted).To(BeTrue())
+	f.g.Expect(f.emu.Calls(emulator.OpBatchesCreate)).To(Equal(int64(1)), "a refused batch is not submitted again")
+}
