@@ -152,11 +152,10 @@ func (d *deleteDuringFinalizerPatch) Patch(ctx context.Context, obj client.Objec
 	first := controllerutil.ContainsFinalizer(obj, Finalizer) && obj.GetDeletionTimestamp().IsZero() && !d.sent[obj.GetUID()]
 	var wait time.Duration
 	if first {
+		// Counted with the DELETE under the lock: once count() reaches n, every DELETE
+		// is in the WaitGroup before the test waits on it.
 		d.sent[obj.GetUID()] = true
 		wait = time.Duration(d.rng.Int64N(int64(5 * time.Millisecond)))
-	}
-	d.mu.Unlock()
-	if first {
 		victim := obj.DeepCopyObject().(client.Object)
 		d.wg.Go(func() {
 			if err := client.IgnoreNotFound(d.admin.Delete(context.Background(), victim)); err != nil {
@@ -165,7 +164,8 @@ func (d *deleteDuringFinalizerPatch) Patch(ctx context.Context, obj client.Objec
 				d.mu.Unlock()
 			}
 		})
-		time.Sleep(wait)
 	}
+	d.mu.Unlock()
+	time.Sleep(wait)
 	return d.Client.Patch(ctx, obj, patch, opts...)
 }

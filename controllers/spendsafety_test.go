@@ -1056,6 +1056,6 @@ func TestRefusedBatchStillDeletesItsUpload(t *testing.T) {
 		Should(haveStatus(metav1.ConditionTrue, openaiv1alpha1.ReasonRejected))
 	f.g.Eventually(func() []string { return f.filesNamed(inputFileName(f.getBatch("refused"))) }, 10*time.Second, 50*time.Millisecond).
 		Should(BeEmpty(), "the upload of the refused batch is left on OpenAI")
-	f.g.Expect(f.getBatch("refused").Status.InputFileDeleted).To(BeTrue())
+	f.g.Eventually(func() bool { return f.getBatch("refused").Status.InputFileDeleted }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
 	f.g.Expect(f.emu.Calls(emulator.OpBatchesCreate)).To(Equal(int64(1)), "a refused batch is not submitted again")
 }
