@@ -39,15 +39,18 @@ import (
 // added while the DELETE was on its way is not honoured (k8s.io/apiserver's Store.Delete
 // reads the object, then deletes it without a precondition). A pass whose finalizer
 // patch succeeded goes on to create work on OpenAI for a resource that no longer exists,
-// and no pass of the resource would ever clean that work up: `kubectl apply` followed at
-// once by `kubectl delete` left a webhook endpoint on OpenAI in about one run in two of
-// TestResourcesDeletedAtOnceLeaveNothing.
+// and no pass of the resource would ever clean that work up: before ghosts, every kind
+// left work on OpenAI in TestResourcesDeletedAtOnceLeaveNothing, which sends each DELETE
+// as the finalizer patch goes out (`kubectl apply` followed at once by `kubectl delete`).
 //
 // The watch sees such an object go with the finalizer still on it. Its last state is
 // kept as a ghost, and the next pass of its name runs the deletion on the ghost: the
 // process's memory of what it created fills in what the status does not show yet, and
 // the searches by UID find the rest. A ghost is kept until its cleanup ended (done or
-// given up, as for any deletion); it goes with the process, like that memory.
+// given up, as for any deletion); it goes with the process, like that memory. A
+// tombstone of a missed watch event may carry an older state with the finalizer: its
+// ghost repeats a cleanup that already ran, which OpenAI answers as done (404s, a
+// cancel of an ended object).
 type ghostStore struct {
 	m sync.Map // types.NamespacedName -> client.Object
 }
