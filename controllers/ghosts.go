@@ -49,8 +49,8 @@ import (
 // the searches by UID find the rest. A ghost is kept until its cleanup ended (done or
 // given up, as for any deletion); it goes with the process, like that memory. A
 // tombstone of a missed watch event may carry an older state with the finalizer: its
-// ghost repeats a cleanup that already ran, which OpenAI answers as done (404s, a
-// cancel of an ended object).
+// ghost repeats a cleanup that already ran, whose calls OpenAI should answer as done
+// (a 404, a 400 or 409 to cancelling an ended object); no test replays that case.
 type ghostStore struct {
 	m sync.Map // types.NamespacedName -> client.Object
 }

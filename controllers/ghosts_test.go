@@ -96,10 +96,10 @@ func TestResourcesDeletedAtOnceLeaveNothing(t *testing.T) {
 			f := newFixture(t, fixtureOptions{noManager: true})
 			mr := f.startSecretReceiver()
 			opts.Webhooks.ReceiverURL = mr.srv.URL + "/openai/webhook"
-			racer := &deleteDuringFinalizerPatch{admin: f.c, rng: rand.New(rand.NewPCG(seed, uint64(i))), sent: map[types.UID]bool{}}
+			const n = 30
+			racer := &deleteDuringFinalizerPatch{admin: f.c, limit: n, rng: rand.New(rand.NewPCG(seed, uint64(i))), sent: map[types.UID]bool{}}
 			f.startManager(opts, func(c client.Client) client.Client { racer.Client = c; return racer })
 
-			const n = 30
 			for j := range n {
 				f.create(kind.build(f, fmt.Sprintf("brief-%d", j)))
 			}
@@ -124,6 +124,16 @@ func TestResourcesDeletedAtOnceLeaveNothing(t *testing.T) {
 			// deletion takes.
 			f.g.Eventually(func(g Gomega) { kind.check(g, f) },
 				10*time.Second, 50*time.Millisecond).Should(Succeed())
+
+			// A ghost does not outlive its cleanup: a new resource of a deleted one's
+			// name is reconciled as itself (its finalizer added), not as the ghost.
+			again := kind.build(f, "brief-0")
+			f.create(again)
+			f.g.Eventually(func() []string {
+				f.g.Expect(f.c.Get(f.ctx, client.ObjectKeyFromObject(again), again)).To(Succeed())
+				return again.GetFinalizers()
+			}, 10*time.Second, 20*time.Millisecond).Should(ContainElement(Finalizer))
+			f.g.Expect(again.GetDeletionTimestamp()).To(BeNil())
 		})
 	}
 }
@@ -133,6 +143,7 @@ func TestResourcesDeletedAtOnceLeaveNothing(t *testing.T) {
 type deleteDuringFinalizerPatch struct {
 	client.Client
 	admin client.Client
+	limit int // the resources it deletes; later ones are left alone
 	wg    sync.WaitGroup
 
 	mu   sync.Mutex
@@ -149,7 +160,8 @@ func (d *deleteDuringFinalizerPatch) count() int {
 
 func (d *deleteDuringFinalizerPatch) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 	d.mu.Lock()
-	first := controllerutil.ContainsFinalizer(obj, Finalizer) && obj.GetDeletionTimestamp().IsZero() && !d.sent[obj.GetUID()]
+	first := controllerutil.ContainsFinalizer(obj, Finalizer) && obj.GetDeletionTimestamp().IsZero() && !d.sent[obj.GetUID()] &&
+		len(d.sent) < d.limit
 	var wait time.Duration
 	if first {
 		// Counted with the DELETE under the lock: once count() reaches n, every DELETE
