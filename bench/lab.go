@@ -289,11 +289,13 @@ type Sender struct {
 }
 
 // NewSender returns a sender for up to conns concurrent requests.
-func (l *Lab) NewSender(conns int) *Sender {
+func (l *Lab) NewSender(conns int) *Sender { return newSender(l.ReceiverURL, l.Secret, conns) }
+
+func newSender(url string, secret standardwebhooks.Secret, conns int) *Sender {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = conns
 	tr.MaxIdleConns = conns
-	return &Sender{url: l.ReceiverURL, secret: l.Secret, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &Sender{url: url, secret: secret, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 // Send posts e and returns the status code and the answer's text.

@@ -21,11 +21,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
+	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -35,6 +40,7 @@ import (
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/emulator"
 	"github.com/openai-operator/openai-operator/internal/devenv"
+	"github.com/openai-operator/openai-operator/internal/standardwebhooks"
 	"github.com/openai-operator/openai-operator/internal/testenv"
 )
 
@@ -46,8 +52,14 @@ type WritesOptions struct {
 	BinDir string
 	// Items is how many batches each phase (completions, submissions) uses.
 	Items int
-	// CeilingWrites is how many status patches the bare client makes.
-	CeilingWrites int
+	// CeilingConcurrency are the numbers of items a bare client replays at once when it
+	// measures the API server's ceiling for an item's writes (default 16 and 64).
+	CeilingConcurrency []int
+	// ReceiverReplicas are the receiver replica counts whose throughput is measured
+	// (default 1, 2 and 4); ReceiverConcurrency is how many webhooks are in flight in
+	// all (default 64).
+	ReceiverReplicas    []int
+	ReceiverConcurrency int
 	// Timeout bounds each phase.
 	Timeout time.Duration
 	// Progress receives a line per stage; nil discards.
@@ -77,10 +89,62 @@ type WritesResults struct {
 	WritesPerSubmission  float64          `json:"writesPerSubmission"`
 	SubmissionsPerSecond float64          `json:"submissionsPerSecond"`
 	SubmissionSeconds    float64          `json:"submissionSeconds"`
-	// CeilingWritesPerSecond is how many status merge patches of OpenAIBatch objects a
-	// bare client (16 at once, the manager stopped) gets through per second.
-	CeilingWritesPerSecond float64 `json:"ceilingWritesPerSecond"`
-	CeilingWrites          int     `json:"ceilingWrites"`
+	// Ceilings are a bare client's replays of each item's writes (submission,
+	// completion, webhook event), the manager stopped: the API server's ceiling for that
+	// mix of writes, at each concurrency.
+	Ceilings []WriteReplay `json:"ceilings"`
+	// Receivers are the receiver's throughput with each number of replicas.
+	Receivers []ReceiverReplicas `json:"receivers,omitempty"`
+}
+
+// Mixes of writes the bench replays.
+const (
+	MixSubmission = "submission"
+	MixCompletion = "completion"
+	MixEvent      = "webhook event"
+)
+
+// WriteReplay is a bare client replaying one item's writes on Items objects,
+// Concurrency items at once, each item's writes one after another (as the operator makes
+// them).
+type WriteReplay struct {
+	Mix string `json:"mix"`
+	// PerItem are the writes made for each item, by verb and resource: the operator's
+	// measured writes per item, rounded to whole writes.
+	PerItem         map[string]int `json:"perItem"`
+	Items           int            `json:"items"`
+	Concurrency     int            `json:"concurrency"`
+	Seconds         float64        `json:"seconds"`
+	ItemsPerSecond  float64        `json:"itemsPerSecond"`
+	WritesPerSecond float64        `json:"writesPerSecond"`
+}
+
+// Ceiling returns the replay of mix with the most items per second.
+func (r *WritesResults) Ceiling(mix string) (best WriteReplay, ok bool) {
+	for _, c := range r.Ceilings {
+		if c.Mix == mix && c.ItemsPerSecond > best.ItemsPerSecond {
+			best, ok = c, true
+		}
+	}
+	return best, ok
+}
+
+// ReceiverReplicas is the receiver's throughput with Replicas processes: Events signed
+// webhooks (batch.completed for as many in-flight batches) spread round-robin over them,
+// Concurrency in flight in all, the manager stopped.
+type ReceiverReplicas struct {
+	Replicas    int `json:"replicas"`
+	Events      int `json:"events"`
+	Concurrency int `json:"concurrency"`
+	// Accepted are the events answered 200 "accepted"; EventsPerSecond is Accepted over
+	// the span from the first request to the last answer.
+	Accepted        int     `json:"accepted"`
+	Seconds         float64 `json:"seconds"`
+	EventsPerSecond float64 `json:"eventsPerSecond"`
+	// Writes are the API server's write requests in that span (leader election
+	// excluded); WritesPerEvent their sum per accepted event.
+	Writes         map[string]int64 `json:"writes"`
+	WritesPerEvent float64          `json:"writesPerEvent"`
 }
 
 // CompletionRequests is each completing batch's input: enough requests that the
@@ -94,11 +158,20 @@ const CompletionRequests = 300
 //     (like ScaleOptions.Seed); a new manager resyncs them; the emulator completes them
 //     all about a minute after creation, its webhook events go to the receiver.
 //  2. Submissions: Items in-flight (emulator-hang) batches are created at once.
-//  3. Ceiling: with the manager stopped, a bare client patches the status of the
-//     completed batches CeilingWrites times, 16 at once.
+//  3. Ceilings: with the manager stopped, a bare client replays each item's writes
+//     (the submission's on the in-flight batches, the completion's on the completed ones,
+//     a webhook event's status patch) at each of CeilingConcurrency.
+//  4. Receiver replicas: signed batch.completed webhooks for the in-flight batches go
+//     round-robin to 1, 2 and 4 receiver processes (ReceiverReplicas).
 //
 //nolint:gocyclo // one scenario's three phases in the order they run, sharing one environment
 func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) {
+	if len(opts.CeilingConcurrency) == 0 {
+		opts.CeilingConcurrency = []int{16, 64}
+	}
+	if opts.ReceiverConcurrency == 0 {
+		opts.ReceiverConcurrency = 64
+	}
 	sc, done := track(
 		fmt.Sprintf(
 			"internal/devenv: envtest API server with the kustomize install; emulator (time scale 1), webhook-receiver and manager as processes under their ServiceAccounts (manager defaults); %d batches per phase; API server writes from its apiserver_request_total, leader election and the bench's own writes excluded",
@@ -272,23 +345,214 @@ func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) 
 		res.WritesPerSubmission,
 	)
 
-	// 3. The bare ceiling.
+	// 3. The ceilings.
 	env.Processes()["manager"].Stop()
-	res.CeilingWrites = opts.CeilingWrites
-	begin = time.Now()
-	if err := parallel(ctx, opts.CeilingWrites, 16, func(ctx context.Context, i int) error {
-		b := &openaiv1alpha1.OpenAIBatch{}
-		b.Namespace, b.Name = ns, names[i%len(names)]
-		patch := fmt.Appendf(nil, `{"status":{"progress":"ceiling write %d"}}`, i)
-		return c.Status().Patch(ctx, b, client.RawPatch(types.MergePatchType, patch))
-	}); err != nil {
-		return nil, fmt.Errorf("bare writes: %w", err)
+	mixes := []struct {
+		mix     string
+		writes  map[string]int64
+		objects []string
+	}{
+		{MixSubmission, res.SubmissionWrites, hang},
+		{MixCompletion, res.CompletionWrites, names},
+		{MixEvent, map[string]int64{"PATCH openaibatches/status": int64(opts.Items)}, hang},
 	}
-	res.CeilingWritesPerSecond = ratio(float64(opts.CeilingWrites), time.Since(begin).Seconds())
-	progress("bare client: %d status patches at %.0f/s", opts.CeilingWrites, res.CeilingWritesPerSecond)
+	for _, m := range mixes {
+		for _, conc := range opts.CeilingConcurrency {
+			r, err := replayWrites(ctx, c, ns, m.mix, perItem(m.writes, opts.Items), m.objects, conc)
+			if err != nil {
+				return nil, fmt.Errorf("replaying the %s writes: %w", m.mix, err)
+			}
+			res.Ceilings = append(res.Ceilings, r)
+			progress(
+				"bare client, %s writes %v, %d at once: %.1f items/s (%.0f writes/s)",
+				m.mix,
+				r.PerItem,
+				conc,
+				r.ItemsPerSecond,
+				r.WritesPerSecond,
+			)
+		}
+	}
+
+	// 4. Receiver replicas.
+	if res.Receivers, err = receiverReplicas(ctx, env, c, kube, ns, hang, opts, progress); err != nil {
+		return nil, err
+	}
 	done()
 	res.Scenario = *sc
 	return res, nil
+}
+
+// perItem rounds writes per item to whole writes.
+func perItem(writes map[string]int64, items int) map[string]int {
+	out := map[string]int{}
+	for k, v := range writes {
+		if n := int(math.Round(float64(v) / float64(items))); n > 0 {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// replayWrites makes each item's writes (perItem) on every object, conc objects at once,
+// and returns the rate.
+func replayWrites(
+	ctx context.Context,
+	c client.Client,
+	ns, mix string,
+	perItem map[string]int,
+	objects []string,
+	conc int,
+) (WriteReplay, error) {
+	keys := make([]string, 0, len(perItem))
+	writes := 0
+	for k, n := range perItem {
+		keys = append(keys, k)
+		writes += n
+	}
+	sort.Strings(keys)
+	r := WriteReplay{Mix: mix, PerItem: perItem, Items: len(objects), Concurrency: conc}
+	begin := time.Now()
+	err := parallel(ctx, len(objects), conc, func(ctx context.Context, i int) error {
+		for _, k := range keys {
+			for j := range perItem[k] {
+				if err := replayWrite(ctx, c, ns, objects[i], k, fmt.Sprintf("%s %d.%d", mix, i, j)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	r.Seconds = time.Since(begin).Seconds()
+	r.ItemsPerSecond = ratio(float64(len(objects)), r.Seconds)
+	r.WritesPerSecond = ratio(float64(len(objects)*writes), r.Seconds)
+	return r, nil
+}
+
+// replayWrite makes one write of kind key ("VERB resource", as apiServerRequests names
+// them) concerning the OpenAIBatch name: a metadata merge patch, a status merge patch or
+// an Event.
+func replayWrite(ctx context.Context, c client.Client, ns, name, key, tag string) error {
+	b := &openaiv1alpha1.OpenAIBatch{}
+	b.Namespace, b.Name = ns, name
+	switch key {
+	case "PATCH openaibatches":
+		patch := fmt.Appendf(nil, `{"metadata":{"annotations":{"bench.openai-operator.dev/replay":%q}}}`, tag)
+		return c.Patch(ctx, b, client.RawPatch(types.MergePatchType, patch))
+	case "PATCH openaibatches/status":
+		patch := fmt.Appendf(nil, `{"status":{"progress":%q}}`, "replay "+tag)
+		return c.Status().Patch(ctx, b, client.RawPatch(types.MergePatchType, patch))
+	case "POST events":
+		now := metav1.NowMicro()
+		return c.Create(ctx, &eventsv1.Event{
+			ObjectMeta:          metav1.ObjectMeta{Namespace: ns, GenerateName: name + "."},
+			EventTime:           now,
+			ReportingController: "bench.openai-operator.dev/replay",
+			ReportingInstance:   "bench",
+			Action:              "Replay",
+			Reason:              "Replay",
+			Type:                corev1.EventTypeNormal,
+			Note:                tag,
+			Regarding: corev1.ObjectReference{
+				APIVersion: openaiv1alpha1.GroupVersion.String(), Kind: "OpenAIBatch", Namespace: ns, Name: name,
+			},
+		})
+	}
+	return fmt.Errorf("no replay for %q", key)
+}
+
+// receiverReplicas measures the receiver's throughput with each of opts.ReceiverReplicas
+// processes; the first is the environment's receiver, the others start as needed (and
+// stay for the larger counts), so that each count runs with exactly that many watching.
+//
+//nolint:gocyclo // one measurement per replica count, in the order they run
+func receiverReplicas(
+	ctx context.Context,
+	env *devenv.Env,
+	c client.Client,
+	kube kubernetes.Interface,
+	ns string,
+	hang []string,
+	opts WritesOptions,
+	progress func(string, ...any),
+) ([]ReceiverReplicas, error) {
+	if len(opts.ReceiverReplicas) == 0 {
+		return nil, nil
+	}
+	secret, err := standardwebhooks.ParseSecret(env.WebhookSecret)
+	if err != nil {
+		return nil, err
+	}
+	list := &openaiv1alpha1.OpenAIBatchList{}
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
+	ids := map[string]string{}
+	for _, b := range list.Items {
+		ids[b.Name] = b.Status.BatchID
+	}
+	urls := []string{env.ReceiverURL}
+	var out []ReceiverReplicas
+	for _, n := range opts.ReceiverReplicas {
+		for len(urls) < n {
+			name := fmt.Sprintf("webhook-receiver-%d", len(urls)+1)
+			if _, url, err := env.StartReceiverReplica(name); err != nil {
+				return nil, fmt.Errorf("starting %s: %w", name, err)
+			} else {
+				urls = append(urls, url)
+			}
+		}
+		senders := make([]*Sender, n)
+		for i := range senders {
+			senders[i] = newSender(urls[i], secret, opts.ReceiverConcurrency)
+		}
+		r := ReceiverReplicas{Replicas: n, Events: len(hang), Concurrency: opts.ReceiverConcurrency}
+		before, err := apiServerRequests(ctx, kube)
+		if err != nil {
+			return nil, err
+		}
+		var accepted atomic.Int64
+		begin := time.Now()
+		err = parallel(ctx, len(hang), opts.ReceiverConcurrency, func(ctx context.Context, i int) error {
+			e := Event{
+				WebhookID: fmt.Sprintf("wh_replicas%d_%d", n, i), ID: fmt.Sprintf("evt_replicas%d_%d", n, i),
+				Type: eventBatchCompleted, CreatedAt: time.Now(), ObjectID: ids[hang[i]],
+			}
+			code, text, err := senders[i%n].Send(ctx, e)
+			if err == nil && code == http.StatusOK && text == "accepted" {
+				accepted.Add(1)
+			}
+			return nil
+		})
+		r.Seconds = time.Since(begin).Seconds()
+		if err != nil {
+			return nil, err
+		}
+		after, err := apiServerRequests(ctx, kube)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range senders {
+			s.CloseIdle()
+		}
+		r.Accepted = int(accepted.Load())
+		r.EventsPerSecond = ratio(float64(r.Accepted), r.Seconds)
+		r.Writes, r.WritesPerEvent = operatorWrites(before, after, max(r.Accepted, 1))
+		progress(
+			"%d receiver replicas: %d of %d events accepted in %.1fs (%.0f/s), %.2f writes each",
+			n,
+			r.Accepted,
+			r.Events,
+			r.Seconds,
+			r.EventsPerSecond,
+			r.WritesPerEvent,
+		)
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // operatorWrites returns the write requests (POST, PUT, PATCH, DELETE) between two

@@ -12,8 +12,10 @@
 # manager submit them all.
 #
 # Last, in a fresh environment, the API server writes per submission and per completion
-# (BENCH_SCALE_WRITES batches each, default 1000; 0 skips) and the API server's bare write
-# ceiling (BENCH_SCALE_CEILING status patches by a bare client, default 5000).
+# (BENCH_SCALE_WRITES batches each, default 1000; 0 skips), the API server's ceiling for
+# each item's writes (a bare client replays them, BENCH_SCALE_CEILING_CONCURRENCY items at
+# once, default 16,64) and the receiver's throughput with BENCH_SCALE_RECEIVER_REPLICAS
+# processes (default 1,2,4; empty skips).
 # BENCH_SCALE_ONLY_WRITES=1 runs only those and adds them, with their commit, to the
 # existing bench/results-scale.json.
 #
@@ -42,7 +44,8 @@ go run ./bench/cmd/benchscale \
 	-seed="$([ "${BENCH_SCALE_SEED:-1}" = 0 ] && echo false || echo true)" \
 	-timeout "${BENCH_SCALE_TIMEOUT:-20m}" \
 	-writes-items "${BENCH_SCALE_WRITES:-1000}" \
-	-ceiling-writes "${BENCH_SCALE_CEILING:-5000}" \
+	-ceiling-concurrency "${BENCH_SCALE_CEILING_CONCURRENCY:-16,64}" \
+	-receiver-replicas "${BENCH_SCALE_RECEIVER_REPLICAS-1,2,4}" \
 	-only-writes="$([ "${BENCH_SCALE_ONLY_WRITES:-0}" = 1 ] && echo true || echo false)" \
 	-shipped-memory-limits="$([ "${BENCH_SCALE_SHIPPED_LIMITS:-1}" = 0 ] && echo false || echo true)" \
 	-profile-dir "${BENCH_SCALE_PROFILE_DIR:-}" \

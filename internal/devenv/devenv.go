@@ -317,23 +317,40 @@ func (e *Env) StartEmulator() (*Process, error) {
 
 // StartReceiver starts (or restarts) the webhook receiver process.
 func (e *Env) StartReceiver() (*Process, error) {
+	return e.startReceiver("webhook-receiver", e.ports["receiver"], e.ports["receiver-metrics"], e.ports["receiver-probe"])
+}
+
+// StartReceiverReplica starts another webhook receiver process under name, on ports of
+// its own, as one more replica of the receiver's Deployment would run; it returns the
+// process and the URL it takes webhooks on. The emulator keeps delivering to ReceiverURL:
+// a caller spreads requests over the replicas itself, as a Service would.
+func (e *Env) StartReceiverReplica(name string) (*Process, string, error) {
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := e.startReceiver(name, ports[0], ports[1], ports[2])
+	return p, fmt.Sprintf("http://127.0.0.1:%d/openai/webhook", ports[0]), err
+}
+
+func (e *Env) startReceiver(name string, port, metrics, probePort int) (*Process, error) {
 	kc, err := e.ServiceAccountKubeconfig(ReceiverServiceAccount)
 	if err != nil {
 		return nil, err
 	}
 	args := []string{
 		kubeconfigFlag, kc,
-		"--bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver"]),
+		"--bind-address", fmt.Sprintf("127.0.0.1:%d", port),
 		"--secrets-path", e.secretsDir(),
-		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver-metrics"]),
+		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metrics),
 		"--metrics-secure=false",
-		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", e.ports["receiver-probe"]),
+		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort),
 		// No ingress controller routes to these processes: nothing to drain on a stop.
 		"--drain-period=0",
 		// As in a cluster, the Secret of signing secrets is also watched through the API.
 		"--signing-secret-namespace", Namespace,
 	}
-	p, err := e.start("webhook-receiver", "webhook-receiver", append(args, e.opts.ReceiverArgs...), e.opts.ReceiverEnv)
+	p, err := e.start(name, "webhook-receiver", append(args, e.opts.ReceiverArgs...), e.opts.ReceiverEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +359,7 @@ func (e *Env) StartReceiver() (*Process, error) {
 		// Not ready without a signing secret; the OpenAIWebhookEndpoint brings it.
 		probe = "healthz"
 	}
-	return p, waitReady(p, fmt.Sprintf("http://127.0.0.1:%d/%s", e.ports["receiver-probe"], probe))
+	return p, waitReady(p, fmt.Sprintf("http://127.0.0.1:%d/%s", probePort, probe))
 }
 
 // StartManager starts a manager process under name (several may run: they elect a

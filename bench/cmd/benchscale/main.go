@@ -70,7 +70,11 @@ func run() error {
 	workDir := flag.String("work", "", "Directory for the real binaries' environment and logs (default: a temporary one).")
 	timeout := flag.Duration("timeout", 20*time.Minute, "Bound of each step's submissions and each resync.")
 	writeItems := flag.Int("writes-items", 0, "Batches per phase of the writes run (completions, submissions); 0 skips it.")
-	ceilingWrites := flag.Int("ceiling-writes", 5000, "Status patches of the bare client measuring the API server's write ceiling.")
+	ceilingConc := intList{16, 64}
+	flag.Var(&ceilingConc, "ceiling-concurrency", "Items a bare client replays at once when it measures the API server's ceiling for an item's writes (comma-separated).")
+	replicas := intList{1, 2, 4}
+	flag.Var(&replicas, "receiver-replicas", "Receiver replica counts whose throughput the writes run measures (comma-separated; empty skips).")
+	receiverConc := flag.Int("receiver-concurrency", 64, "Webhooks in flight in all during the receiver replicas' run.")
 	onlyWrites := flag.Bool("only-writes", false, "Only run the writes and add them to the results file (with their commit).")
 	firstInFlight := flag.Int("first-inflight", -1, "In-flight batches of the first step (its completed ones in proportion); -1: a tenth of -inflight.")
 	profileDir := flag.String("profile-dir", "",
@@ -85,6 +89,10 @@ func run() error {
 		"Give the manager and the receiver the MEMORY_LIMIT their Deployments (config/) set from limits.memory, as in a cluster.")
 	flag.Parse()
 	log.SetLogger(logr.Discard())
+	writes := bench.WritesOptions{
+		BinDir: *binDir, Items: *writeItems, CeilingConcurrency: ceilingConc,
+		ReceiverReplicas: replicas, ReceiverConcurrency: *receiverConc, Timeout: *timeout, Progress: os.Stderr,
+	}
 
 	if *reportOnly {
 		data, err := os.ReadFile(*out)
@@ -106,7 +114,7 @@ func run() error {
 		if err := json.Unmarshal(data, &res); err != nil {
 			return err
 		}
-		if err := runWrites(context.Background(), &res, *writeItems, *ceilingWrites, *binDir, *workDir, *timeout); err != nil {
+		if err := runWrites(context.Background(), &res, writes, *workDir); err != nil {
 			return err
 		}
 		res.WritesCommit = *commit
@@ -144,7 +152,7 @@ func run() error {
 		}
 	}
 	if *writeItems > 0 {
-		if err := runWrites(ctx, &res, *writeItems, *ceilingWrites, *binDir, *workDir, *timeout); err != nil {
+		if err := runWrites(ctx, &res, writes, *workDir); err != nil {
 			return err
 		}
 	}
