@@ -51,7 +51,9 @@ func (v *variantFlags) Set(s string) error {
 // intList is a flag of comma-separated integers; an empty value is an empty list.
 type intList []int
 
-func (l *intList) String() string { return strings.Trim(strings.Join(strings.Fields(fmt.Sprint([]int(*l))), ","), "[]") }
+func (l *intList) String() string {
+	return strings.Trim(strings.Join(strings.Fields(fmt.Sprint([]int(*l))), ","), "[]")
+}
 
 func (l *intList) Set(s string) error {
 	*l = nil

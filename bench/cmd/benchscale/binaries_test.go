@@ -78,19 +78,21 @@ func TestRenderWritesComparesRatesWithTheBestReplayOfTheSameWrites(t *testing.T)
 	var b strings.Builder
 	// Bars: 0.8 × the best replay of each item's writes: submissions 0.8 × 100 = 80/s
 	// (not 0.8 × 60), completions 0.8 × 200 = 160/s, webhook events 0.8 × 500 = 400/s.
+	const status = "PATCH openaibatches/status"
+	submission := map[string]int{status: 3, "POST events": 1}
 	renderWrites(&b, &bench.WritesResults{
 		Items:            100,
 		SubmissionWrites: map[string]int64{"PATCH openaibatches/status": 300, "POST events": 100}, WritesPerSubmission: 4, SubmissionsPerSecond: 79,
 		CompletionWrites: map[string]int64{"PATCH openaibatches/status": 200}, WritesPerCompletion: 2, CompletionsPerSecond: 160,
 		Ceilings: []bench.WriteReplay{
-			{Mix: bench.MixSubmission, PerItem: map[string]int{"PATCH openaibatches/status": 3, "POST events": 1}, Concurrency: 16, ItemsPerSecond: 60, WritesPerSecond: 240},
-			{Mix: bench.MixSubmission, PerItem: map[string]int{"PATCH openaibatches/status": 3, "POST events": 1}, Concurrency: 64, ItemsPerSecond: 100, WritesPerSecond: 400},
-			{Mix: bench.MixCompletion, PerItem: map[string]int{"PATCH openaibatches/status": 2}, Concurrency: 16, ItemsPerSecond: 200, WritesPerSecond: 400},
-			{Mix: bench.MixEvent, PerItem: map[string]int{"PATCH openaibatches/status": 1}, Concurrency: 16, ItemsPerSecond: 500, WritesPerSecond: 500},
+			{Mix: bench.MixSubmission, PerItem: submission, Concurrency: 16, ItemsPerSecond: 60, WritesPerSecond: 240},
+			{Mix: bench.MixSubmission, PerItem: submission, Concurrency: 64, ItemsPerSecond: 100, WritesPerSecond: 400},
+			{Mix: bench.MixCompletion, PerItem: map[string]int{status: 2}, Concurrency: 16, ItemsPerSecond: 200, WritesPerSecond: 400},
+			{Mix: bench.MixEvent, PerItem: map[string]int{status: 1}, Concurrency: 16, ItemsPerSecond: 500, WritesPerSecond: 500},
 		},
 		Receivers: []bench.ReceiverReplicas{
-			{Replicas: 1, Events: 100, Concurrency: 64, Accepted: 100, EventsPerSecond: 450, Writes: map[string]int64{"PATCH openaibatches/status": 100}, WritesPerEvent: 1},
-			{Replicas: 2, Events: 100, Concurrency: 64, Accepted: 99, EventsPerSecond: 300, Writes: map[string]int64{"PATCH openaibatches/status": 99}, WritesPerEvent: 1},
+			{Replicas: 1, Events: 100, Concurrency: 64, Accepted: 100, EventsPerSecond: 450, Writes: map[string]int64{status: 100}, WritesPerEvent: 1},
+			{Replicas: 2, Events: 100, Concurrency: 64, Accepted: 99, EventsPerSecond: 300, Writes: map[string]int64{status: 99}, WritesPerEvent: 1},
 		},
 	}, "abc123")
 	doc := b.String()
