@@ -448,7 +448,7 @@ func replayWrite(ctx context.Context, c client.Client, ns, name, key, tag string
 	case "POST events":
 		now := metav1.NowMicro()
 		return c.Create(ctx, &eventsv1.Event{
-			ObjectMeta:          metav1.ObjectMeta{Namespace: ns, GenerateName: name + "."},
+			ObjectMeta:          metav1.ObjectMeta{Namespace: ns, GenerateName: name + "-replay-"},
 			EventTime:           now,
 			ReportingController: "bench.openai-operator.dev/replay",
 			ReportingInstance:   "bench",
