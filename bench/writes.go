@@ -129,11 +129,13 @@ func (r *WritesResults) Ceiling(mix string) (best WriteReplay, ok bool) {
 	return best, ok
 }
 
-// ReceiverReplicas is the receiver's throughput with Replicas processes: Events signed
-// webhooks (batch.completed for as many in-flight batches) spread round-robin over them,
-// Concurrency in flight in all, the manager stopped.
+// ReceiverReplicas is one round of the receiver's throughput with Replicas processes:
+// Events signed webhooks (batch.completed for as many in-flight batches) spread
+// round-robin over them, Concurrency in flight in all, the manager stopped. The counts
+// run up and then down again (1, 2, 4, 4, 2, 1), so that each has a round early and late.
 type ReceiverReplicas struct {
 	Replicas    int `json:"replicas"`
+	Round       int `json:"round"`
 	Events      int `json:"events"`
 	Concurrency int `json:"concurrency"`
 	// Accepted are the events answered 200 "accepted"; EventsPerSecond is Accepted over
@@ -495,21 +497,33 @@ func receiverReplicas(
 		ids[b.Name] = b.Status.BatchID
 	}
 	urls := []string{env.ReceiverURL}
+	var procs []*devenv.Process
 	var out []ReceiverReplicas
-	for _, n := range opts.ReceiverReplicas {
+	order := append([]int(nil), opts.ReceiverReplicas...)
+	for i := len(opts.ReceiverReplicas) - 1; i >= 0; i-- {
+		order = append(order, opts.ReceiverReplicas[i])
+	}
+	rounds := map[int]int{}
+	for _, n := range order {
 		for len(urls) < n {
 			name := fmt.Sprintf("webhook-receiver-%d", len(urls)+1)
-			if _, url, err := env.StartReceiverReplica(name); err != nil {
+			p, url, err := env.StartReceiverReplica(name)
+			if err != nil {
 				return nil, fmt.Errorf("starting %s: %w", name, err)
-			} else {
-				urls = append(urls, url)
 			}
+			urls, procs = append(urls, url), append(procs, p)
 		}
+		for len(urls) > n {
+			procs[len(procs)-1].Stop()
+			urls, procs = urls[:len(urls)-1], procs[:len(procs)-1]
+		}
+		round := rounds[n]
+		rounds[n]++
 		senders := make([]*Sender, n)
 		for i := range senders {
 			senders[i] = newSender(urls[i], secret, opts.ReceiverConcurrency)
 		}
-		r := ReceiverReplicas{Replicas: n, Events: len(hang), Concurrency: opts.ReceiverConcurrency}
+		r := ReceiverReplicas{Replicas: n, Round: round, Events: len(hang), Concurrency: opts.ReceiverConcurrency}
 		before, err := apiServerRequests(ctx, kube)
 		if err != nil {
 			return nil, err
@@ -518,7 +532,7 @@ func receiverReplicas(
 		begin := time.Now()
 		err = parallel(ctx, len(hang), opts.ReceiverConcurrency, func(ctx context.Context, i int) error {
 			e := Event{
-				WebhookID: fmt.Sprintf("wh_replicas%d_%d", n, i), ID: fmt.Sprintf("evt_replicas%d_%d", n, i),
+				WebhookID: fmt.Sprintf("wh_replicas%d_%d_%d", n, round, i), ID: fmt.Sprintf("evt_replicas%d_%d_%d", n, round, i),
 				Type: eventBatchCompleted, CreatedAt: time.Now(), ObjectID: ids[hang[i]],
 			}
 			code, text, err := senders[i%n].Send(ctx, e)
@@ -542,8 +556,9 @@ func receiverReplicas(
 		r.EventsPerSecond = ratio(float64(r.Accepted), r.Seconds)
 		r.Writes, r.WritesPerEvent = operatorWrites(before, after, max(r.Accepted, 1))
 		progress(
-			"%d receiver replicas: %d of %d events accepted in %.1fs (%.0f/s), %.2f writes each",
+			"%d receiver replicas, round %d: %d of %d events accepted in %.1fs (%.0f/s), %.2f writes each",
 			n,
+			round,
 			r.Accepted,
 			r.Events,
 			r.Seconds,
@@ -551,6 +566,9 @@ func receiverReplicas(
 			r.WritesPerEvent,
 		)
 		out = append(out, r)
+	}
+	for _, p := range procs {
+		p.Stop()
 	}
 	return out, nil
 }

@@ -365,17 +365,46 @@ func renderWrites(b *strings.Builder, r *bench.WritesResults, commit string) {
 		"Receiver replicas: signed batch.completed webhooks, one per in-flight batch, spread round-robin over the receiver processes (each a replica with its own cache and watch), %d in flight in all, the manager stopped; all processes share this machine's CPUs with the API server.\n\n",
 		r.Receivers[0].Concurrency,
 	)
-	w("| replicas | events accepted | events/s | API server writes | writes per event | bar: %.1f × the bare replay's best | |\n|---:|---:|---:|---|---:|---:|---|\n", targetWritesRatio)
+	w(
+		"| replicas | rounds | events accepted | events/s per round | median events/s | API server writes | writes per event | bar: %.1f × the bare replay's best | |\n|---:|---:|---:|---|---:|---|---:|---:|---|\n",
+		targetWritesRatio,
+	)
+	var counts []int
+	byCount := map[int][]bench.ReceiverReplicas{}
 	for _, rr := range r.Receivers {
-		bar, v := verdict(rr.EventsPerSecond, bench.MixEvent)
+		if _, ok := byCount[rr.Replicas]; !ok {
+			counts = append(counts, rr.Replicas)
+		}
+		byCount[rr.Replicas] = append(byCount[rr.Replicas], rr)
+	}
+	for _, n := range counts {
+		var rates []float64
+		var rateText []string
+		accepted, events, writes := 0, 0, map[string]int64{}
+		for _, rr := range byCount[n] {
+			rates = append(rates, rr.EventsPerSecond)
+			rateText = append(rateText, fmt.Sprintf("%.1f", rr.EventsPerSecond))
+			accepted, events = accepted+rr.Accepted, events+rr.Events
+			for k, v := range rr.Writes {
+				writes[k] += v
+			}
+		}
+		median := bench.Median(rates)
+		var sum int64
+		for _, v := range writes {
+			sum += v
+		}
+		bar, v := verdict(median, bench.MixEvent)
 		w(
-			"| %d | %d of %d | %.1f | %s | %.2f | %s | %s |\n",
-			rr.Replicas,
-			rr.Accepted,
-			rr.Events,
-			rr.EventsPerSecond,
-			writeList(rr.Writes),
-			rr.WritesPerEvent,
+			"| %d | %d | %d of %d | %s | %.1f | %s | %.2f | %s | %s |\n",
+			n,
+			len(byCount[n]),
+			accepted,
+			events,
+			strings.Join(rateText, ", "),
+			median,
+			writeList(writes),
+			float64(sum)/float64(max(accepted, 1)),
 			bar,
 			v,
 		)

@@ -261,7 +261,6 @@ func render(res Results) string {
 	}
 	renderBinaries(&b, res)
 	renderWrites(&b, res.Writes, res.WritesCommit)
-	b.WriteString("Not measured by this target yet: receiver throughput with 1, 2 and 4 replicas (see docs/SCALING.md).\n")
 	return b.String()
 }
 
