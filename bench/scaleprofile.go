@@ -59,8 +59,36 @@ type VariantRun struct {
 	Synced           MemBreakdown `json:"synced"`
 	Polled           MemBreakdown `json:"polled"`
 	PolledReconciles float64      `json:"polledReconciles"`
-	// CPUSeconds is the process's user+system CPU from its start to the Polled reading.
-	CPUSeconds float64 `json:"cpuSeconds"`
+	// CPUSeconds is the process's user+system CPU from its start to the Polled reading;
+	// ResyncCPUSeconds to the end of the resync.
+	CPUSeconds       float64 `json:"cpuSeconds"`
+	ResyncCPUSeconds float64 `json:"resyncCPUSeconds"`
+	// CPUProfiles are the CPU profiles taken one after another, 5 s each, from the
+	// start until the resync ended (go tool pprof merges them), in ScaleOptions.ProfileDir.
+	CPUProfiles []string `json:"cpuProfiles,omitempty"`
+}
+
+// cpuProfileSeconds is the length of each CPU profile taken during a resync.
+const cpuProfileSeconds = 5
+
+// profileCPU takes CPU profiles of the process whose profiler listens on addr, one after
+// another, until stop is closed (the one under way is finished), and returns their file
+// names in the order taken.
+func profileCPU(ctx context.Context, addr, prefix string, stop <-chan struct{}) []string {
+	var files []string
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return files
+		default:
+		}
+		path := fmt.Sprintf("%s-cpu-%02d.pb.gz", prefix, i)
+		if err := download(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, cpuProfileSeconds), path); err != nil {
+			_ = os.Remove(path)
+			return files
+		}
+		files = append(files, filepath.Base(path))
+	}
 }
 
 // MemBreakdown splits a process's resident memory at one moment (MiB) by what the Go
@@ -213,12 +241,21 @@ func runVariants(ctx context.Context, env *devenv.Env, opts ScaleOptions, total 
 				return out, err
 			}
 			run := VariantRun{Variant: v.Name, Round: round, Objects: total}
+			prefix := filepath.Join(opts.ProfileDir, fmt.Sprintf("manager-%s-%d-r%d", v.Name, total, round))
+			stopProfile, profiled := make(chan struct{}), make(chan []string, 1)
+			if opts.ProfileDir != "" {
+				go func() { profiled <- profileCPU(ctx, addr, prefix, stopProfile) }()
+			} else {
+				profiled <- nil
+			}
 			n, err := waitResynced(ctx, p.MetricsURL, total, start.Add(opts.Timeout))
+			close(stopProfile)
 			if err != nil {
 				return out, fmt.Errorf("variant %s: %w", v.Name, err)
 			}
 			run.ResyncSeconds = time.Since(start).Seconds()
-			prefix := filepath.Join(opts.ProfileDir, fmt.Sprintf("manager-%s-%d-r%d", v.Name, total, round))
+			run.ResyncCPUSeconds = cpuSeconds(p.Pid())
+			run.CPUProfiles = <-profiled
 			if run.Synced, err = readMemory(ctx, p.Pid(), p.MetricsURL, addr, prefix+"-synced.pb.gz"); err != nil {
 				return out, err
 			}

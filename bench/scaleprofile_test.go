@@ -17,9 +17,14 @@ limitations under the License.
 package bench
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 )
@@ -65,4 +70,26 @@ spec:
 	g.Expect(n).To(Equal(int64(300 << 20)))
 	_, err = ShippedMemoryLimit(manifest, "webhook-receiver")
 	g.Expect(err).To(MatchError(ContainSubstring("no memory limit")))
+}
+
+// CPU profiles are taken one after another until the resync ends; the one under way is
+// finished, and each file is a whole profile.
+func TestProfileCPUUntilStopped(t *testing.T) {
+	g := NewWithT(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	done := make(chan []string, 1)
+	go func() { done <- profileCPU(t.Context(), strings.TrimPrefix(srv.URL, "http://"), filepath.Join(dir, "m"), stop) }()
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	files := <-done
+	g.Expect(files).To(Equal([]string{"m-cpu-00.pb.gz"}))
+	data, err := os.ReadFile(filepath.Join(dir, files[0]))
+	g.Expect(err).NotTo(HaveOccurred())
+	// A gzip stream (a pprof profile), not an error page.
+	g.Expect(data[:2]).To(Equal([]byte{0x1f, 0x8b}))
 }
