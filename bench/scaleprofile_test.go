@@ -83,7 +83,9 @@ func TestProfileCPUUntilStopped(t *testing.T) {
 	dir := t.TempDir()
 	stop := make(chan struct{})
 	done := make(chan []string, 1)
-	go func() { done <- profileCPU(t.Context(), strings.TrimPrefix(srv.URL, "http://"), filepath.Join(dir, "m"), stop) }()
+	go func() {
+		done <- profileCPU(t.Context(), strings.TrimPrefix(srv.URL, "http://"), filepath.Join(dir, "m"), stop)
+	}()
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	files := <-done
