@@ -211,8 +211,9 @@ func renderMemory(b *strings.Builder, s *bench.ScaleResults) {
 		"(the polls that fell due in between are counted). Heap in use: spans holding objects, live or not yet collected; retained: idle " +
 		"heap the runtime has not returned to the OS; GC goal: the heap size at which the next collection starts (twice the live heap " +
 		"at the last collection with GOGC=100, unless a memory limit is nearer); live: the heap right after a forced collection. " +
-		"File: pages of the executable mapped from disk. MiB throughout; CPU is the process's user+system time to the second reading.\n\n")
-	w("| objects | process | variant | round | resync (s) | CPU (s) | peak | RSS (anon + file) | heap in use | retained | stacks | runtime " +
+		"File: pages of the executable mapped from disk. MiB throughout; CPU is the process's user+system time to the end of its resync " +
+		"and to the second reading.\n\n")
+	w("| objects | process | variant | round | resync (s) | CPU: resync / all (s) | peak | RSS (anon + file) | heap in use | retained | stacks | runtime " +
 		"| GC goal | live | polls, then: peak / RSS / live |\n")
 	w("|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
 	row := func(objects int, proc, variant, round, resync, cpu string, m bench.MemBreakdown, after string) {
@@ -223,7 +224,8 @@ func renderMemory(b *strings.Builder, s *bench.ScaleResults) {
 	for _, st := range s.Steps {
 		total := st.InFlight + st.Completed
 		for _, v := range st.Variants {
-			row(total, "manager", v.Variant, fmt.Sprint(v.Round), fmt.Sprintf("%.1f", v.ResyncSeconds), fmt.Sprintf("%.1f", v.CPUSeconds), v.Synced,
+			row(total, "manager", v.Variant, fmt.Sprint(v.Round), fmt.Sprintf("%.1f", v.ResyncSeconds),
+				fmt.Sprintf("%.1f / %.1f", v.ResyncCPUSeconds, v.CPUSeconds), v.Synced,
 				fmt.Sprintf("%.0f: %.0f / %.0f / %.0f", v.PolledReconciles, v.Polled.PeakMiB, v.Polled.RSSMiB, v.Polled.LiveHeapMiB))
 		}
 		if st.Receiver != nil {
