@@ -42,7 +42,9 @@ import (
 // every call. A held lane answers callers with a *HeldError, without calling OpenAI,
 // until its wait is over: at least what OpenAI asked (Retry-After, Retry-After-Ms,
 // x-ratelimit-reset-*), else Min doubling with every refusal in a row up to Max, with
-// jitter; Quota after insufficient_quota. Then one call goes through (a probe) while
+// jitter; Quota after insufficient_quota. Refusals of calls that set out before the
+// lane's last refusal (the calls in flight when a limit trips) are the same refusal:
+// they can lengthen the wait OpenAI asks for, not double the backoff. Then one call goes through (a probe) while
 // the others keep waiting; an answer that shows the key works opens the lane.
 //
 // The zero Gate is not usable; set Min, Max and Quota. A nil *Gate holds nothing.
@@ -241,6 +243,13 @@ func (g *Gate) observe(project, op string, create bool, admitted time.Time, resp
 		for _, other := range lanes {
 			other.probeSince = time.Time{}
 		}
+		if l.failures > 0 && admitted.Before(l.refusedAt) && refusal.Class == l.refusal.Class {
+			// The call set out before the lane's last refusal of the same kind: the same
+			// episode (every call in flight when a limit trips comes back 429), not another
+			// refusal in a row. It may ask for a longer wait; it does not double the backoff.
+			l.until = later(l.until, g.now().Add(wait))
+			return
+		}
 		l.failures++
 		l.refusedAt = g.now()
 		backoff := min(g.Min<<min(l.failures-1, 30), g.Max)
@@ -251,6 +260,13 @@ func (g *Gate) observe(project, op string, create bool, admitted time.Time, resp
 		l.until = g.now().Add(max(wait, backoff))
 		l.refusal = *refusal
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // refusalOf reads a refused call's answer: 401, 403 and 429. Its body is read and put

@@ -3,6 +3,7 @@ package openaiclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -322,5 +323,55 @@ func TestGateIgnoresAcceptancesOlderThanTheRefusal(t *testing.T) {
 	}
 	if h := g.Held("ns/creds", false); h == nil {
 		t.Fatal("a success that set out before the 429 opened the gate")
+	}
+}
+
+// Calls already on their way when the project's limit trips all come back 429: that is
+// one refusal, not eight in a row. The hold is what the first asked for, and the backoff
+// grows only with the refusals of calls that set out after it (the probes).
+func TestGateCountsRefusalsInFlightAsOne(t *testing.T) {
+	fake := newFakeOpenAI(t)
+	g, clock := newTestGate()
+	ctx := context.Background()
+	const inFlight = 8
+	var arrived sync.WaitGroup
+	arrived.Add(inFlight)
+	var answering sync.Once
+	fake.respond(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Done()
+		arrived.Wait() // every call is on its way before the first answer
+		answering.Do(func() { clock.add(50 * time.Millisecond) })
+		refuse(http.StatusTooManyRequests, rateLimited, map[string]string{"Retry-After": "1"})(w, r)
+	})
+	var wg sync.WaitGroup
+	for i := range inFlight {
+		wg.Go(func() {
+			c := fake.client(g)
+			if _, err := c.Batches.Get(ctx, fmt.Sprintf("batch_%d", i)); Classify(err).Class != RateLimited {
+				t.Errorf("call %d: want a 429, got %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	h := g.Held("ns/creds", false)
+	if h == nil {
+		t.Fatal("not held after 429s")
+	}
+	// Retry-After 1s, and the first backoff step (1s) with up to a quarter of jitter, and
+	// up to half again spread over the waiting callers.
+	if limit := time.Second + time.Second/4; h.Wait > limit+limit/2+time.Millisecond {
+		t.Fatalf("held for %s after one burst of %d refusals in flight, want at most %s", h.Wait, inFlight, limit+limit/2)
+	}
+
+	// The probe after the wait is refused too: the second refusal in a row, 2s.
+	fake.respond(refuse(http.StatusTooManyRequests, rateLimited, nil))
+	clock.add(h.Wait)
+	probe := fake.client(g)
+	if _, err := probe.Batches.Get(ctx, "batch_probe"); Classify(err).Class != RateLimited {
+		t.Fatalf("probe: want a 429, got %v", err)
+	}
+	h = g.Held("ns/creds", false)
+	if h == nil || h.Wait < 2*time.Second || h.Wait > 3*time.Second+3*time.Second/4 {
+		t.Fatalf("after the probe's refusal held %v, want 2s plus jitter", h)
 	}
 }
