@@ -70,6 +70,11 @@ type ftSubmission struct {
 	validationFileID string
 	searched         bool                  // no earlier job exists: OpenAI was searched, or this process recorded the intent
 	created          *openai.FineTuningJob // created or adopted by this process; the status write may not have landed yet
+	// rejected is OpenAI's refusal of this submission (reason, message), seen by this
+	// process: should the status write that ends the resource be lost (a spec edit made
+	// it conflict), the pass that runs again ends it the same way instead of submitting
+	// with uploads that pass may have deleted.
+	rejected *[2]string
 }
 
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openaifinetuningjobs,verbs=get;list;watch;patch
@@ -193,6 +198,11 @@ func (r *FineTuningJobReconciler) submit(ctx context.Context, s *ftScope) (ctrl.
 		// write that recorded it lost a conflict, or the cache is behind. Record it (again).
 		r.mirror(s, memo.created, time.Now())
 		return ctrl.Result{RequeueAfter: r.PollIntervalMin}, nil
+	}
+	if memo.rejected != nil {
+		r.recordUploads(s, memo)
+		r.fail(s, memo.rejected[0], memo.rejected[1])
+		return ctrl.Result{}, nil
 	}
 	if st.Phase == openaiv1alpha1.FineTuningPhaseSubmitting {
 		return r.resumeSubmission(ctx, s, memo)
@@ -434,8 +444,9 @@ func (r *FineTuningJobReconciler) createError(
 	case c.Class == openaiclient.NotFound:
 		// An upload: retried as it is.
 	case c.Class == openaiclient.Terminal && c.StatusCode != http.StatusUnauthorized && c.StatusCode != http.StatusForbidden:
+		memo.rejected = &[2]string{openaiv1alpha1.ReasonRejected, what + ": " + c.Message}
 		r.recordUploads(s, memo)
-		r.fail(s, openaiv1alpha1.ReasonRejected, what+": "+c.Message)
+		r.fail(s, memo.rejected[0], memo.rejected[1])
 		return ctrl.Result{}, nil // the next steps delete what was uploaded
 	}
 	return r.apiError(s, what, err)

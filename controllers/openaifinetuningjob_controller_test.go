@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -880,4 +881,58 @@ func TestMethodBody(t *testing.T) {
 			g.Expect(string(raw)).To(MatchJSON(tc.want))
 		})
 	}
+}
+
+// OpenAI refuses the validation upload while a spec edit lands, so the status write that
+// ends the resource conflicts and the pass runs again from the stored state (still
+// Submitting) after it already deleted the training upload. The refusal must stand: the
+// pass that runs again neither submits with the deleted upload (which ended the resource
+// with a 400 "no such file" for a job it should never have tried) nor, had the delete
+// failed, creates a job that the resource never records (fault schedule seed
+// 476070041227 ended that way).
+func TestFineTuningJobRefusalStandsWhenItsStatusWriteIsLost(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	target, err := url.Parse(f.emu.URL())
+	f.g.Expect(err).NotTo(HaveOccurred())
+	target.Path = ""
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var uploads, edits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/files" || uploads.Add(1) != 2 {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		// The second upload is the validation data: the user edits the spec while the
+		// pass waits for the answer, then OpenAI refuses the file.
+		j := &openaiv1alpha1.OpenAIFineTuningJob{}
+		if err := f.c.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "refused"}, j); err == nil {
+			j.Spec.CancelOnDelete = ptr.To(!ptr.Deref(j.Spec.CancelOnDelete, true))
+			if f.c.Update(f.ctx, j) == nil {
+				edits.Add(1)
+			}
+		}
+		time.Sleep(200 * time.Millisecond) // the edit reaches the manager's cache first
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"message":"Invalid file format.","type":"invalid_request_error","param":null,"code":null}}`))
+	}))
+	t.Cleanup(srv.Close)
+	f.createSecret("proxied", map[string]string{"apiKey": emulator.DefaultAPIKey, "baseURL": srv.URL + "/v1/"})
+	j := f.fineTuningJob("refused", 10)
+	j.Spec.ValidationData = &openaiv1alpha1.TrainingData{Examples: j.Spec.TrainingData.Examples[:2]}
+	j.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "proxied"}
+	f.create(j)
+
+	f.g.Eventually(func() bool { return f.getJob("refused").Status.UploadedFilesDeleted }, 30*time.Second, 50*time.Millisecond).Should(BeTrue())
+	f.g.Expect(edits.Load()).To(Equal(int64(1)), "the spec edit raced the refused upload")
+	j = f.getJob("refused")
+	f.g.Expect(j.Status.Phase).To(Equal(openaiv1alpha1.FineTuningPhaseFailed))
+	f.g.Expect(j.Status.Message).To(HavePrefix("uploading the validation data: OpenAI answered 400"), "the refusal that ended it")
+	f.g.Expect(j.Status.JobID).To(BeEmpty())
+	f.g.Expect(f.emu.Calls("fine_tuning.jobs.create")).To(BeZero(), "no job is created after OpenAI refused the submission")
+	f.g.Expect(uploads.Load()).To(Equal(int64(2)), "nothing is uploaded again")
+	files, err := f.sdk().Files.List(f.ctx, openai.FileListParams{Purpose: openai.String(string(openai.FilePurposeFineTune))})
+	f.g.Expect(err).NotTo(HaveOccurred())
+	f.g.Expect(files.Data).To(BeEmpty(), "the training upload is deleted")
 }
