@@ -93,7 +93,7 @@ type WritesResults struct {
 	// completion, webhook event), the manager stopped: the API server's ceiling for that
 	// mix of writes, at each concurrency.
 	Ceilings []WriteReplay `json:"ceilings"`
-	// Receivers are the receiver's throughput with each number of replicas.
+	// Receivers are the receiver's throughput, one entry per round of a replica count.
 	Receivers []ReceiverReplicas `json:"receivers,omitempty"`
 }
 

@@ -74,8 +74,11 @@ type ftSubmission struct {
 	// process: should the status write that ends the resource be lost (a spec edit made
 	// it conflict), the pass that runs again ends it the same way instead of submitting
 	// with uploads that pass may have deleted.
-	rejected *[2]string
+	rejected *ftRejection
 }
+
+// ftRejection is OpenAI's refusal of a submission, as the resource records it.
+type ftRejection struct{ reason, message string }
 
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openaifinetuningjobs,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openaifinetuningjobs/status,verbs=patch
@@ -201,7 +204,7 @@ func (r *FineTuningJobReconciler) submit(ctx context.Context, s *ftScope) (ctrl.
 	}
 	if memo.rejected != nil {
 		r.recordUploads(s, memo)
-		r.fail(s, memo.rejected[0], memo.rejected[1])
+		r.fail(s, memo.rejected.reason, memo.rejected.message)
 		return ctrl.Result{}, nil
 	}
 	if st.Phase == openaiv1alpha1.FineTuningPhaseSubmitting {
@@ -444,9 +447,9 @@ func (r *FineTuningJobReconciler) createError(
 	case c.Class == openaiclient.NotFound:
 		// An upload: retried as it is.
 	case c.Class == openaiclient.Terminal && c.StatusCode != http.StatusUnauthorized && c.StatusCode != http.StatusForbidden:
-		memo.rejected = &[2]string{openaiv1alpha1.ReasonRejected, what + ": " + c.Message}
+		memo.rejected = &ftRejection{reason: openaiv1alpha1.ReasonRejected, message: what + ": " + c.Message}
 		r.recordUploads(s, memo)
-		r.fail(s, memo.rejected[0], memo.rejected[1])
+		r.fail(s, memo.rejected.reason, memo.rejected.message)
 		return ctrl.Result{}, nil // the next steps delete what was uploaded
 	}
 	return r.apiError(s, what, err)

@@ -44,8 +44,9 @@ import (
 // x-ratelimit-reset-*), else Min doubling with every refusal in a row up to Max, with
 // jitter; Quota after insufficient_quota. Refusals of calls that set out before the
 // lane's last refusal (the calls in flight when a limit trips) are the same refusal:
-// they can lengthen the wait OpenAI asks for, not double the backoff. Then one call goes through (a probe) while
-// the others keep waiting; an answer that shows the key works opens the lane.
+// they can lengthen the wait OpenAI asks for, not double the backoff. Then one call goes
+// through (a probe) while the others keep waiting; an answer that shows the key works
+// opens the lane.
 //
 // The zero Gate is not usable; set Min, Max and Quota. A nil *Gate holds nothing.
 type Gate struct {
