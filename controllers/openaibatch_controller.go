@@ -72,6 +72,11 @@ type batchSubmission struct {
 	searched    bool          // OpenAI was searched (or a create definitely failed): no earlier batch exists
 	search      *batchSearch  // a search not finished yet
 	created     *openai.Batch // created by this process; the status write may not have landed or be in the cache yet
+	rejected    *rejection    // OpenAI refused the upload or the create
+	// refusedInput is the upload of a refused create, and whether it was deleted, for the
+	// pass that records the refusal again.
+	refusedInput        string
+	refusedInputDeleted bool
 }
 
 // batchSearch is the state of a search of OpenAI for what an earlier attempt created,
@@ -154,6 +159,15 @@ func (r *BatchReconciler) apiError(s *batchScope, kind callKind, what string, er
 	return s.apiError(&r.Deps, kind, what, err, func(reason, message string) { r.fail(s, reason, message) })
 }
 
+// submissionError is apiError for the upload and the create call; a refusal is
+// remembered with the submission (see rejection).
+func (r *BatchReconciler) submissionError(s *batchScope, memo *batchSubmission, what string, err error) (ctrl.Result, error) {
+	return s.apiError(&r.Deps, submission, what, err, func(reason, message string) {
+		memo.rejected = &rejection{reason: reason, message: message}
+		r.fail(s, reason, message)
+	})
+}
+
 // fail ends the batch without submitting (or after OpenAI refused it).
 func (r *BatchReconciler) fail(s *batchScope, reason, message string) {
 	s.obj.Status.Phase = openaiv1alpha1.BatchPhaseFailed
@@ -189,6 +203,16 @@ func (r *BatchReconciler) submit(ctx context.Context, s *batchScope) (ctrl.Resul
 		// (again); a stale write loses its optimistic lock and is retried.
 		r.mirror(s, memo.created, time.Now())
 		return ctrl.Result{RequeueAfter: r.PollIntervalMin}, nil
+	}
+	if memo.rejected != nil {
+		// OpenAI refused this submission, but the write that recorded it lost a
+		// conflict: record it again; the next steps delete the upload if it is left.
+		if memo.refusedInput != "" {
+			st.InputFileID = memo.refusedInput
+			st.InputFileDeleted = st.InputFileDeleted || memo.refusedInputDeleted
+		}
+		r.fail(s, memo.rejected.reason, memo.rejected.message)
+		return ctrl.Result{}, nil
 	}
 	if st.Phase == openaiv1alpha1.BatchPhaseSubmitting {
 		return r.resumeSubmission(ctx, s, memo)
@@ -346,7 +370,7 @@ func (r *BatchReconciler) create(ctx context.Context, s *batchScope, memo *batch
 					// The upload may have landed: look for it by name before uploading again.
 					memo.searched = false
 				}
-				return r.apiError(s, submission, "uploading the input file", err)
+				return r.submissionError(s, memo, "uploading the input file", err)
 			}
 			memo.inputFileID = f.ID
 		}
@@ -375,12 +399,13 @@ func (r *BatchReconciler) create(ctx context.Context, s *batchScope, memo *batch
 			memo.inputFileID = ""
 		case c.Class == openaiclient.Terminal && obj.Spec.Input.FileID == "":
 			// OpenAI refused the batch: no batch will use the upload.
+			memo.refusedInput = inputFileID
 			if _, derr := api.Files.Delete(ctx, inputFileID); derr == nil || openaiclient.Classify(derr).Class == openaiclient.NotFound {
-				st.InputFileDeleted, memo.inputFileID = true, ""
+				st.InputFileDeleted, memo.inputFileID, memo.refusedInputDeleted = true, "", true
 			}
 		}
 		st.InputFileID = inputFileID
-		return r.apiError(s, submission, "creating the batch", err)
+		return r.submissionError(s, memo, "creating the batch", err)
 	}
 	memo.created = b
 	r.mirror(s, b, time.Now())

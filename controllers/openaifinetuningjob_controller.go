@@ -70,15 +70,8 @@ type ftSubmission struct {
 	validationFileID string
 	searched         bool                  // no earlier job exists: OpenAI was searched, or this process recorded the intent
 	created          *openai.FineTuningJob // created or adopted by this process; the status write may not have landed yet
-	// rejected is OpenAI's refusal of this submission (reason, message), seen by this
-	// process: should the status write that ends the resource be lost (a spec edit made
-	// it conflict), the pass that runs again ends it the same way instead of submitting
-	// with uploads that pass may have deleted.
-	rejected *ftRejection
+	rejected         *rejection            // OpenAI refused the submission
 }
-
-// ftRejection is OpenAI's refusal of a submission, as the resource records it.
-type ftRejection struct{ reason, message string }
 
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openaifinetuningjobs,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openaifinetuningjobs/status,verbs=patch
@@ -447,7 +440,7 @@ func (r *FineTuningJobReconciler) createError(
 	case c.Class == openaiclient.NotFound:
 		// An upload: retried as it is.
 	case c.Class == openaiclient.Terminal && c.StatusCode != http.StatusUnauthorized && c.StatusCode != http.StatusForbidden:
-		memo.rejected = &ftRejection{reason: openaiv1alpha1.ReasonRejected, message: what + ": " + c.Message}
+		memo.rejected = &rejection{reason: openaiv1alpha1.ReasonRejected, message: what + ": " + c.Message}
 		r.recordUploads(s, memo)
 		r.fail(s, memo.rejected.reason, memo.rejected.message)
 		return ctrl.Result{}, nil // the next steps delete what was uploaded

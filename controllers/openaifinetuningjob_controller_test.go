@@ -893,32 +893,16 @@ func TestMethodBody(t *testing.T) {
 func TestFineTuningJobRefusalStandsWhenItsStatusWriteIsLost(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
-	target, err := url.Parse(f.emu.URL())
-	f.g.Expect(err).NotTo(HaveOccurred())
-	target.Path = ""
-	rp := httputil.NewSingleHostReverseProxy(target)
-	var uploads, edits atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/v1/files" || uploads.Add(1) != 2 {
-			rp.ServeHTTP(w, r)
-			return
+	var edits atomic.Int64
+	// The second upload is the validation data: the user edits the spec while the pass
+	// waits for the answer, then OpenAI refuses the file.
+	baseURL, uploads := f.refusingProxy("POST /v1/files", 2, func() {
+		cur := &openaiv1alpha1.OpenAIFineTuningJob{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "refused"}}
+		if f.flipCancelOnDelete(cur, func() **bool { return &cur.Spec.CancelOnDelete }) {
+			edits.Add(1)
 		}
-		// The second upload is the validation data: the user edits the spec while the
-		// pass waits for the answer, then OpenAI refuses the file.
-		j := &openaiv1alpha1.OpenAIFineTuningJob{}
-		if err := f.c.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "refused"}, j); err == nil {
-			j.Spec.CancelOnDelete = ptr.To(!ptr.Deref(j.Spec.CancelOnDelete, true))
-			if f.c.Update(f.ctx, j) == nil {
-				edits.Add(1)
-			}
-		}
-		time.Sleep(200 * time.Millisecond) // the edit reaches the manager's cache first
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"error":{"message":"Invalid file format.","type":"invalid_request_error","param":null,"code":null}}`))
-	}))
-	t.Cleanup(srv.Close)
-	f.createSecret("proxied", map[string]string{"apiKey": emulator.DefaultAPIKey, "baseURL": srv.URL + "/v1/"})
+	})
+	f.createSecret("proxied", map[string]string{"apiKey": emulator.DefaultAPIKey, "baseURL": baseURL})
 	j := f.fineTuningJob("refused", 10)
 	j.Spec.ValidationData = &openaiv1alpha1.TrainingData{Examples: j.Spec.TrainingData.Examples[:2]}
 	j.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "proxied"}

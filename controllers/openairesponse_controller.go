@@ -58,8 +58,9 @@ type ResponseReconciler struct {
 }
 
 type responseSubmission struct {
-	clean   bool                // no create call of this process has an unknown outcome
-	created *responses.Response // created by this process; the status write may not have landed or be in the cache yet
+	clean    bool                // no create call of this process has an unknown outcome
+	created  *responses.Response // created by this process; the status write may not have landed or be in the cache yet
+	rejected *rejection          // OpenAI refused the create
 }
 
 // +kubebuilder:rbac:groups=openai.operator.dev,resources=openairesponses,verbs=get;list;watch;patch
@@ -199,6 +200,12 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		r.mirror(s, memo.created, time.Now())
 		return ctrl.Result{RequeueAfter: r.PollIntervalMin}, nil
 	}
+	if memo.rejected != nil {
+		// OpenAI refused this create, but the write that recorded it lost a conflict:
+		// record it again rather than ask again.
+		r.fail(s, memo.rejected.reason, memo.rejected.message)
+		return ctrl.Result{}, nil
+	}
 	if st.Phase == "" {
 		st.Phase = openaiv1alpha1.ResponsePhasePending
 	}
@@ -278,7 +285,10 @@ func (r *ResponseReconciler) submit(ctx context.Context, s *responseScope) (ctrl
 		if c := openaiclient.Classify(err); c.Class == openaiclient.Transient && c.StatusCode != http.StatusConflict {
 			memo.clean = false // it may exist
 		}
-		return r.apiError(s, submission, "creating the response", err)
+		return s.apiError(&r.Deps, submission, "creating the response", err, func(reason, message string) {
+			memo.rejected = &rejection{reason: reason, message: message}
+			r.fail(s, reason, message)
+		})
 	}
 	memo.created = resp
 	r.mirror(s, resp, time.Now())

@@ -422,6 +422,13 @@ func cleanupError(err error, secrets ...string) error {
 	return errors.New(openaiclient.Classify(err, secrets...).Message)
 }
 
+// rejection is OpenAI's refusal of a submission as a process saw it, kept in the
+// process's memory of the submission: should the status write that ends the resource
+// be lost (a spec edit made it conflict), the pass that runs again from the stored state
+// (still Submitting) ends it the same way instead of submitting again, perhaps with an
+// upload the refused pass deleted.
+type rejection struct{ reason, message string }
+
 // callKind says what an OpenAI call was about, for apiError.
 type callKind int
 

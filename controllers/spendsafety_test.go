@@ -25,6 +25,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1058,4 +1062,98 @@ func TestRefusedBatchStillDeletesItsUpload(t *testing.T) {
 		Should(BeEmpty(), "the upload of the refused batch is left on OpenAI")
 	f.g.Eventually(func() bool { return f.getBatch("refused").Status.InputFileDeleted }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
 	f.g.Expect(f.emu.Calls(emulator.OpBatchesCreate)).To(Equal(int64(1)), "a refused batch is not submitted again")
+}
+
+// refusingProxy stands between the manager and the emulator and answers the nth call to
+// "METHOD /path" with a 400, after running during (a user's edit, say) and giving the
+// manager's cache time to see it. It returns the proxy's base URL for a credentials
+// Secret and the count of calls to that route.
+func (f *fixture) refusingProxy(call string, nth int64, during func()) (baseURL string, calls *atomic.Int64) {
+	target, err := url.Parse(f.emu.URL())
+	f.g.Expect(err).NotTo(HaveOccurred())
+	target.Path = ""
+	rp := httputil.NewSingleHostReverseProxy(target)
+	calls = &atomic.Int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method+" "+r.URL.Path != call || calls.Add(1) != nth {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		during()
+		time.Sleep(200 * time.Millisecond) // the edit reaches the manager's cache first
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"message":"Invalid request.","type":"invalid_request_error","param":null,"code":null}}`))
+	}))
+	f.t.Cleanup(srv.Close)
+	return srv.URL + "/v1/", calls
+}
+
+// flipCancelOnDelete edits obj's spec the way a user might while a pass runs; it
+// reports whether the edit landed.
+func (f *fixture) flipCancelOnDelete(obj client.Object, field func() **bool) bool {
+	if err := f.c.Get(f.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		return false
+	}
+	p := field()
+	*p = ptr.To(!ptr.Deref(*p, true))
+	return f.c.Update(f.ctx, obj) == nil
+}
+
+// OpenAI refuses the batch while a spec edit lands, so the status write that ends the
+// resource conflicts and the pass runs again from the stored state (still Submitting)
+// after it already deleted the upload. The refusal must stand: the pass that runs again
+// neither uploads the input again nor asks OpenAI for the batch it refused.
+func TestBatchRefusalStandsWhenItsStatusWriteIsLost(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	var edits atomic.Int64
+	b := f.batch("refused", 2, "text-embedding-3-small")
+	baseURL, creates := f.refusingProxy("POST /v1/batches", 1, func() {
+		cur := &openaiv1alpha1.OpenAIBatch{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "refused"}}
+		if f.flipCancelOnDelete(cur, func() **bool { return &cur.Spec.CancelOnDelete }) {
+			edits.Add(1)
+		}
+	})
+	f.createSecret("proxied", map[string]string{"apiKey": emulator.DefaultAPIKey, "baseURL": baseURL})
+	b.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "proxied"}
+	f.create(b)
+
+	f.g.Eventually(func() bool { return f.getBatch("refused").Status.InputFileDeleted }, 30*time.Second, 50*time.Millisecond).Should(BeTrue())
+	f.g.Expect(edits.Load()).To(Equal(int64(1)), "the spec edit raced the refused create")
+	// Passes that would submit again come soon after the conflict; give them time.
+	f.g.Consistently(creates.Load, 2*time.Second, 100*time.Millisecond).Should(Equal(int64(1)), "a refused batch is not submitted again")
+	b = f.getBatch("refused")
+	f.g.Expect(b.Status.Phase).To(Equal(openaiv1alpha1.BatchPhaseFailed))
+	f.g.Expect(b.Status.Message).To(HavePrefix("creating the batch: OpenAI answered 400"), "the refusal that ended it")
+	f.g.Expect(b.Status.BatchID).To(BeEmpty())
+	f.g.Expect(f.emu.Calls(emulator.OpFilesCreate)).To(Equal(int64(1)), "the input is not uploaded again")
+	f.g.Expect(f.filesNamed(inputFileName(b))).To(BeEmpty(), "the upload is deleted")
+}
+
+// The same for a response: OpenAI refuses the create while a spec edit lands; the pass
+// that runs again from the stored state (Submitting) does not ask OpenAI again.
+func TestResponseRefusalStandsWhenItsStatusWriteIsLost(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	var edits atomic.Int64
+	baseURL, creates := f.refusingProxy("POST /v1/responses", 1, func() {
+		cur := &openaiv1alpha1.OpenAIResponse{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "refused"}}
+		if f.flipCancelOnDelete(cur, func() **bool { return &cur.Spec.CancelOnDelete }) {
+			edits.Add(1)
+		}
+	})
+	f.createSecret("proxied", map[string]string{"apiKey": emulator.DefaultAPIKey, "baseURL": baseURL})
+	resp := f.response("refused", "gpt-4o-mini", "hello")
+	resp.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "proxied"}
+	f.create(resp)
+
+	f.g.Eventually(func() openaiv1alpha1.ResponsePhase { return f.getResponse("refused").Status.Phase }, 30*time.Second, 50*time.Millisecond).
+		Should(Equal(openaiv1alpha1.ResponsePhaseFailed))
+	f.g.Expect(edits.Load()).To(Equal(int64(1)), "the spec edit raced the refused create")
+	f.g.Consistently(creates.Load, 2*time.Second, 100*time.Millisecond).Should(Equal(int64(1)), "a refused response is not created again")
+	resp = f.getResponse("refused")
+	f.g.Expect(resp.Status.Phase).To(Equal(openaiv1alpha1.ResponsePhaseFailed))
+	f.g.Expect(resp.Status.Message).To(HavePrefix("creating the response: OpenAI answered 400"))
+	f.g.Expect(resp.Status.ResponseID).To(BeEmpty())
 }
