@@ -58,9 +58,9 @@ type ScaleOptions struct {
 	// status once InProgress is the template; at each step it then submits the step's
 	// completed batches; then, with the manager stopped, every other in-flight batch is created in
 	// the emulator (batches.create on the template's input file) and as an OpenAIBatch with
-	// the template's finalizers and status (its own batch id, createdAt and lastSyncTime
-	// now) by a bare client, and a new manager is started and left to reconcile every
-	// object before memory is read.
+	// the template's finalizers and status (its own batch id, createdAt seededAge before
+	// the emulator's, lastSyncTime now) by a bare client, and a new manager is started and
+	// left to reconcile every object before memory is read.
 	Seed bool
 	// Variants, when set, are manager builds or settings started in turn (VariantRounds
 	// times) on each step's objects after its measurements, with the profiler on: their
@@ -166,8 +166,8 @@ type ScaleRow struct {
 //nolint:gocyclo // one scenario's phases in the order they run, sharing their state
 func RunScale(ctx context.Context, opts ScaleOptions) (*ScaleResults, error) {
 	d := controllers.DefaultOptions()
-	sc, done := track(fmt.Sprintf("internal/devenv: envtest API server with the kustomize install; emulator, webhook-receiver and manager as processes under their ServiceAccounts (manager defaults: poll %s, %s once a project's webhook events arrive, %d concurrent reconciles; its cache strips managedFields); emulator time scale 0.05, in-flight batches use model emulator-hang",
-		shortSchedule(d), webhookSchedule(d), d.MaxConcurrentReconciles) + envNote(opts.ManagerEnv, opts.ReceiverEnv))
+	sc, done := track(fmt.Sprintf("internal/devenv: envtest API server with the kustomize install; emulator, webhook-receiver and manager as processes under their ServiceAccounts (manager defaults: poll %s, %s once a project's webhook events arrive, %d concurrent reconciles; its cache strips managedFields); emulator time scale 0.05, in-flight batches use model emulator-hang%s",
+		shortSchedule(d), webhookSchedule(d), d.MaxConcurrentReconciles, seedNote(opts.Seed)) + envNote(opts.ManagerEnv, opts.ReceiverEnv))
 	progress := func(format string, args ...any) {
 		if opts.Progress != nil {
 			_, _ = fmt.Fprintf(opts.Progress, "scale: "+format+"\n", args...)
@@ -417,15 +417,32 @@ func waitInProgress(ctx context.Context, c client.Client, ns, name string, timeo
 // template's with the new batch id, createdAt and lastSyncTime now: what the manager
 // would have written on submitting it. The manager must be stopped.
 func seedInFlight(ctx context.Context, c client.Client, openaiURL string, template *openaiv1alpha1.OpenAIBatch, names []string) error {
-	return seedBatches(ctx, c, openaiURL, template, template.Status.InputFileID, "emulator-hang", names)
+	return seedBatches(ctx, c, openaiURL, template, template.Status.InputFileID, "emulator-hang", names, seededAge)
+}
+
+// seededAge is how long before the emulator created them the seeded in-flight batches
+// say they were submitted: they stand for a fleet submitted over the last hour and just
+// read, whose next polls (the doubling schedule: as long again as the batch had existed
+// at its last read, at least 10 minutes once the project's webhook events arrive) fall
+// due an hour later. Seeded as just submitted, every poll fell due ten minutes after
+// seeding, which at 45,000 batches took about as long: a restart then measured the
+// catch-up on 45,000 due polls, not a resync.
+const seededAge = time.Hour
+
+func seedNote(seed bool) string {
+	if !seed {
+		return ""
+	}
+	return fmt.Sprintf("; in-flight batches but the first seeded as submitted %s before they were created on the emulator, last read when seeded", prettyDuration(seededAge))
 }
 
 // seedBatches is seedInFlight with the batches created on inputFileID (the status says
-// so) and model in their spec. Every batch is created in the emulator first, then every
-// object, so that the emulator's batches start close together.
+// so), model in their spec, and their status's createdAt age before the emulator's.
+// Every batch is created in the emulator first, then every object, so that the
+// emulator's batches start close together.
 func seedBatches(
 	ctx context.Context, c client.Client, openaiURL string, template *openaiv1alpha1.OpenAIBatch,
-	inputFileID, model string, names []string,
+	inputFileID, model string, names []string, age time.Duration,
 ) error {
 	ids := make([]string, len(names))
 	created := make([]time.Time, len(names))
@@ -445,7 +462,7 @@ func seedBatches(
 		b.Status = *template.Status.DeepCopy()
 		b.Status.BatchID = ids[i]
 		b.Status.InputFileID = inputFileID
-		at := metav1.NewTime(created[i])
+		at := metav1.NewTime(created[i].Add(-age))
 		b.Status.CreatedAt = &at
 		if b.Status.InProgressAt != nil {
 			b.Status.InProgressAt = &at

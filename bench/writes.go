@@ -60,6 +60,11 @@ type WritesOptions struct {
 	// all (default 64).
 	ReceiverReplicas    []int
 	ReceiverConcurrency int
+	// ManagerArgs are added to the manager's command line (e.g. its reconcile workers).
+	ManagerArgs []string
+	// SplitCPUs runs the API server and etcd on half of the CPUs and everything else on
+	// the other half (see splitCPUs), when there are two or more.
+	SplitCPUs bool
 	// Timeout bounds each phase.
 	Timeout time.Duration
 	// Progress receives a line per stage; nil discards.
@@ -71,6 +76,9 @@ type WritesOptions struct {
 type WritesResults struct {
 	Scenario
 	Items int `json:"items"`
+	// CPUs says how the CPUs were split between the control plane and the rest; empty:
+	// not split.
+	CPUs string `json:"cpus,omitempty"`
 	// CompletionWrites are the API server's write requests (verb and resource, all
 	// clients but the bench's own and leader election) from the first completion
 	// event to the last batch Complete; WritesPerCompletion is their sum per batch.
@@ -203,12 +211,22 @@ func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) 
 		Dir: opts.Dir, BinDir: opts.BinDir, TimeScale: 1,
 		Webhooks:              devenv.WebhooksByFlags,
 		EmulatorArgs:          []string{"--log-level", "debug"},
+		ManagerArgs:           opts.ManagerArgs,
 		CredentialsNamespaces: []string{ns},
 	})
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = env.Down() }()
+	res := &WritesResults{Items: opts.Items}
+	if opts.SplitCPUs {
+		if res.CPUs, err = splitCPUs(); err != nil {
+			return nil, err
+		}
+		if res.CPUs != "" {
+			progress("%s", res.CPUs)
+		}
+	}
 	// No client-side rate limit (as the manager's: controller-runtime sets QPS -1).
 	cfg := rest.CopyConfig(env.ControlPlane.Config)
 	cfg.QPS = -1
@@ -233,7 +251,6 @@ func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) 
 		return nil, err
 	}
 	defer stopWatch()
-	res := &WritesResults{Items: opts.Items}
 
 	// 1. Completions.
 	progress("submitting the template batch")
@@ -251,7 +268,7 @@ func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) 
 	}
 	env.Processes()["manager"].Stop()
 	progress("seeding %d batches of %d requests with the manager stopped", opts.Items, CompletionRequests)
-	if err := seedBatches(ctx, c, env.EmulatorURL, template, fileID, "text-embedding-3-small", names); err != nil {
+	if err := seedBatches(ctx, c, env.EmulatorURL, template, fileID, "text-embedding-3-small", names, 0); err != nil {
 		return nil, fmt.Errorf("seeding: %w", err)
 	}
 	list := &openaiv1alpha1.OpenAIBatchList{}

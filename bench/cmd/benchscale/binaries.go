@@ -310,6 +310,11 @@ func renderWrites(b *strings.Builder, r *bench.WritesResults, commit string) {
 		w("Measured at commit %s, in another run than the figures above.\n\n", commit)
 	}
 	w("%s. Load average %.2f before and %.2f after (1 minute); it took %.0f s.\n\n", r.Setup, r.LoadBefore, r.LoadAfter, r.Seconds)
+	if r.CPUs != "" {
+		w("CPUs: %s; the ceilings below are the API server's on its share.\n\n", r.CPUs)
+	} else {
+		w("CPUs: shared by every process, the API server's ceiling measured with the manager stopped.\n\n")
+	}
 	w(
 		"Completions: %d batches of %d requests were created in the emulator and seeded as InProgress objects (the manager stopped), a new manager resynced them, and the emulator completed them about a minute after creation (created within %.0f s of each other, whole seconds); each completion event went to the receiver. Writes are counted from just before the first completion to the last batch Complete. Submissions: %d in-flight batches created at once, writes counted to the last batch id recorded, the bench's own creates left out. Ceilings: with the manager stopped, a bare client (no client-side rate limit) replays one item's writes, rounded to whole writes, on each of the same objects, one item's writes after another and several items at once (a metadata merge patch for `PATCH openaibatches`, a status merge patch for `PATCH openaibatches/status`, an events.k8s.io Event for `POST events`); the best of its concurrencies (the median where it ran several rounds) is the ceiling for that item.\n\n",
 		r.Items,

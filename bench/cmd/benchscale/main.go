@@ -75,6 +75,9 @@ func run() error {
 	replicas := intList{1, 2, 4}
 	flag.Var(&replicas, "receiver-replicas", "Receiver replica counts whose throughput the writes run measures (comma-separated; empty skips).")
 	receiverConc := flag.Int("receiver-concurrency", 64, "Webhooks in flight in all during the receiver replicas' run.")
+	writesManagerArgs := flag.String("writes-manager-args", "", "Arguments added to the writes run's manager (space-separated), e.g. --max-concurrent-reconciles=32.")
+	splitCPUs := flag.Bool("writes-split-cpus", true,
+		"Run the writes with the API server and etcd on half of the CPUs and the operator's processes and the bench on the other half (as on separate nodes).")
 	onlyWrites := flag.Bool("only-writes", false, "Only run the writes and add them to the results file (with their commit).")
 	firstInFlight := flag.Int("first-inflight", -1, "In-flight batches of the first step (its completed ones in proportion); -1: a tenth of -inflight.")
 	profileDir := flag.String("profile-dir", "",
@@ -92,6 +95,7 @@ func run() error {
 	writes := bench.WritesOptions{
 		BinDir: *binDir, Items: *writeItems, CeilingConcurrency: ceilingConc,
 		ReceiverReplicas: replicas, ReceiverConcurrency: *receiverConc, Timeout: *timeout, Progress: os.Stderr,
+		ManagerArgs: strings.Fields(*writesManagerArgs), SplitCPUs: *splitCPUs,
 	}
 
 	if *reportOnly {
