@@ -132,6 +132,19 @@ func (s *timeSet) get(key string) (time.Time, bool) {
 	return t, ok
 }
 
+// count is how many of keys have a time.
+func (s *timeSet) count(keys []string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, k := range keys {
+		if _, ok := s.m[k]; ok {
+			n++
+		}
+	}
+	return n
+}
+
 func (s *timeSet) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -52,6 +52,10 @@ type WritesOptions struct {
 	BinDir string
 	// Items is how many batches each phase (completions, submissions) uses.
 	Items int
+	// Rounds is how many times the completions, the submissions and their replays run,
+	// one after another (default 2): each operator rate is held against the replays of
+	// its own round, measured minutes apart at most, under the same load.
+	Rounds int
 	// CeilingConcurrency are the numbers of items a bare client replays at once when it
 	// measures the API server's ceiling for an item's writes (default 16 and 64).
 	CeilingConcurrency []int
@@ -79,6 +83,19 @@ type WritesResults struct {
 	// CPUs says how the CPUs were split between the control plane and the rest; empty:
 	// not split.
 	CPUs string `json:"cpus,omitempty"`
+	// Rounds are the operator's figures, one entry per round.
+	Rounds []WritesRound `json:"rounds"`
+	// Ceilings are a bare client's replays of each item's writes (submission,
+	// completion, webhook event), the manager stopped: the API server's ceiling for that
+	// mix of writes, at each concurrency.
+	Ceilings []WriteReplay `json:"ceilings"`
+	// Receivers are the receiver's throughput, one entry per round of a replica count.
+	Receivers []ReceiverReplicas `json:"receivers,omitempty"`
+}
+
+// WritesRound is one round of the operator's completions and submissions.
+type WritesRound struct {
+	Round int `json:"round"`
 	// CompletionWrites are the API server's write requests (verb and resource, all
 	// clients but the bench's own and leader election) from the first completion
 	// event to the last batch Complete; WritesPerCompletion is their sum per batch.
@@ -97,12 +114,6 @@ type WritesResults struct {
 	WritesPerSubmission  float64          `json:"writesPerSubmission"`
 	SubmissionsPerSecond float64          `json:"submissionsPerSecond"`
 	SubmissionSeconds    float64          `json:"submissionSeconds"`
-	// Ceilings are a bare client's replays of each item's writes (submission,
-	// completion, webhook event), the manager stopped: the API server's ceiling for that
-	// mix of writes, at each concurrency.
-	Ceilings []WriteReplay `json:"ceilings"`
-	// Receivers are the receiver's throughput, one entry per round of a replica count.
-	Receivers []ReceiverReplicas `json:"receivers,omitempty"`
 }
 
 // Mixes of writes the bench replays.
@@ -117,6 +128,9 @@ const (
 // them).
 type WriteReplay struct {
 	Mix string `json:"mix"`
+	// Round is the round of the operator's writes it replays (WritesRound.Round); 0 for
+	// webhook events.
+	Round int `json:"round"`
 	// PerItem are the writes made for each item, by verb and resource: the operator's
 	// measured writes per item, rounded to whole writes.
 	PerItem         map[string]int `json:"perItem"`
@@ -128,12 +142,13 @@ type WriteReplay struct {
 }
 
 // Ceiling returns the API server's ceiling for mix: the median items per second of its
-// replays at each concurrency, the best of them (with its concurrency and rounds).
-func (r *WritesResults) Ceiling(mix string) (best WriteReplay, rounds int, ok bool) {
+// replays at each concurrency, the best of them (with its concurrency and rounds). A
+// round >= 0 takes only that round's replays; -1 takes all.
+func (r *WritesResults) Ceiling(mix string, round int) (best WriteReplay, rounds int, ok bool) {
 	rates := map[int][]float64{}
 	var order []int
 	for _, c := range r.Ceilings {
-		if c.Mix != mix {
+		if c.Mix != mix || (round >= 0 && c.Round != round) {
 			continue
 		}
 		if _, seen := rates[c.Concurrency]; !seen {
@@ -175,17 +190,20 @@ type ReceiverReplicas struct {
 const CompletionRequests = 300
 
 // RunWrites measures API server writes per completion and per submission with the real
-// binaries, and the API server's bare write ceiling, in one environment:
+// binaries, and the API server's bare write ceiling, in one environment. Each round:
 //  1. Completions: with the manager stopped, Items batches of CompletionRequests
 //     requests are created in the emulator and seeded as InProgress OpenAIBatch objects
 //     (like ScaleOptions.Seed); a new manager resyncs them; the emulator completes them
 //     all about a minute after creation, its webhook events go to the receiver.
 //  2. Submissions: Items in-flight (emulator-hang) batches are created at once.
 //  3. Ceilings: with the manager stopped, a bare client replays each item's writes
-//     (the submission's on the in-flight batches, the completion's on the completed ones,
-//     a webhook event's status patch) at each of CeilingConcurrency.
-//  4. Receiver replicas: signed batch.completed webhooks for the in-flight batches go
-//     round-robin to 1, 2 and 4 receiver processes (ReceiverReplicas).
+//     (the submission's on the round's in-flight batches, the completion's on its
+//     completed ones) at each of CeilingConcurrency.
+//
+// Between rounds the last round's objects are removed. Then:
+//  4. Receiver replicas: signed batch.completed webhooks for the last round's in-flight
+//     batches go round-robin to 1, 2 and 4 receiver processes (ReceiverReplicas), each
+//     round after a bare replay of a webhook event's status patch.
 //
 //nolint:gocyclo // one scenario's three phases in the order they run, sharing one environment
 func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) {
@@ -252,156 +270,26 @@ func RunWrites(ctx context.Context, opts WritesOptions) (*WritesResults, error) 
 	}
 	defer stopWatch()
 
-	// 1. Completions.
 	progress("submitting the template batch")
 	template, err := submitTemplate(ctx, c, ns, "template", opts.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	fileID, err := emulatorUploadBatchFile(ctx, env.EmulatorURL, CompletionRequests)
-	if err != nil {
-		return nil, err
+	w := &writesRun{
+		opts: opts, env: env, c: c, kube: kube, ns: ns, template: template,
+		submitted: submitted, complete: complete, progress: progress, res: res,
 	}
-	names := make([]string, opts.Items)
-	for i := range names {
-		names[i] = fmt.Sprintf("done-%05d", i)
-	}
-	env.Processes()["manager"].Stop()
-	progress("seeding %d batches of %d requests with the manager stopped", opts.Items, CompletionRequests)
-	if err := seedBatches(ctx, c, env.EmulatorURL, template, fileID, "text-embedding-3-small", names, 0); err != nil {
-		return nil, fmt.Errorf("seeding: %w", err)
-	}
-	list := &openaiv1alpha1.OpenAIBatchList{}
-	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
-		return nil, err
-	}
-	var firstCreated, lastCreated time.Time
-	for _, b := range list.Items {
-		if at := b.Status.CreatedAt; at != nil && b.Name != template.Name {
-			if firstCreated.IsZero() || at.Before(&metav1.Time{Time: firstCreated}) {
-				firstCreated = at.Time
-			}
-			if at.After(lastCreated) {
-				lastCreated = at.Time
+	var hang []string
+	for round := range max(opts.Rounds, 1) {
+		if round > 0 {
+			// The last round's objects go, without the manager (stopped for the
+			// replays): its in-flight batches would poll during this round.
+			if err := w.remove(ctx, round-1); err != nil {
+				return nil, err
 			}
 		}
-	}
-	// The emulator's created_at is in whole seconds.
-	res.ArrivalSeconds = lastCreated.Sub(firstCreated).Seconds()
-	p, err := env.StartManager("manager")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := waitResynced(ctx, p.MetricsURL, opts.Items+1, time.Now().Add(opts.Timeout)); err != nil {
-		return nil, err
-	}
-	// Writes are counted from just before the first batch can complete (the emulator:
-	// 1 s validating, 1 s before the first request, 200 ms a request capped at 60 s, 1 s
-	// finalizing), so that polls of the seeded batches before then are left out.
-	firstDone := firstCreated.Add(
-		emulator.BatchValidatingFor + emulator.BatchStartDelay + min(
-			CompletionRequests*emulator.BatchPerRequest,
-			emulator.BatchMaxProcessing,
-		) + emulator.BatchFinalizingFor,
-	)
-	if d := time.Until(firstDone.Add(-2 * time.Second)); d > 0 {
-		progress("manager resynced; waiting %.0fs for the first completion", d.Seconds())
-		if err := sleep(ctx, d); err != nil {
+		if hang, err = w.round(ctx, round); err != nil {
 			return nil, err
-		}
-	} else {
-		progress("seeding and resync took longer than the batches: completions began before writes were counted")
-	}
-	before, err := apiServerRequests(ctx, kube)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitUntil(ctx, func() bool { return complete.len() >= opts.Items }, opts.Timeout); err != nil {
-		return nil, fmt.Errorf("%d of %d batches complete: %w", complete.len(), opts.Items, err)
-	}
-	after, err := apiServerRequests(ctx, kube)
-	if err != nil {
-		return nil, err
-	}
-	res.CompletionWrites, res.WritesPerCompletion = operatorWrites(before, after, opts.Items)
-	first, last := spanOf(complete, names)
-	res.CompletionSeconds = last.Sub(first).Seconds()
-	res.CompletionsPerSecond = ratio(float64(opts.Items), res.CompletionSeconds)
-	progress(
-		"%d completions in %.1fs (%.0f/s), %.2f writes each",
-		opts.Items,
-		res.CompletionSeconds,
-		res.CompletionsPerSecond,
-		res.WritesPerCompletion,
-	)
-
-	// 2. Submissions.
-	hang := make([]string, opts.Items)
-	for i := range hang {
-		hang[i] = fmt.Sprintf("hang-%05d", i)
-	}
-	if before, err = apiServerRequests(ctx, kube); err != nil {
-		return nil, err
-	}
-	begin := time.Now()
-	if err := parallel(ctx, len(hang), 16, func(ctx context.Context, i int) error {
-		return c.Create(ctx, newBatch(ns, hang[i], "emulator-hang", 1))
-	}); err != nil {
-		return nil, err
-	}
-	if err := waitUntil(ctx, func() bool {
-		n := 0
-		for _, h := range hang {
-			if _, ok := submitted.get(h); ok {
-				n++
-			}
-		}
-		return n == len(hang)
-	}, opts.Timeout); err != nil {
-		return nil, fmt.Errorf("submissions: %w", err)
-	}
-	if after, err = apiServerRequests(ctx, kube); err != nil {
-		return nil, err
-	}
-	delete(after, "POST openaibatches") // the bench's creates
-	delete(before, "POST openaibatches")
-	res.SubmissionWrites, res.WritesPerSubmission = operatorWrites(before, after, opts.Items)
-	_, last = spanOf(submitted, hang)
-	res.SubmissionSeconds = last.Sub(begin).Seconds()
-	res.SubmissionsPerSecond = ratio(float64(opts.Items), res.SubmissionSeconds)
-	progress(
-		"%d submissions in %.1fs (%.0f/s), %.2f writes each",
-		opts.Items,
-		res.SubmissionSeconds,
-		res.SubmissionsPerSecond,
-		res.WritesPerSubmission,
-	)
-
-	// 3. The ceilings.
-	env.Processes()["manager"].Stop()
-	mixes := []struct {
-		mix     string
-		writes  map[string]int64
-		objects []string
-	}{
-		{MixSubmission, res.SubmissionWrites, hang},
-		{MixCompletion, res.CompletionWrites, names},
-	}
-	for _, m := range mixes {
-		for _, conc := range opts.CeilingConcurrency {
-			r, err := replayWrites(ctx, c, ns, m.mix, perItem(m.writes, opts.Items), m.objects, conc)
-			if err != nil {
-				return nil, fmt.Errorf("replaying the %s writes: %w", m.mix, err)
-			}
-			res.Ceilings = append(res.Ceilings, r)
-			progress(
-				"bare client, %s writes %v, %d at once: %.1f items/s (%.0f writes/s)",
-				m.mix,
-				r.PerItem,
-				conc,
-				r.ItemsPerSecond,
-				r.WritesPerSecond,
-			)
 		}
 	}
 
@@ -719,4 +607,175 @@ func emulatorUploadBatchFile(ctx context.Context, openaiURL string, n int) (stri
 		return "", err
 	}
 	return out.ID, nil
+}
+
+// writesRun is the state the rounds of RunWrites share.
+type writesRun struct {
+	opts                WritesOptions
+	env                 *devenv.Env
+	c                   client.Client
+	kube                kubernetes.Interface
+	ns                  string
+	template            *openaiv1alpha1.OpenAIBatch
+	submitted, complete *timeSet
+	progress            func(format string, args ...any)
+	res                 *WritesResults
+}
+
+// names are a round's completing and in-flight batches.
+func (w *writesRun) names(round int) (done, hang []string) {
+	done, hang = make([]string, w.opts.Items), make([]string, w.opts.Items)
+	for i := range w.opts.Items {
+		done[i], hang[i] = fmt.Sprintf("done-r%d-%05d", round, i), fmt.Sprintf("hang-r%d-%05d", round, i)
+	}
+	return done, hang
+}
+
+// round runs the completions, the submissions and their replays once, and returns the
+// round's in-flight batches.
+//
+//nolint:gocyclo // one round's three phases in the order they run
+func (w *writesRun) round(ctx context.Context, round int) ([]string, error) {
+	opts, env, c, kube, ns, progress := w.opts, w.env, w.c, w.kube, w.ns, w.progress
+	r := WritesRound{Round: round}
+
+	// 1. Completions, on an input file of their own: the manager deletes it once they
+	// are done.
+	names, hang := w.names(round)
+	fileID, err := emulatorUploadBatchFile(ctx, env.EmulatorURL, CompletionRequests)
+	if err != nil {
+		return nil, err
+	}
+	env.Processes()["manager"].Stop()
+	progress("round %d: seeding %d batches of %d requests with the manager stopped", round, opts.Items, CompletionRequests)
+	if err := seedBatches(ctx, c, env.EmulatorURL, w.template, fileID, "text-embedding-3-small", names, 0); err != nil {
+		return nil, fmt.Errorf("seeding: %w", err)
+	}
+	list := &openaiv1alpha1.OpenAIBatchList{}
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
+	mine := map[string]bool{}
+	for _, n := range names {
+		mine[n] = true
+	}
+	var firstCreated, lastCreated time.Time
+	for _, b := range list.Items {
+		if at := b.Status.CreatedAt; at != nil && mine[b.Name] {
+			if firstCreated.IsZero() || at.Before(&metav1.Time{Time: firstCreated}) {
+				firstCreated = at.Time
+			}
+			if at.After(lastCreated) {
+				lastCreated = at.Time
+			}
+		}
+	}
+	// The emulator's created_at is in whole seconds.
+	r.ArrivalSeconds = lastCreated.Sub(firstCreated).Seconds()
+	p, err := env.StartManager("manager")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := waitResynced(ctx, p.MetricsURL, len(list.Items), time.Now().Add(opts.Timeout)); err != nil {
+		return nil, err
+	}
+	// Writes are counted from just before the first batch can complete (the emulator:
+	// 1 s validating, 1 s before the first request, 200 ms a request capped at 60 s, 1 s
+	// finalizing), so that polls of the seeded batches before then are left out.
+	firstDone := firstCreated.Add(
+		emulator.BatchValidatingFor + emulator.BatchStartDelay + min(
+			CompletionRequests*emulator.BatchPerRequest,
+			emulator.BatchMaxProcessing,
+		) + emulator.BatchFinalizingFor,
+	)
+	if d := time.Until(firstDone.Add(-2 * time.Second)); d > 0 {
+		progress("round %d: manager resynced; waiting %.0fs for the first completion", round, d.Seconds())
+		if err := sleep(ctx, d); err != nil {
+			return nil, err
+		}
+	} else {
+		progress("round %d: seeding and resync took longer than the batches: completions began before writes were counted", round)
+	}
+	before, err := apiServerRequests(ctx, kube)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitUntil(ctx, func() bool { return w.complete.count(names) >= opts.Items }, opts.Timeout); err != nil {
+		return nil, fmt.Errorf("%d of %d batches complete: %w", w.complete.count(names), opts.Items, err)
+	}
+	after, err := apiServerRequests(ctx, kube)
+	if err != nil {
+		return nil, err
+	}
+	r.CompletionWrites, r.WritesPerCompletion = operatorWrites(before, after, opts.Items)
+	first, last := spanOf(w.complete, names)
+	r.CompletionSeconds = last.Sub(first).Seconds()
+	r.CompletionsPerSecond = ratio(float64(opts.Items), r.CompletionSeconds)
+	progress("round %d: %d completions in %.1fs (%.0f/s), %.2f writes each",
+		round, opts.Items, r.CompletionSeconds, r.CompletionsPerSecond, r.WritesPerCompletion)
+
+	// 2. Submissions.
+	if before, err = apiServerRequests(ctx, kube); err != nil {
+		return nil, err
+	}
+	begin := time.Now()
+	if err := parallel(ctx, len(hang), 16, func(ctx context.Context, i int) error {
+		return c.Create(ctx, newBatch(ns, hang[i], "emulator-hang", 1))
+	}); err != nil {
+		return nil, err
+	}
+	if err := waitUntil(ctx, func() bool { return w.submitted.count(hang) == len(hang) }, opts.Timeout); err != nil {
+		return nil, fmt.Errorf("submissions: %w", err)
+	}
+	if after, err = apiServerRequests(ctx, kube); err != nil {
+		return nil, err
+	}
+	delete(after, "POST openaibatches") // the bench's creates
+	delete(before, "POST openaibatches")
+	r.SubmissionWrites, r.WritesPerSubmission = operatorWrites(before, after, opts.Items)
+	_, last = spanOf(w.submitted, hang)
+	r.SubmissionSeconds = last.Sub(begin).Seconds()
+	r.SubmissionsPerSecond = ratio(float64(opts.Items), r.SubmissionSeconds)
+	progress("round %d: %d submissions in %.1fs (%.0f/s), %.2f writes each",
+		round, opts.Items, r.SubmissionSeconds, r.SubmissionsPerSecond, r.WritesPerSubmission)
+	w.res.Rounds = append(w.res.Rounds, r)
+
+	// 3. The ceilings, right after.
+	env.Processes()["manager"].Stop()
+	mixes := []struct {
+		mix     string
+		writes  map[string]int64
+		objects []string
+	}{
+		{MixSubmission, r.SubmissionWrites, hang},
+		{MixCompletion, r.CompletionWrites, names},
+	}
+	for _, m := range mixes {
+		for _, conc := range opts.CeilingConcurrency {
+			rep, err := replayWrites(ctx, c, ns, m.mix, perItem(m.writes, opts.Items), m.objects, conc)
+			if err != nil {
+				return nil, fmt.Errorf("replaying the %s writes: %w", m.mix, err)
+			}
+			rep.Round = round
+			w.res.Ceilings = append(w.res.Ceilings, rep)
+			progress("round %d: bare client, %s writes %v, %d at once: %.1f items/s (%.0f writes/s)",
+				round, m.mix, rep.PerItem, conc, rep.ItemsPerSecond, rep.WritesPerSecond)
+		}
+	}
+	return hang, nil
+}
+
+// remove deletes a round's objects with the manager stopped: their finalizers are
+// dropped first (their batches stay on the emulator, where nothing reads them).
+func (w *writesRun) remove(ctx context.Context, round int) error {
+	done, hang := w.names(round)
+	objects := append(done, hang...)
+	return parallel(ctx, len(objects), 16, func(ctx context.Context, i int) error {
+		b := &openaiv1alpha1.OpenAIBatch{}
+		b.Namespace, b.Name = w.ns, objects[i]
+		if err := w.c.Patch(ctx, b, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		return client.IgnoreNotFound(w.c.Delete(ctx, b))
+	})
 }

@@ -44,6 +44,7 @@ go run ./bench/cmd/benchscale \
 	-seed="$([ "${BENCH_SCALE_SEED:-1}" = 0 ] && echo false || echo true)" \
 	-timeout "${BENCH_SCALE_TIMEOUT:-20m}" \
 	-writes-items "${BENCH_SCALE_WRITES:-1000}" \
+	-writes-rounds "${BENCH_SCALE_WRITES_ROUNDS:-2}" \
 	-ceiling-concurrency "${BENCH_SCALE_CEILING_CONCURRENCY:-16,64}" \
 	-receiver-replicas "${BENCH_SCALE_RECEIVER_REPLICAS-1,2,4}" \
 	-only-writes="$([ "${BENCH_SCALE_ONLY_WRITES:-0}" = 1 ] && echo true || echo false)" \

@@ -76,19 +76,33 @@ func TestRenderBinariesStatesTheTargetsByTheData(t *testing.T) {
 func TestRenderWritesComparesRatesWithTheBestReplayOfTheSameWrites(t *testing.T) {
 	g := NewWithT(t)
 	var b strings.Builder
-	// Bars: 0.8 × the best replay of each item's writes: submissions 0.8 × 100 = 80/s
-	// (not 0.8 × 60), completions 0.8 × 200 = 160/s, webhook events 0.8 × the median of
-	// four rounds (450, 500, 520, 900: 510) = 408/s.
+	// Each round's rate against 0.8 × the best replay of that round's writes: submissions
+	// 79/s against 100 (not 60, the other concurrency, nor 110, the other round's) and
+	// 100 against 110, median 0.85 of the replay: met; completions 160 against 200 and
+	// 90 against 180, median 0.65: not met. Webhook events: 0.8 × the median of four
+	// rounds (450, 500, 520, 900: 510) = 408/s.
 	const status = "PATCH openaibatches/status"
 	submission := map[string]int{status: 3, "POST events": 1}
 	renderWrites(&b, &bench.WritesResults{
-		Items:            100,
-		SubmissionWrites: map[string]int64{"PATCH openaibatches/status": 300, "POST events": 100}, WritesPerSubmission: 4, SubmissionsPerSecond: 79,
-		CompletionWrites: map[string]int64{"PATCH openaibatches/status": 200}, WritesPerCompletion: 2, CompletionsPerSecond: 160,
+		Items: 100,
+		Rounds: []bench.WritesRound{
+			{
+				Round:            0,
+				SubmissionWrites: map[string]int64{status: 300, "POST events": 100}, WritesPerSubmission: 4, SubmissionsPerSecond: 79, SubmissionSeconds: 1.3,
+				CompletionWrites: map[string]int64{status: 200}, WritesPerCompletion: 2, CompletionsPerSecond: 160, CompletionSeconds: 0.6,
+			},
+			{
+				Round:            1,
+				SubmissionWrites: map[string]int64{status: 300, "POST events": 100}, WritesPerSubmission: 4, SubmissionsPerSecond: 100, SubmissionSeconds: 1,
+				CompletionWrites: map[string]int64{status: 200}, WritesPerCompletion: 2, CompletionsPerSecond: 90, CompletionSeconds: 1.1,
+			},
+		},
 		Ceilings: []bench.WriteReplay{
 			{Mix: bench.MixSubmission, PerItem: submission, Concurrency: 16, ItemsPerSecond: 60, WritesPerSecond: 240},
 			{Mix: bench.MixSubmission, PerItem: submission, Concurrency: 64, ItemsPerSecond: 100, WritesPerSecond: 400},
 			{Mix: bench.MixCompletion, PerItem: map[string]int{status: 2}, Concurrency: 16, ItemsPerSecond: 200, WritesPerSecond: 400},
+			{Mix: bench.MixSubmission, Round: 1, PerItem: submission, Concurrency: 64, ItemsPerSecond: 110, WritesPerSecond: 440},
+			{Mix: bench.MixCompletion, Round: 1, PerItem: map[string]int{status: 2}, Concurrency: 16, ItemsPerSecond: 180, WritesPerSecond: 360},
 			{Mix: bench.MixEvent, PerItem: map[string]int{status: 1}, Concurrency: 64, ItemsPerSecond: 450, WritesPerSecond: 450},
 			{Mix: bench.MixEvent, PerItem: map[string]int{status: 1}, Concurrency: 64, ItemsPerSecond: 500, WritesPerSecond: 500},
 			{Mix: bench.MixEvent, PerItem: map[string]int{status: 1}, Concurrency: 64, ItemsPerSecond: 900, WritesPerSecond: 900},
@@ -103,10 +117,16 @@ func TestRenderWritesComparesRatesWithTheBestReplayOfTheSameWrites(t *testing.T)
 	}, "abc123")
 	doc := b.String()
 	g.Expect(doc).To(ContainSubstring("Measured at commit abc123"))
-	g.Expect(doc).To(ContainSubstring("| submission | PATCH openaibatches/status 3, POST events 1 | 64 | 100.0 | 400 |"))
+	g.Expect(doc).To(ContainSubstring("| 1 | submission | PATCH openaibatches/status 3, POST events 1 | 64 | 100.0 | 400 |"))
+	g.Expect(doc).To(ContainSubstring("| receivers | webhook event | PATCH openaibatches/status 1 | 64 | 450.0 | 450 |"))
 	g.Expect(doc).
-		To(ContainSubstring("| submission | PATCH openaibatches/status 300, POST events 100 | 4.00 | 79.0/s (100 in 0.0 s) | 80.0/s (0.8 × 100.0/s) | **not met** |"))
-	g.Expect(doc).To(ContainSubstring("| completion | PATCH openaibatches/status 200 | 2.00 | 160.0/s (100 in 0.0 s) | 160.0/s (0.8 × 200.0/s) | met |"))
+		To(ContainSubstring("| submission | 1 | PATCH openaibatches/status 300, POST events 100 | 4.00 | 79.0/s (100 in 1.3 s) | 80.0/s (0.8 × 100.0/s) | 0.79 |"))
+	g.Expect(doc).
+		To(ContainSubstring("| submission | 2 | PATCH openaibatches/status 300, POST events 100 | 4.00 | 100.0/s (100 in 1.0 s) | 88.0/s (0.8 × 110.0/s) | 0.91 |"))
+	g.Expect(doc).To(ContainSubstring("| completion | 1 | PATCH openaibatches/status 200 | 2.00 | 160.0/s (100 in 0.6 s) | 160.0/s (0.8 × 200.0/s) | 0.80 |"))
+	g.Expect(doc).To(ContainSubstring("| completion | 2 | PATCH openaibatches/status 200 | 2.00 | 90.0/s (100 in 1.1 s) | 144.0/s (0.8 × 180.0/s) | 0.50 |"))
+	g.Expect(doc).To(ContainSubstring("Sustained submissions: median 0.85 of the round's best replay over 2 rounds (target 0.8): met."))
+	g.Expect(doc).To(ContainSubstring("Sustained completions: median 0.65 of the round's best replay over 2 rounds (target 0.8): **not met**."))
 	// Each count's rounds, their median against the bar (1 replica: 450 and 370, median 410).
 	g.Expect(doc).
 		To(ContainSubstring("| 1 | 2 | 200 of 200 | 450.0, 370.0 | 410.0 | PATCH openaibatches/status 200 | 1.00 | 408.0/s (0.8 × median 510.0/s of 4) | met |"))
@@ -115,8 +135,9 @@ func TestRenderWritesComparesRatesWithTheBestReplayOfTheSameWrites(t *testing.T)
 
 	// Without replays there is no bar, and without replica runs the section says so.
 	b.Reset()
-	renderWrites(&b, &bench.WritesResults{Items: 100, WritesPerSubmission: 6, SubmissionsPerSecond: 35}, "")
+	renderWrites(&b, &bench.WritesResults{Items: 100, Rounds: []bench.WritesRound{{WritesPerSubmission: 6, SubmissionsPerSecond: 35}}}, "")
 	g.Expect(b.String()).To(ContainSubstring("| not measured | not measured |"))
+	g.Expect(b.String()).To(ContainSubstring("Sustained submissions against the bare replay: not measured."))
 	g.Expect(b.String()).To(ContainSubstring("Receiver replicas: not measured in this run."))
 }
 

@@ -75,6 +75,7 @@ func run() error {
 	replicas := intList{1, 2, 4}
 	flag.Var(&replicas, "receiver-replicas", "Receiver replica counts whose throughput the writes run measures (comma-separated; empty skips).")
 	receiverConc := flag.Int("receiver-concurrency", 64, "Webhooks in flight in all during the receiver replicas' run.")
+	writesRounds := flag.Int("writes-rounds", 2, "Rounds of the writes run's completions, submissions and their replays.")
 	writesManagerArgs := flag.String("writes-manager-args", "", "Arguments added to the writes run's manager (space-separated), e.g. --max-concurrent-reconciles=32.")
 	splitCPUs := flag.Bool("writes-split-cpus", true,
 		"Run the writes with the API server and etcd on half of the CPUs and the operator's processes and the bench on the other half (as on separate nodes).")
@@ -93,7 +94,7 @@ func run() error {
 	flag.Parse()
 	log.SetLogger(logr.Discard())
 	writes := bench.WritesOptions{
-		BinDir: *binDir, Items: *writeItems, CeilingConcurrency: ceilingConc,
+		BinDir: *binDir, Items: *writeItems, Rounds: *writesRounds, CeilingConcurrency: ceilingConc,
 		ReceiverReplicas: replicas, ReceiverConcurrency: *receiverConc, Timeout: *timeout, Progress: os.Stderr,
 		ManagerArgs: strings.Fields(*writesManagerArgs), SplitCPUs: *splitCPUs,
 	}
