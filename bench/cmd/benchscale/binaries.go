@@ -120,7 +120,7 @@ func renderBinaries(b *strings.Builder, res Results) {
 	w("### The real binaries at %d in flight + %d completed\n\n", last.InFlight, last.Completed)
 	if res.Seeded {
 		w(
-			"The in-flight batches were **seeded**, not submitted by the manager (it submits about 50 a second on this machine, fewer while it polls tens of thousands): at each step the manager first submitted the step's completed batches and saw them complete (webhook events through the receiver), and at the first step `hang-00000`; then, with the manager stopped, every other in-flight batch was created in the emulator (batches.create on `hang-00000`'s input file) and written as an OpenAIBatch carrying `hang-00000`'s finalizers and InProgress status (its own batch id, createdAt and lastSyncTime at seeding) by a bare client; then a new manager was started and left to reconcile every object before memory was read. So the manager's \"running\" peak is that new manager's: its start with every object (initial list, one reconcile each, the polls that fall due), not a long submission.\n\n",
+			"The in-flight batches were **seeded**, not submitted by the manager (it submits about 50 a second on this machine, fewer while it polls tens of thousands): at each step the manager first submitted the step's completed batches and saw them complete (webhook events through the receiver), and at the first step `hang-00000`; then, with the manager stopped, every other in-flight batch was created in the emulator (batches.create on `hang-00000`'s input file) and written as an OpenAIBatch carrying `hang-00000`'s finalizers and InProgress status (its own batch id, createdAt an hour before the emulator created it, as for a fleet submitted over the last hour, and lastSyncTime at seeding, so that its next poll falls due an hour later) by a bare client; then a new manager was started and left to reconcile every object before memory was read. So the manager's \"running\" peak is that new manager's: its start with every object (initial list, one reconcile each, the polls that fall due), not a long submission.\n\n",
 		)
 	}
 	w("Load average %.2f before and %.2f after this run (1 minute, 2 shared CPUs); it took %.0f s.\n\n", s.LoadBefore, s.LoadAfter, s.Seconds)
@@ -129,10 +129,7 @@ func renderBinaries(b *strings.Builder, res Results) {
 		if !full {
 			return "not reached (smaller run)"
 		}
-		if ok {
-			return "met"
-		}
-		return "**not met**"
+		return metOrNot(ok)
 	}
 	if last.Unfinished != "" {
 		w(
@@ -335,7 +332,7 @@ func renderWrites(b *strings.Builder, r *bench.WritesResults, commit string) {
 	verdict := func(rate float64, mix string, round int) (bar, ratioText string, ratio float64, ok bool) {
 		c, rounds, ok := r.Ceiling(mix, round)
 		if !ok {
-			return "not measured", "not measured", 0, false
+			return notMeasured, notMeasured, 0, false
 		}
 		of := fmt.Sprintf("%.1f/s", c.ItemsPerSecond)
 		if rounds > 1 {
@@ -372,10 +369,7 @@ func renderWrites(b *strings.Builder, r *bench.WritesResults, commit string) {
 			continue
 		}
 		m := bench.Median(ratios[mix])
-		v := "**not met**"
-		if m >= targetWritesRatio {
-			v = "met"
-		}
+		v := metOrNot(m >= targetWritesRatio)
 		w("Sustained %ss: median %.2f of the round's best replay over %d rounds (target %.1f): %s.\n", mix, m, len(ratios[mix]), targetWritesRatio, v)
 	}
 	w("\n")
@@ -422,12 +416,9 @@ func renderWrites(b *strings.Builder, r *bench.WritesResults, commit string) {
 			sum += v
 		}
 		bar, _, ratio, ok := verdict(median, bench.MixEvent, -1)
-		v := "not measured"
-		switch {
-		case ok && ratio >= targetWritesRatio:
-			v = "met"
-		case ok:
-			v = "**not met**"
+		v := notMeasured
+		if ok {
+			v = metOrNot(ratio >= targetWritesRatio)
 		}
 		w(
 			"| %d | %d | %d of %d | %s | %.1f | %s | %.2f | %s | %s |\n",
@@ -444,6 +435,16 @@ func renderWrites(b *strings.Builder, r *bench.WritesResults, commit string) {
 		)
 	}
 	w("\n")
+}
+
+const notMeasured = "not measured"
+
+// metOrNot is a target's verdict.
+func metOrNot(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**not met**"
 }
 
 func perItemList(m map[string]int) string {
