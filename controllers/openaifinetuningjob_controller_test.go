@@ -26,7 +26,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -893,19 +892,13 @@ func TestMethodBody(t *testing.T) {
 func TestFineTuningJobRefusalStandsWhenItsStatusWriteIsLost(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
-	var edits atomic.Int64
 	// The second upload is the validation data: the user edits the spec while the pass
 	// waits for the answer, then OpenAI refuses the file.
-	baseURL, uploads := f.refusingProxy("POST /v1/files", 2, func() {
-		cur := &openaiv1alpha1.OpenAIFineTuningJob{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "refused"}}
-		if f.flipCancelOnDelete(cur, func() **bool { return &cur.Spec.CancelOnDelete }) {
-			edits.Add(1)
-		}
-	})
-	f.createSecret("proxied", map[string]string{"apiKey": emulator.DefaultAPIKey, "baseURL": baseURL})
+	cur := &openaiv1alpha1.OpenAIFineTuningJob{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "refused"}}
+	creds, uploads, edits := f.refuseWhileEditing("POST /v1/files", 2, cur, func() **bool { return &cur.Spec.CancelOnDelete })
 	j := f.fineTuningJob("refused", 10)
 	j.Spec.ValidationData = &openaiv1alpha1.TrainingData{Examples: j.Spec.TrainingData.Examples[:2]}
-	j.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "proxied"}
+	j.Spec.CredentialsRef = creds
 	f.create(j)
 
 	f.g.Eventually(func() bool { return f.getJob("refused").Status.UploadedFilesDeleted }, 30*time.Second, 50*time.Millisecond).Should(BeTrue())

@@ -1064,40 +1064,39 @@ func TestRefusedBatchStillDeletesItsUpload(t *testing.T) {
 	f.g.Expect(f.emu.Calls(emulator.OpBatchesCreate)).To(Equal(int64(1)), "a refused batch is not submitted again")
 }
 
-// refusingProxy stands between the manager and the emulator and answers the nth call to
-// "METHOD /path" with a 400, after running during (a user's edit, say) and giving the
-// manager's cache time to see it. It returns the proxy's base URL for a credentials
-// Secret and the count of calls to that route.
-func (f *fixture) refusingProxy(call string, nth int64, during func()) (baseURL string, calls *atomic.Int64) {
+// refuseWhileEditing stands a proxy between the manager and the emulator that answers
+// the nth call to "METHOD /path" with a 400, after flipping the resource's
+// cancelOnDelete (cur, with field pointing into it) the way a user might while the pass
+// waits, and giving the manager's cache time to see the edit. It returns credentials
+// through the proxy, the count of calls to that route and of the edits that landed.
+func (f *fixture) refuseWhileEditing(
+	call string, nth int64, cur client.Object, field func() **bool,
+) (creds *openaiv1alpha1.CredentialsReference, calls, edits *atomic.Int64) {
 	target, err := url.Parse(f.emu.URL())
 	f.g.Expect(err).NotTo(HaveOccurred())
 	target.Path = ""
 	rp := httputil.NewSingleHostReverseProxy(target)
-	calls = &atomic.Int64{}
+	calls, edits = &atomic.Int64{}, &atomic.Int64{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method+" "+r.URL.Path != call || calls.Add(1) != nth {
 			rp.ServeHTTP(w, r)
 			return
 		}
-		during()
+		if f.c.Get(f.ctx, client.ObjectKeyFromObject(cur), cur) == nil {
+			p := field()
+			*p = ptr.To(!ptr.Deref(*p, true))
+			if f.c.Update(f.ctx, cur) == nil {
+				edits.Add(1)
+			}
+		}
 		time.Sleep(200 * time.Millisecond) // the edit reaches the manager's cache first
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write([]byte(`{"error":{"message":"Invalid request.","type":"invalid_request_error","param":null,"code":null}}`))
 	}))
 	f.t.Cleanup(srv.Close)
-	return srv.URL + "/v1/", calls
-}
-
-// flipCancelOnDelete edits obj's spec the way a user might while a pass runs; it
-// reports whether the edit landed.
-func (f *fixture) flipCancelOnDelete(obj client.Object, field func() **bool) bool {
-	if err := f.c.Get(f.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-		return false
-	}
-	p := field()
-	*p = ptr.To(!ptr.Deref(*p, true))
-	return f.c.Update(f.ctx, obj) == nil
+	f.createSecret("proxied", map[string]string{"apiKey": emulator.DefaultAPIKey, "baseURL": srv.URL + "/v1/"})
+	return &openaiv1alpha1.CredentialsReference{Name: "proxied"}, calls, edits
 }
 
 // OpenAI refuses the batch while a spec edit lands, so the status write that ends the
@@ -1107,16 +1106,10 @@ func (f *fixture) flipCancelOnDelete(obj client.Object, field func() **bool) boo
 func TestBatchRefusalStandsWhenItsStatusWriteIsLost(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
-	var edits atomic.Int64
+	cur := &openaiv1alpha1.OpenAIBatch{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "refused"}}
+	creds, creates, edits := f.refuseWhileEditing("POST /v1/batches", 1, cur, func() **bool { return &cur.Spec.CancelOnDelete })
 	b := f.batch("refused", 2, "text-embedding-3-small")
-	baseURL, creates := f.refusingProxy("POST /v1/batches", 1, func() {
-		cur := &openaiv1alpha1.OpenAIBatch{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "refused"}}
-		if f.flipCancelOnDelete(cur, func() **bool { return &cur.Spec.CancelOnDelete }) {
-			edits.Add(1)
-		}
-	})
-	f.createSecret("proxied", map[string]string{"apiKey": emulator.DefaultAPIKey, "baseURL": baseURL})
-	b.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "proxied"}
+	b.Spec.CredentialsRef = creds
 	f.create(b)
 
 	f.g.Eventually(func() bool { return f.getBatch("refused").Status.InputFileDeleted }, 30*time.Second, 50*time.Millisecond).Should(BeTrue())
@@ -1136,16 +1129,10 @@ func TestBatchRefusalStandsWhenItsStatusWriteIsLost(t *testing.T) {
 func TestResponseRefusalStandsWhenItsStatusWriteIsLost(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
-	var edits atomic.Int64
-	baseURL, creates := f.refusingProxy("POST /v1/responses", 1, func() {
-		cur := &openaiv1alpha1.OpenAIResponse{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "refused"}}
-		if f.flipCancelOnDelete(cur, func() **bool { return &cur.Spec.CancelOnDelete }) {
-			edits.Add(1)
-		}
-	})
-	f.createSecret("proxied", map[string]string{"apiKey": emulator.DefaultAPIKey, "baseURL": baseURL})
+	cur := &openaiv1alpha1.OpenAIResponse{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "refused"}}
+	creds, creates, edits := f.refuseWhileEditing("POST /v1/responses", 1, cur, func() **bool { return &cur.Spec.CancelOnDelete })
 	resp := f.response("refused", "gpt-4o-mini", "hello")
-	resp.Spec.CredentialsRef = &openaiv1alpha1.CredentialsReference{Name: "proxied"}
+	resp.Spec.CredentialsRef = creds
 	f.create(resp)
 
 	f.g.Eventually(func() openaiv1alpha1.ResponsePhase { return f.getResponse("refused").Status.Phase }, 30*time.Second, 50*time.Millisecond).
