@@ -15,7 +15,10 @@
 # (BENCH_SCALE_WRITES batches each, default 1000; 0 skips), the API server's ceiling for
 # each item's writes (a bare client replays them, BENCH_SCALE_CEILING_CONCURRENCY items at
 # once, default 16,64) and the receiver's throughput with BENCH_SCALE_RECEIVER_REPLICAS
-# processes (default 1,2,4; empty skips).
+# processes (default 1,2,4; empty skips). The submissions, completions and their replays
+# run BENCH_SCALE_WRITES_ROUNDS times (default 2), each rate held against its own round's
+# replays, with the API server and etcd pinned to half of the CPUs and everything else to
+# the other half (benchscale -writes-split-cpus), as on separate nodes.
 # BENCH_SCALE_ONLY_WRITES=1 runs only those and adds them, with their commit, to the
 # existing bench/results-scale.json.
 #
