@@ -72,6 +72,14 @@ if [ -z "${SKIP_FUZZ:-}" ]; then
     echo "reliability: fuzzing $func in ./$pkg for $fuzztime, load average $(cut -d' ' -f1-3 /proc/loadavg)"
     code=0
     go test -run='^$' -fuzz="^${func}\$" -fuzztime="$fuzztime" "./$pkg" >"$out/fuzz-$func.log" 2>&1 || code=$?
+    # go1.26's coordinator can fail a target that found nothing when its time runs out
+    # mid-input (golang/go#75804; hack/fuzz.sh): that is the fuzzer's race, not a finding.
+    if [ "$code" != 0 ] && grep -q 'context deadline exceeded' "$out/fuzz-$func.log" &&
+      ! grep -qE 'Failing input written|panic:|_test\.go:[0-9]+:' "$out/fuzz-$func.log"; then
+      echo "reliability: $func stopped at its time budget with Go's coordinator race (golang/go#75804), no failing input" |
+        tee -a "$out/fuzz-$func.log"
+      code=0
+    fi
     echo "$code" >"$out/fuzz-$func.status"
     tail -n 3 "$out/fuzz-$func.log"
     if [ "$code" != 0 ]; then
