@@ -549,12 +549,18 @@ func (w failingSubResource) Patch(ctx context.Context, obj client.Object, patch 
 
 // startCrashingManager runs a manager that "crashes" at the first status write for
 // which recordsID is true (the write that would record an OpenAI id): it fails that
-// write and stops, as a killed process would, after OpenAI created the object. crashed
-// reports whether it happened; stop waits for the manager to be gone.
+// write and every status write after it, and stops, as a killed process would, after
+// OpenAI created the object. crashed reports whether it happened; stop waits for the
+// manager to be gone.
 func (f *fixture) startCrashingManager(recordsID func(client.Object) bool) (crashed func() bool, stop func()) {
 	var hit atomic.Bool
 	stop = f.startManager(testOptions(), func(c client.Client) client.Client {
 		return failingStatusWrites{Client: c, fail: func(obj client.Object) error {
+			if hit.Load() {
+				// Dead: the pass that runs again before the manager has stopped (its
+				// memory of the create is still there) must not record the id either.
+				return fmt.Errorf("simulated crash: the process is gone")
+			}
 			if recordsID(obj) && hit.CompareAndSwap(false, true) {
 				go stop()
 				return fmt.Errorf("simulated crash before the id was recorded")
