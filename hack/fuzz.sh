@@ -6,8 +6,8 @@
 #
 # A count is the default because go1.26's fuzzing coordinator can fail a target that
 # found nothing when a time budget runs out while a worker is mid-input ("context
-# deadline exceeded", golang/go#75804, fixed in Go 1.27); on a loaded machine that
-# happened in about one `make test` in several. With a time budget, a failure that says
+# deadline exceeded", golang/go#75804, fixed in Go 1.27); it failed one clean-clone
+# `.ci/run` here that way. With a time budget, a failure that says
 # only that and wrote no failing input is reported as that race, not as a finding.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
