@@ -202,10 +202,38 @@ make_pki() {
 # Network: the bridge (made here so the API server can advertise its address before the
 # first pod), forwarding, and the egress guard.
 
-setup_network() {
-  if ip link show "$BRIDGE" >/dev/null 2>&1; then
-    die "a device named $BRIDGE already exists: another cluster is running (or was not cleaned up; run '$0 down')"
+# The bridge is the machine-wide mark of a cluster: one at a time. OWNER (on /run, which
+# goes at reboot with the bridge) names the CLUSTER_DIR of the `up` that made it, so that a
+# later `up` from another checkout can tell a running cluster from one whose processes
+# were killed without `down` (a killed CI job, a lost session): the first it refuses, the
+# second it removes with that checkout's own `down`, which undoes exactly what its `up`
+# recorded. A bridge nobody recorded is refused: it may be someone else's device.
+OWNER="/run/openai-operator-cluster/$BRIDGE.owner"
+
+claim_bridge() {
+  ip link show "$BRIDGE" >/dev/null 2>&1 || return 0
+  local owner pid f live=()
+  owner="$(cat "$OWNER" 2>/dev/null || true)"
+  [ -n "$owner" ] || die "a device named $BRIDGE already exists and no cluster.sh recorded it in $OWNER: remove it ('ip link delete $BRIDGE') if it is a leftover, or set CLUSTER_BRIDGE"
+  if [ "$owner" = "$DIR" ]; then
+    log "$BRIDGE was left by an earlier 'up' in this directory; removing what it left"
+    down || die "could not remove what the earlier cluster left"
+    return 0
   fi
+  for f in "$owner/pids"/*; do
+    [ -e "$f" ] || continue
+    pid="$(cat "$f" 2>/dev/null || true)"
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && live+=("$(basename "$f") (pid $pid)")
+  done
+  if [ ${#live[@]} -gt 0 ]; then
+    die "another cluster is running, started from $owner: ${live[*]} (stop it with 'CLUSTER_DIR=$owner $0 down')"
+  fi
+  [ -d "$owner/state" ] || die "$BRIDGE was made by a cluster in $owner, whose records are gone: remove what it left by hand ('ip link delete $BRIDGE')"
+  log "the cluster started from $owner is not running (its processes are gone); removing what it left"
+  CLUSTER_DIR="$owner" "$0" down || die "could not remove what the cluster in $owner left"
+}
+
+setup_network() {
   cat /proc/sys/net/ipv4/ip_forward >"$STATE/ip_forward"
   if [ -f /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
     cat /proc/sys/net/bridge/bridge-nf-call-iptables >"$STATE/bridge-nf-call-iptables"
@@ -221,6 +249,8 @@ setup_network() {
   done
   ip link add "$BRIDGE" type bridge
   echo "$BRIDGE" >"$STATE/bridge"
+  mkdir -p "$(dirname "$OWNER")"
+  echo "$DIR" >"$OWNER"
   ip addr add "$HOST_IP/${POD_CIDR#*/}" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   # Services are virtual (kube-proxy rewrites them); should a packet to one ever escape
@@ -486,6 +516,9 @@ up() {
   ASSETS="$(./hack/envtest-assets.sh)"
   NODE_ASSETS="$(./hack/cluster/node-assets.sh)"
   echo "$ASSETS" >"$DIR/assets"; echo "$NODE_ASSETS" >"$DIR/node-assets"
+  # Before anything of this run is made or recorded, and before the traps: a refusal here
+  # must not run `down`, which would sweep the running cluster's iptables chains.
+  claim_bridge
 
   rm -rf "$RUN" "$PKI" "$STATE" "$PIDS" "$DIR/etcd" "$DIR/containerd" "$KUBELET_DIR" "$DIR/cni" "$DIR/pod-logs"
   mkdir -p "$RUN" "$LOGS" "$PIDS" "$STATE"
@@ -532,6 +565,14 @@ mounts_under() { # deepest first
 }
 
 down() {
+  if [ ! -f "$STATE/started" ] && [ -z "$(status_running)" ]; then
+    # This directory's `up` made nothing outside it (it stopped before the network, or it
+    # refused because another cluster holds the bridge): sweeping the machine's KUBE-
+    # chains now would take them from that other cluster.
+    log "down: this directory's cluster made nothing on the machine; nothing to remove"
+    rm -rf "$RUN" "$DIR/cluster.env"
+    return 0
+  fi
   ASSETS="$(cat "$DIR/assets" 2>/dev/null || true)"
   NODE_ASSETS="$(cat "$DIR/node-assets" 2>/dev/null || true)"
   mkdir -p "$STATE" "$PIDS"
@@ -584,7 +625,10 @@ down() {
       ip link delete "$v" 2>/dev/null || true
     done
     ip link delete "$BRIDGE" 2>/dev/null || true
-    rm -f "$STATE/bridge"
+    if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+      rm -f "$STATE/bridge"
+      [ "$(cat "$OWNER" 2>/dev/null)" = "$DIR" ] && rm -f "$OWNER"
+    fi
   fi
   if [ -n "$NODE_ASSETS" ] && [ -x "$NODE_ASSETS/kube-proxy" ]; then
     "$NODE_ASSETS/kube-proxy" --cleanup >"$LOGS/kube-proxy-cleanup.log" 2>&1 || true
@@ -656,7 +700,8 @@ check_clean() {
   if [ -f "$STATE/netns.before" ]; then
     for ns in $(netns_new); do left+=("network namespace $ns"); done
   fi
-  ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("device $BRIDGE")
+  # The bridge only if this directory's `up` made it: another cluster's is not ours to report.
+  [ -f "$STATE/bridge" ] && ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("device $BRIDGE")
   for ipt in iptables ip6tables; do
     command -v "$ipt" >/dev/null || continue
     for table in filter nat mangle raw; do
@@ -683,6 +728,15 @@ check_clean() {
   fi
   rm -rf "$STATE" "$PIDS"
   log "down: no process, mount, network namespace, device, iptables rule or cgroup left"
+}
+
+status_running() {
+  local f
+  for f in "$PIDS"/*; do
+    [ -e "$f" ] || continue
+    kill -0 "$(cat "$f")" 2>/dev/null && echo "$(basename "$f")"
+  done
+  return 0
 }
 
 status() {
