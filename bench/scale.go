@@ -461,6 +461,15 @@ func seedBatches(
 		}
 		b.Status = *template.Status.DeepCopy()
 		b.Status.BatchID = ids[i]
+		// Messages that name the template's batch (Submitted: "OpenAI accepted batch
+		// ...") name this one's, as a submitted object's would: one string per object
+		// in the manager's cache, not one shared by all.
+		if from := template.Status.BatchID; from != "" {
+			for j := range b.Status.Conditions {
+				b.Status.Conditions[j].Message = strings.ReplaceAll(b.Status.Conditions[j].Message, from, ids[i])
+			}
+			b.Status.Message = strings.ReplaceAll(b.Status.Message, from, ids[i])
+		}
 		b.Status.InputFileID = inputFileID
 		at := metav1.NewTime(created[i].Add(-age))
 		b.Status.CreatedAt = &at

@@ -30,7 +30,6 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -857,7 +856,7 @@ func (r *BatchReconciler) mirror(s *batchScope, b *openai.Batch, readAt time.Tim
 	case openaiv1alpha1.BatchPhaseCompleted:
 		msg := fmt.Sprintf("Batch %s completed: %d of %d requests succeeded, %d failed", b.ID, rc.Completed, rc.Total, rc.Failed)
 		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionComplete, metav1.ConditionTrue, openaiv1alpha1.ReasonCompleted, msg)
-		meta.RemoveStatusCondition(&st.Conditions, openaiv1alpha1.ConditionFailed)
+		removeCondition(&st.Conditions, openaiv1alpha1.ConditionFailed)
 	case openaiv1alpha1.BatchPhaseFailed, openaiv1alpha1.BatchPhaseExpired, openaiv1alpha1.BatchPhaseCancelled:
 		reason := map[openaiv1alpha1.BatchPhase]string{
 			openaiv1alpha1.BatchPhaseFailed:    openaiv1alpha1.ReasonFailed,
@@ -873,7 +872,7 @@ func (r *BatchReconciler) mirror(s *batchScope, b *openai.Batch, readAt time.Tim
 		}
 		st.Message = msg
 		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, msg)
-		meta.RemoveStatusCondition(&st.Conditions, openaiv1alpha1.ConditionComplete)
+		removeCondition(&st.Conditions, openaiv1alpha1.ConditionComplete)
 	}
 }
 

@@ -916,7 +916,7 @@ func (r *FineTuningJobReconciler) mirror(s *ftScope, job *openai.FineTuningJob, 
 	case openaiv1alpha1.FineTuningPhaseSucceeded:
 		msg := fmt.Sprintf("Fine-tuning job %s succeeded: model %s (%d trained tokens)", job.ID, job.FineTunedModel, job.TrainedTokens)
 		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionComplete, metav1.ConditionTrue, openaiv1alpha1.ReasonSucceeded, msg)
-		meta.RemoveStatusCondition(&st.Conditions, openaiv1alpha1.ConditionFailed)
+		removeCondition(&st.Conditions, openaiv1alpha1.ConditionFailed)
 	case openaiv1alpha1.FineTuningPhaseFailed, openaiv1alpha1.FineTuningPhaseCancelled:
 		reason := openaiv1alpha1.ReasonFailed
 		if st.Phase == openaiv1alpha1.FineTuningPhaseCancelled {
@@ -931,7 +931,7 @@ func (r *FineTuningJobReconciler) mirror(s *ftScope, job *openai.FineTuningJob, 
 		}
 		st.Message = msg
 		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, msg)
-		meta.RemoveStatusCondition(&st.Conditions, openaiv1alpha1.ConditionComplete)
+		removeCondition(&st.Conditions, openaiv1alpha1.ConditionComplete)
 	case openaiv1alpha1.FineTuningPhasePaused, openaiv1alpha1.FineTuningPhasePausing:
 		st.Message = "Paused on OpenAI; set spec.paused to false to resume"
 	}

@@ -31,7 +31,6 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -430,7 +429,7 @@ func (r *ResponseReconciler) mirror(s *responseScope, resp *responses.Response, 
 			msg += fmt.Sprintf(" (%d tokens)", st.Usage.TotalTokens)
 		}
 		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionComplete, metav1.ConditionTrue, openaiv1alpha1.ReasonCompleted, msg)
-		meta.RemoveStatusCondition(&st.Conditions, openaiv1alpha1.ConditionFailed)
+		removeCondition(&st.Conditions, openaiv1alpha1.ConditionFailed)
 	case openaiv1alpha1.ResponsePhaseFailed, openaiv1alpha1.ResponsePhaseCancelled, openaiv1alpha1.ResponsePhaseIncomplete:
 		reason := map[openaiv1alpha1.ResponsePhase]string{
 			openaiv1alpha1.ResponsePhaseFailed:     openaiv1alpha1.ReasonFailed,
@@ -446,7 +445,7 @@ func (r *ResponseReconciler) mirror(s *responseScope, resp *responses.Response, 
 		}
 		st.Message = msg
 		setCondition(&st.Conditions, obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, msg)
-		meta.RemoveStatusCondition(&st.Conditions, openaiv1alpha1.ConditionComplete)
+		removeCondition(&st.Conditions, openaiv1alpha1.ConditionComplete)
 	}
 }
 

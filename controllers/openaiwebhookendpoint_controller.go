@@ -194,15 +194,15 @@ func endpointHealth(obj *openaiv1alpha1.OpenAIWebhookEndpoint) {
 	case ready == nil:
 		return
 	case ready.Status == metav1.ConditionTrue:
-		meta.RemoveStatusCondition(conds, openaiv1alpha1.ConditionReconciling)
-		meta.RemoveStatusCondition(conds, openaiv1alpha1.ConditionStalled)
+		removeCondition(conds, openaiv1alpha1.ConditionReconciling)
+		removeCondition(conds, openaiv1alpha1.ConditionStalled)
 	case ready.Reason == openaiv1alpha1.ReasonRejected || ready.Reason == openaiv1alpha1.ReasonNoURL:
 		reason, msg := ready.Reason, ready.Message
-		meta.RemoveStatusCondition(conds, openaiv1alpha1.ConditionReconciling)
+		removeCondition(conds, openaiv1alpha1.ConditionReconciling)
 		setCondition(conds, obj, openaiv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, msg)
 	default:
 		reason, msg := ready.Reason, ready.Message
-		meta.RemoveStatusCondition(conds, openaiv1alpha1.ConditionStalled)
+		removeCondition(conds, openaiv1alpha1.ConditionStalled)
 		setCondition(conds, obj, openaiv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
 	}
 }

@@ -79,9 +79,10 @@ type pass[T client.Object] struct {
 	creds *openaiv1alpha1.CredentialsReference
 	conds *[]metav1.Condition
 
-	api    openai.Client
+	// api is set on first use: a pass that calls nobody (most of a resync) does not
+	// carry the client (a 3 KiB struct) in every scope it allocates.
+	api    *openai.Client
 	apiKey string
-	loaded bool
 	// accepted: OpenAI answered a call of this pass without refusing the key; refused:
 	// a call of this pass was refused (or held) because of the key or its quota.
 	accepted, refused bool
@@ -109,14 +110,14 @@ func (p *pass[T]) credentialsKey(d *Deps) string {
 // has the project's calls on hold (a 429, a refused key), the client's calls return an
 // *openaiclient.HeldError without calling OpenAI, whichever step makes them.
 func (p *pass[T]) openAI(ctx context.Context, d *Deps) (openai.Client, error) {
-	if !p.loaded {
+	if p.api == nil {
 		api, key, err := loadClient(ctx, d, p.obj, p.creds, p.conds, &p.accepted)
 		if err != nil {
 			return openai.Client{}, err
 		}
-		p.api, p.apiKey, p.loaded = api, key, true
+		p.api, p.apiKey = &api, key
 	}
-	return p.api, nil
+	return *p.api, nil
 }
 
 // openAIToSubmit is openAI for a step that submits: when the credentials are missing,
@@ -210,14 +211,14 @@ func (p *pass[T]) setHealth() {
 	}
 	switch {
 	case complete != nil && complete.Status == metav1.ConditionTrue:
-		meta.RemoveStatusCondition(p.conds, openaiv1alpha1.ConditionReconciling)
-		meta.RemoveStatusCondition(p.conds, openaiv1alpha1.ConditionStalled)
+		removeCondition(p.conds, openaiv1alpha1.ConditionReconciling)
+		removeCondition(p.conds, openaiv1alpha1.ConditionStalled)
 		setCondition(p.conds, p.obj, openaiv1alpha1.ConditionReady, metav1.ConditionTrue, complete.Reason, complete.Message)
 	case failed != nil && failed.Status == metav1.ConditionTrue:
-		meta.RemoveStatusCondition(p.conds, openaiv1alpha1.ConditionReconciling)
+		removeCondition(p.conds, openaiv1alpha1.ConditionReconciling)
 		if failed.Reason == openaiv1alpha1.ReasonCancelled {
 			// Ended as the user asked: kstatus reads Ready=False as InProgress.
-			meta.RemoveStatusCondition(p.conds, openaiv1alpha1.ConditionStalled)
+			removeCondition(p.conds, openaiv1alpha1.ConditionStalled)
 			setCondition(p.conds, p.obj, openaiv1alpha1.ConditionReady, metav1.ConditionTrue, failed.Reason, failed.Message)
 			break
 		}
@@ -230,7 +231,7 @@ func (p *pass[T]) setHealth() {
 				reason, msg = ph, fmt.Sprintf("The work is not finished: phase %s", ph)
 			}
 		}
-		meta.RemoveStatusCondition(p.conds, openaiv1alpha1.ConditionStalled)
+		removeCondition(p.conds, openaiv1alpha1.ConditionStalled)
 		setCondition(p.conds, p.obj, openaiv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
 		setCondition(p.conds, p.obj, openaiv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
 	}
@@ -572,7 +573,7 @@ func runSteps[S any](ctx context.Context, s S, steps ...func(context.Context, S)
 func endUnsuccessfully(conds *[]metav1.Condition, obj client.Object, reason, message string) {
 	setCondition(conds, obj, openaiv1alpha1.ConditionSubmitted, metav1.ConditionFalse, reason, message)
 	setCondition(conds, obj, openaiv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, message)
-	meta.RemoveStatusCondition(conds, openaiv1alpha1.ConditionComplete)
+	removeCondition(conds, openaiv1alpha1.ConditionComplete)
 }
 
 // endedOnOpenAI reports whether the conditions say that OpenAI itself ended the work

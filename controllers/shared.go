@@ -385,6 +385,15 @@ func setCondition(conds *[]metav1.Condition, obj client.Object, typ string, stat
 	})
 }
 
+// removeCondition removes the condition of type typ. meta.RemoveStatusCondition
+// copies the list even when the condition is not there, which is most passes (every
+// resource's pass at a resync asks for it).
+func removeCondition(conds *[]metav1.Condition, typ string) {
+	if meta.FindStatusCondition(*conds, typ) != nil {
+		meta.RemoveStatusCondition(conds, typ)
+	}
+}
+
 // nextPoll returns when an object submitted at submitted and last read at lastSync
 // should be read again: after as long again as it had existed at that read, bounded by
 // [lo, hi]. This is exponential backoff (doubling) whose state is the status itself, so

@@ -42,6 +42,7 @@ import (
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/controllers"
+	"github.com/openai-operator/openai-operator/internal/logging"
 	"github.com/openai-operator/openai-operator/internal/memlimit"
 	"github.com/openai-operator/openai-operator/internal/metricsauth"
 	"github.com/openai-operator/openai-operator/internal/namespaces"
@@ -185,7 +186,7 @@ func main() {
 		fmt.Println(version.Line("manager"))
 		return
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts), zap.RawZapOpts(logging.LazyWith())))
 	log := ctrl.Log.WithName("setup")
 	log.Info("Version", version.Get().KeysAndValues()...)
 	if limit, from, err := memlimit.Apply(os.Getenv); err != nil {

@@ -27,6 +27,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/openai-operator/openai-operator/internal/logging"
 	"github.com/openai-operator/openai-operator/internal/memlimit"
 	"github.com/openai-operator/openai-operator/internal/version"
 	receiver "github.com/openai-operator/openai-operator/webhook-receiver"
@@ -44,7 +45,7 @@ func main() {
 		return
 	}
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts), zap.RawZapOpts(logging.LazyWith())))
 	log := ctrl.Log.WithName("setup")
 	log.Info("Version", version.Get().KeysAndValues()...)
 	if limit, from, err := memlimit.Apply(os.Getenv); err != nil {

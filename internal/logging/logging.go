@@ -1,0 +1,27 @@
+// Package logging holds the processes' logger options.
+package logging
+
+import (
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// LazyWith is a zap option that makes every logger derived with WithValues (With in
+// zap) encode its values only when it first writes an entry. controller-runtime derives
+// one for every reconcile (controller, namespace, name, reconcileID); eagerly, each
+// clones the encoder with a 1 KiB buffer, which a reconcile that logs nothing (most of
+// them: every object's pass at a restart) throws away. The values are those passed to
+// WithValues; a pointer among them is read when the entry is written.
+func LazyWith() zap.Option {
+	return zap.WrapCore(func(c zapcore.Core) zapcore.Core { return lazyCore{c} })
+}
+
+type lazyCore struct{ zapcore.Core }
+
+// With defers the fields, and keeps deferring those of the loggers derived from it.
+func (c lazyCore) With(fields []zapcore.Field) zapcore.Core {
+	if len(fields) == 0 {
+		return c
+	}
+	return lazyCore{zapcore.NewLazyWith(c.Core, fields)}
+}
