@@ -133,3 +133,19 @@ func TestResultsAreStoredOncePerTarget(t *testing.T) {
 		})
 	}
 }
+
+func TestRemoveConditionCopiesNothingWhenAbsent(t *testing.T) {
+	g := NewWithT(t)
+	conds := []metav1.Condition{
+		{Type: openaiv1alpha1.ConditionCredentialsReady, Status: metav1.ConditionTrue},
+		{Type: openaiv1alpha1.ConditionReconciling, Status: metav1.ConditionTrue},
+	}
+	before := &conds[0]
+	g.Expect(testing.AllocsPerRun(100, func() { removeCondition(&conds, openaiv1alpha1.ConditionStalled) })).To(BeZero())
+	g.Expect(conds).To(HaveLen(2))
+	g.Expect(&conds[0]).To(BeIdenticalTo(before), "the list is the same one, not a copy")
+
+	removeCondition(&conds, openaiv1alpha1.ConditionReconciling)
+	g.Expect(conds).To(HaveLen(1))
+	g.Expect(conds[0].Type).To(Equal(openaiv1alpha1.ConditionCredentialsReady))
+}
