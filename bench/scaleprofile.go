@@ -121,8 +121,9 @@ type MemBreakdown struct {
 
 const mib = 1 << 20
 
-// readMemory reads a process's MemBreakdown; with pprofAddr it also writes a heap
-// profile (taken after a forced collection) to profile and reads the live heap.
+// readMemory reads a process's MemBreakdown; with pprofAddr it also takes a heap
+// profile after a forced collection, to read the live heap, and writes it to profile
+// (unless profile is empty: no -profile-dir).
 func readMemory(ctx context.Context, pid int, metricsURL, pprofAddr, profile string) (MemBreakdown, error) {
 	var m MemBreakdown
 	var err error
@@ -147,10 +148,16 @@ func readMemory(ctx context.Context, pid int, metricsURL, pprofAddr, profile str
 	if pprofAddr == "" {
 		return m, nil
 	}
-	if err := download(ctx, "http://"+pprofAddr+"/debug/pprof/heap?gc=1", profile); err != nil {
+	to := profile
+	if to == "" {
+		to = os.DevNull
+	}
+	if err := download(ctx, "http://"+pprofAddr+"/debug/pprof/heap?gc=1", to); err != nil {
 		return m, err
 	}
-	m.Profile = filepath.Base(profile)
+	if profile != "" {
+		m.Profile = filepath.Base(profile)
+	}
 	if s, err = scrape(ctx, metricsURL); err != nil {
 		return m, err
 	}
@@ -242,6 +249,12 @@ func runVariants(ctx context.Context, env *devenv.Env, opts ScaleOptions, total 
 			}
 			run := VariantRun{Variant: v.Name, Round: round, Objects: total}
 			prefix := filepath.Join(opts.ProfileDir, fmt.Sprintf("manager-%s-%d-r%d", v.Name, total, round))
+			// Heap profiles are kept only with a -profile-dir (they are taken anyway: the
+			// live heap is read after the collection the profile forces).
+			syncedProfile, polledProfile := "", ""
+			if opts.ProfileDir != "" {
+				syncedProfile, polledProfile = prefix+"-synced.pb.gz", prefix+"-polled.pb.gz"
+			}
 			stopProfile, profiled := make(chan struct{}), make(chan []string, 1)
 			if opts.ProfileDir != "" {
 				go func() { profiled <- profileCPU(ctx, addr, prefix, stopProfile) }()
@@ -256,7 +269,7 @@ func runVariants(ctx context.Context, env *devenv.Env, opts ScaleOptions, total 
 			run.ResyncSeconds = time.Since(start).Seconds()
 			run.ResyncCPUSeconds = cpuSeconds(p.Pid())
 			run.CPUProfiles = <-profiled
-			if run.Synced, err = readMemory(ctx, p.Pid(), p.MetricsURL, addr, prefix+"-synced.pb.gz"); err != nil {
+			if run.Synced, err = readMemory(ctx, p.Pid(), p.MetricsURL, addr, syncedProfile); err != nil {
 				return out, err
 			}
 			if err := sleep(ctx, wait); err != nil {
@@ -266,7 +279,7 @@ func runVariants(ctx context.Context, env *devenv.Env, opts ScaleOptions, total 
 			if err == nil {
 				run.PolledReconciles = sumMetric(s, "controller_runtime_reconcile_total", map[string]string{"controller": batchController}) - n
 			}
-			if run.Polled, err = readMemory(ctx, p.Pid(), p.MetricsURL, addr, prefix+"-polled.pb.gz"); err != nil {
+			if run.Polled, err = readMemory(ctx, p.Pid(), p.MetricsURL, addr, polledProfile); err != nil {
 				return out, err
 			}
 			run.CPUSeconds = cpuSeconds(p.Pid())
