@@ -18,7 +18,9 @@ package emulator_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -162,4 +164,45 @@ func TestFilesExpireAfterExpiresAfter(t *testing.T) {
 		}
 		return apiError(g, err).StatusCode
 	}).WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).Should(Equal(http.StatusNotFound))
+}
+
+// A call counts in Stats.Calls when it reaches its handler; in Stats.Succeeded only
+// when it was answered 2xx. An upload whose caller died while sending it (its body cut
+// off) made no file: Calls counts it, Succeeded does not.
+func TestStatsCountOnlyAnsweredCallsAsSucceeded(t *testing.T) {
+	g := NewWithT(t)
+	srv := start(t, emulator.Options{})
+	ctx := context.Background()
+	c := client(srv)
+	upload(ctx, g, c, "whole.jsonl", jsonl(req("a", "/v1/chat/completions", chatBody("gpt-4o-mini", "hi"))))
+
+	// A multipart upload that announces more bytes than it sends, then hangs up.
+	body := "--b\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n" +
+		"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.jsonl\"\r\n\r\n{\"custom_id\":"
+	conn, err := net.Dial("tcp", srv.Addr())
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = fmt.Fprintf(conn, "POST /v1/files HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: %d\r\n\r\n%s",
+		srv.Addr(), emulator.DefaultAPIKey, len(body)+4096, body)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func() int64 { return srv.Stats().Calls[emulator.OpFilesCreate] }).
+		WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).Should(Equal(int64(2)))
+	g.Expect(conn.Close()).To(Succeed())
+
+	g.Eventually(func() int64 { return srv.Stats().Calls[emulator.OpFilesCreate] }).Should(Equal(int64(2)))
+	g.Consistently(func() int64 { return srv.Stats().Succeeded[emulator.OpFilesCreate] }).
+		WithTimeout(300 * time.Millisecond).Should(Equal(int64(1)))
+	files, err := c.Files.List(ctx, openai.FileListParams{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(files.Data).To(HaveLen(1), "the cut-off upload made no file")
+
+	// A lost answer: the work is done, the caller never hears of it; it succeeded.
+	g.Expect(srv.Inject(emulator.Injection{Op: emulator.OpFilesCreate, Fault: emulator.FaultLostAnswer, Count: 1})).To(Succeed())
+	_, err = c.Files.New(ctx, openai.FileNewParams{
+		File:    openai.File(strings.NewReader(jsonl(req("b", "/v1/chat/completions", chatBody("gpt-4o-mini", "hi")))), "lost.jsonl", "application/jsonl"),
+		Purpose: openai.FilePurposeBatch,
+	}, option.WithMaxRetries(0))
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(srv.Stats().Succeeded[emulator.OpFilesCreate]).To(Equal(int64(2)))
+	g.Expect(srv.Stats().Calls[emulator.OpFilesCreate]).To(Equal(int64(3)))
 }

@@ -266,8 +266,10 @@ func (d *discardWriter) WriteHeader(int)             {}
 
 // loseAnswer runs h (the work is done) and then aborts the connection after hold, or
 // as soon as the client gave up.
-func (e *Emulator) loseAnswer(h apiHandler, r *http.Request, id string, hold time.Duration) {
-	h(&discardWriter{header: http.Header{}}, r, id)
+func (e *Emulator) loseAnswer(op string, h apiHandler, r *http.Request, id string, hold time.Duration) {
+	rec := &statusRecorder{ResponseWriter: &discardWriter{header: http.Header{}}}
+	h(rec, r, id)
+	e.stats.answered(op, rec.status)
 	if hold > 0 {
 		t := time.NewTimer(hold)
 		defer t.Stop()

@@ -110,7 +110,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if in, ok := e.takeInjection(op); ok {
 		e.stats.injected(in.Fault)
 		if in.Fault == FaultLostAnswer {
-			e.loseAnswer(h, r, routeID(r.URL.Path), in.Hold)
+			e.loseAnswer(op, h, r, routeID(r.URL.Path), in.Hold)
 			return
 		}
 		ierr, headers := injectedError(in.Fault, key, in.RetryAfter)
@@ -141,6 +141,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h(rec, r, routeID(r.URL.Path))
+	e.stats.answered(op, rec.status)
 }
 
 // authenticate checks the bearer token and returns the key and the project it acts

@@ -70,6 +70,10 @@ type Stats struct {
 	// Calls counts authenticated API calls by operation (for example "batches.create"),
 	// including those answered with an injected fault.
 	Calls map[string]int64 `json:"calls"`
+	// Succeeded counts the calls of Calls answered 2xx, by operation (for a create: the
+	// object was made, whether or not the caller got the answer). A call whose request
+	// never arrived whole (its caller killed while sending it) is in Calls only.
+	Succeeded map[string]int64 `json:"succeeded"`
 	// Faults counts injected faults and refused calls.
 	Faults FaultCounts `json:"faults"`
 	// Webhooks records every webhook delivery (one per event and endpoint), oldest first.
@@ -151,6 +155,7 @@ type WebhookDelivery struct {
 
 type statsBook struct {
 	byOp                                         map[string]*atomic.Int64
+	okByOp                                       map[string]*atomic.Int64
 	byFault                                      map[FaultKind]*atomic.Int64
 	rateLimited, serverErrors, unauthorized      atomic.Int64
 	quota                                        atomic.Int64
@@ -158,9 +163,13 @@ type statsBook struct {
 }
 
 func newStatsBook() *statsBook {
-	s := &statsBook{byOp: make(map[string]*atomic.Int64, len(allOps)), byFault: make(map[FaultKind]*atomic.Int64, len(faultKinds))}
+	s := &statsBook{
+		byOp:    make(map[string]*atomic.Int64, len(allOps)),
+		okByOp:  make(map[string]*atomic.Int64, len(allOps)),
+		byFault: make(map[FaultKind]*atomic.Int64, len(faultKinds)),
+	}
 	for _, op := range allOps {
-		s.byOp[op] = new(atomic.Int64)
+		s.byOp[op], s.okByOp[op] = new(atomic.Int64), new(atomic.Int64)
 	}
 	for _, f := range faultKinds {
 		s.byFault[f] = new(atomic.Int64)
@@ -180,6 +189,13 @@ func (s *statsBook) call(op string) {
 	}
 }
 
+// answered counts a call of op by its status: a 2xx is a call that succeeded.
+func (s *statsBook) answered(op string, status int) {
+	if c := s.okByOp[op]; c != nil && status >= 200 && status < 300 {
+		c.Add(1)
+	}
+}
+
 func (s *statsBook) calls(op string) int64 {
 	if c := s.byOp[op]; c != nil {
 		return c.Load()
@@ -188,9 +204,12 @@ func (s *statsBook) calls(op string) int64 {
 }
 
 func (s *statsBook) snapshot() Stats {
-	out := Stats{Calls: make(map[string]int64, len(s.byOp))}
+	out := Stats{Calls: make(map[string]int64, len(s.byOp)), Succeeded: make(map[string]int64, len(s.okByOp))}
 	for op, c := range s.byOp {
 		out.Calls[op] = c.Load()
+	}
+	for op, c := range s.okByOp {
+		out.Succeeded[op] = c.Load()
 	}
 	injected := make(map[string]int64, len(s.byFault))
 	for f, c := range s.byFault {
