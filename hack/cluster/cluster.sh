@@ -212,25 +212,24 @@ OWNER="/run/openai-operator-cluster/$BRIDGE.owner"
 
 claim_bridge() {
   ip link show "$BRIDGE" >/dev/null 2>&1 || return 0
-  local owner pid f live=()
+  local owner live
   owner="$(cat "$OWNER" 2>/dev/null || true)"
   [ -n "$owner" ] || die "a device named $BRIDGE already exists and no cluster.sh recorded it in $OWNER: remove it ('ip link delete $BRIDGE') if it is a leftover, or set CLUSTER_BRIDGE"
   if [ "$owner" = "$DIR" ]; then
     log "$BRIDGE was left by an earlier 'up' in this directory; removing what it left"
     down || die "could not remove what the earlier cluster left"
+    ! ip link show "$BRIDGE" >/dev/null 2>&1 || die "$BRIDGE is still there after 'down': remove it by hand ('ip link delete $BRIDGE')"
     return 0
   fi
-  for f in "$owner/pids"/*; do
-    [ -e "$f" ] || continue
-    pid="$(cat "$f" 2>/dev/null || true)"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && live+=("$(basename "$f") (pid $pid)")
-  done
-  if [ ${#live[@]} -gt 0 ]; then
-    die "another cluster is running, started from $owner: ${live[*]} (stop it with 'CLUSTER_DIR=$owner $0 down')"
+  live="$(PIDS="$owner/pids"; status_running | tr '\n' ' ')"
+  if [ -n "$live" ]; then
+    die "another cluster is running, started from $owner: ${live}(stop it with 'CLUSTER_DIR=$owner $0 down')"
   fi
   [ -d "$owner/state" ] || die "$BRIDGE was made by a cluster in $owner, whose records are gone: remove what it left by hand ('ip link delete $BRIDGE')"
   log "the cluster started from $owner is not running (its processes are gone); removing what it left"
   CLUSTER_DIR="$owner" "$0" down || die "could not remove what the cluster in $owner left"
+  ! ip link show "$BRIDGE" >/dev/null 2>&1 ||
+    die "$BRIDGE is still there after removing what the cluster in $owner recorded: remove it by hand ('ip link delete $BRIDGE')"
 }
 
 setup_network() {
@@ -730,11 +729,13 @@ check_clean() {
   log "down: no process, mount, network namespace, device, iptables rule or cgroup left"
 }
 
+# status_running prints "name (pid N)" for each process in $PIDS that still runs.
 status_running() {
-  local f
+  local f pid
   for f in "$PIDS"/*; do
     [ -e "$f" ] || continue
-    kill -0 "$(cat "$f")" 2>/dev/null && echo "$(basename "$f")"
+    pid="$(cat "$f" 2>/dev/null || true)"
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$(basename "$f") (pid $pid)"
   done
   return 0
 }
