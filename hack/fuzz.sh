@@ -11,6 +11,8 @@
 # only that and wrote no failing input is reported as that race, not as a finding.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=hack/fuzz-race.sh
+. hack/fuzz-race.sh
 budget="${1:-20000x}"
 status=0
 log="$(mktemp)"
@@ -21,7 +23,7 @@ while IFS=: read -r file func; do
   if go test -run='^$' -fuzz="^${func}\$" -fuzztime="$budget" "$pkg" 2>&1 | tee "$log"; then
     continue
   fi
-  if grep -q 'context deadline exceeded' "$log" && ! grep -qE 'Failing input written|panic:|_test\.go:[0-9]+:' "$log"; then
+  if fuzz_deadline_race "$log"; then
     echo "fuzz: $func stopped at its time budget with Go's coordinator race (golang/go#75804), no failing input: not a finding"
     continue
   fi
