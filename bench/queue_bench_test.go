@@ -31,7 +31,8 @@ import (
 
 // BenchmarkWaitingQueueMemory measures the heap that a controller's work queue keeps
 // per resource waiting for its next poll, for the two queues controller-runtime offers
-// (the manager's --priority-queue): every resource listed at a start goes through the
+// (controller.Options.UsePriorityQueue; the manager uses the default, the priority
+// queue): every resource listed at a start goes through the
 // queue once and is put back to wait an hour, as an in-flight batch's reconcile does.
 // Reported as bytes per waiting resource (heap after a collection, minus the heap
 // before the queue); both queues are measured in the same run.
