@@ -33,6 +33,7 @@ import (
 
 	openaiv1alpha1 "github.com/openai-operator/openai-operator/api/v1alpha1"
 	"github.com/openai-operator/openai-operator/internal/metricsauth"
+	"github.com/openai-operator/openai-operator/internal/watchfilter"
 )
 
 // Scheme knows the built-in kinds and the project's API.
@@ -90,7 +91,17 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, *Receiver, err
 	if err := opts.withDefaults().validate(); err != nil {
 		return nil, nil, err
 	}
-	mgr, err := ctrl.NewManager(cfg, ManagerOptions(opts))
+	mo := ManagerOptions(opts)
+	// The cache's own HTTP client removes managedFields from watch events before they are
+	// decoded (the cache would drop them after): most of a start is decoding, and they
+	// are half of a small object's bytes.
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the cache's HTTP client: %w", err)
+	}
+	hc.Transport = watchfilter.DropManagedFields(hc.Transport)
+	mo.Cache.HTTPClient = hc
+	mgr, err := ctrl.NewManager(cfg, mo)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the manager: %w", err)
 	}
