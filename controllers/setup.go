@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -49,12 +50,25 @@ func setupController[T client.Object](mgr ctrl.Manager, d *Deps, r reconcile.Rec
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(d.credentialsWatch(mgr.GetCache(), list)), builder.OnlyMetadata).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(d.credentialsWatch(mgr.GetCache(), list)),
+			builder.OnlyMetadata, builder.WithPredicates(secretChanged)).
 		For(obj, builder.WithPredicates(triggers)).
 		Watches(obj, d.ghosts.handler()).
 		Named(name).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(d.MaxConcurrentReconciles, 1)}).
 		Complete(r)
+}
+
+// secretChanged passes the Secret events that may change what a resource reads: not
+// the Secrets the manager finds when it starts (every resource runs then anyway, and no
+// earlier read is there to forget), nor the informer's resyncs of a Secret it has seen
+// at the same resourceVersion. Each event passed lists every resource that uses the
+// Secret; at start that was one list of the whole cache per Secret, as memory peaked.
+var secretChanged = predicate.Funcs{
+	CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetResourceVersion() != e.ObjectNew.GetResourceVersion()
+	},
 }
 
 // webhookTriggers is reconcileTriggers for a kind whose last recorded webhook event
