@@ -508,7 +508,8 @@ func (d *Deps) credentialsWatch(c client.Reader, list client.ObjectList) func(co
 		l := list.DeepCopyObject().(client.ObjectList)
 		// Only names are read: the cached objects are listed as they are, not copied (a
 		// Secret that every resource uses would copy the whole cache at once).
-		if err := c.List(ctx, l, client.InNamespace(secret.GetNamespace()), client.MatchingFields{credentialsIndex: secret.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+		if err := c.List(ctx, l, client.InNamespace(secret.GetNamespace()),
+			client.MatchingFields{credentialsIndex: secret.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Listing the resources that use a credentials Secret", "secret", client.ObjectKeyFromObject(secret))
 			return nil
 		}

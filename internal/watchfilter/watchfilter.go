@@ -34,6 +34,7 @@ package watchfilter
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -100,7 +101,7 @@ func (r *reader) next() {
 	for {
 		chunk, err := r.in.ReadSlice('\n')
 		r.line = append(r.line, chunk...)
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		if err != nil {

@@ -66,7 +66,7 @@ func decodeStream(t testing.TB, r io.Reader) []*openaiv1alpha1.OpenAIBatch {
 	if !ok {
 		t.Fatal("no JSON serializer")
 	}
-	frames := info.StreamSerializer.Framer.NewFrameReader(io.NopCloser(r))
+	frames := info.StreamSerializer.NewFrameReader(io.NopCloser(r))
 	d := restclientwatch.NewDecoder(
 		streaming.NewDecoder(frames, info.StreamSerializer.Serializer),
 		codecs.DecoderToVersion(info.Serializer, openaiv1alpha1.GroupVersion),
