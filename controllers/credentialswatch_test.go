@@ -81,8 +81,8 @@ func TestCredentialsWatchCopiesNoResource(t *testing.T) {
 		g.Expect(b.Spec.CredentialsRef).To(BeNil(), "%s woken for a Secret it does not use", r.Name)
 	}
 
-	// A deep copy of each batch is some 20 allocations; the requests themselves share
-	// one slice. What remains per batch is the list's own bookkeeping.
+	// A deep copy of each cached batch was six allocations (601 for these 100); the
+	// requests themselves share one slice. What remains per batch is the list's own bookkeeping.
 	allocs := testing.AllocsPerRun(5, func() { wake(ctx, secret) })
 	t.Logf("%.0f allocations to wake %d batches", allocs, n/2)
 	g.Expect(allocs/(n/2)).To(BeNumerically("<", 3), "%.0f allocations for %d batches", allocs, n/2)

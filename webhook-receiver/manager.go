@@ -95,11 +95,10 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, *Receiver, err
 	// The cache's own HTTP client removes managedFields from watch events before they are
 	// decoded (the cache would drop them after): most of a start is decoding, and they
 	// are half of a small object's bytes.
-	hc, err := rest.HTTPClientFor(cfg)
+	hc, err := watchfilter.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the cache's HTTP client: %w", err)
 	}
-	hc.Transport = watchfilter.DropManagedFields(hc.Transport)
 	mo.Cache.HTTPClient = hc
 	mgr, err := ctrl.NewManager(cfg, mo)
 	if err != nil {

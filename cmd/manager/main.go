@@ -33,7 +33,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -247,11 +246,10 @@ func main() {
 	// The cache's own HTTP client removes managedFields from watch events before they are
 	// decoded (the transform above would drop them after): decoding is most of what a
 	// start costs, and they are half of what it would decode.
-	if cacheOpts.HTTPClient, err = rest.HTTPClientFor(restConfig); err != nil {
+	if cacheOpts.HTTPClient, err = watchfilter.HTTPClientFor(restConfig); err != nil {
 		log.Error(err, "Unable to create the cache's HTTP client")
 		os.Exit(1)
 	}
-	cacheOpts.HTTPClient.Transport = watchfilter.DropManagedFields(cacheOpts.HTTPClient.Transport)
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsOpts,

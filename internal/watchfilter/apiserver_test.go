@@ -31,7 +31,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -74,11 +73,11 @@ func TestCacheFillsThroughTheFilterFromARealAPIServer(t *testing.T) {
 		create(i)
 	}
 
-	hc, err := rest.HTTPClientFor(env.Config)
+	hc, err := HTTPClientFor(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := &watchRecorder{next: DropManagedFields(hc.Transport)}
+	seen := &watchRecorder{next: hc.Transport} // what the filter hands up
 	hc.Transport = seen
 	c, err := cache.New(env.Config, cache.Options{Scheme: testenv.Scheme, HTTPClient: hc})
 	if err != nil {

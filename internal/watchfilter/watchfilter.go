@@ -38,7 +38,21 @@ import (
 	"io"
 	"mime"
 	"net/http"
+
+	"k8s.io/client-go/rest"
 )
+
+// HTTPClientFor returns an HTTP client for cfg, as rest.HTTPClientFor does, whose JSON
+// watch streams arrive without metadata.managedFields: the client for a cache
+// (controller-runtime's cache.Options.HTTPClient) that drops them anyway.
+func HTTPClientFor(cfg *rest.Config) (*http.Client, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hc.Transport = DropManagedFields(hc.Transport)
+	return hc, nil
+}
 
 // DropManagedFields wraps next so that the JSON watch streams it returns arrive without
 // metadata.managedFields. Use it only for a client whose readers never read
@@ -205,7 +219,7 @@ func (s *scanner) key() ([]byte, bool) {
 			name := s.b[start:s.i]
 			s.i++
 			if escaped {
-				return []byte{'\\'}, true
+				return nil, true
 			}
 			return name, true
 		}

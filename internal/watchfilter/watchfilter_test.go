@@ -255,7 +255,7 @@ func TestReaderFiltersEachLineOfAStream(t *testing.T) {
 	stream.WriteString(`{"type":"BOOKMARK","object":{"kind":"OpenAIBatch","apiVersion":"openai.operator.dev/v1alpha1","metadata":{"resourceVersion":"9"}}}`) // no newline: passes as it is
 
 	// A small buffer makes every event span several reads of the body.
-	r := &reader{body: io.NopCloser(&stream), in: bufioReader(&stream, 64)}
+	r := &reader{body: io.NopCloser(&stream), in: bufio.NewReaderSize(&stream, 64)}
 	got := decodeStream(t, r)
 	if len(got) != 4 {
 		t.Fatalf("decoded %d objects, want 4", len(got))
@@ -314,8 +314,6 @@ func TestRoundTripperFiltersOnlyJSONWatches(t *testing.T) {
 	}
 }
 
-func bufioReader(r io.Reader, size int) *bufio.Reader { return bufio.NewReaderSize(r, size) }
-
 // BenchmarkWatchDecode decodes a watch stream of 1,000 InProgress OpenAIBatches as
 // client-go does, as the API server sent it and through the filter (whose cost it
 // includes): what a manager's cache spends per object while it fills.
@@ -331,7 +329,7 @@ func BenchmarkWatchDecode(b *testing.B) {
 		wrap func(io.Reader) io.Reader
 	}{
 		{"as-sent", func(r io.Reader) io.Reader { return r }},
-		{"filtered", func(r io.Reader) io.Reader { return &reader{body: io.NopCloser(r), in: bufioReader(r, 32<<10)} }},
+		{"filtered", func(r io.Reader) io.Reader { return &reader{body: io.NopCloser(r), in: bufio.NewReaderSize(r, 32<<10)} }},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			b.SetBytes(int64(stream.Len()))
